@@ -1,0 +1,10 @@
+//! worldhost: runs WebAssembly guests against a world chosen at run time.
+//!
+//! The pieces, in the order a run uses them:
+//! - [`guest`] loads a file: a component as it is, a wasip1 core module converted to one.
+//! - [`world`] names the worlds and links what each offers.
+//! - [`run`] instantiates the guest in a world and calls `wasi:cli/run`.
+
+pub mod guest;
+pub mod run;
+pub mod world;

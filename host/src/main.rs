@@ -1,0 +1,147 @@
+//! The `host` command line.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use worldhost::guest::Guest;
+use worldhost::run::{Outcome, RunOptions, engine, run_command};
+use worldhost::world::World;
+use worldhost_world_cli::DirMount;
+
+/// The environment variable that filters the host's own log lines (tracing's EnvFilter syntax).
+const LOG_ENV: &str = "WORLDHOST_LOG";
+
+#[derive(Parser)]
+#[command(
+    name = "host",
+    version,
+    about = "Runs WebAssembly guests against a world chosen at run time.",
+    after_help = "The host's own log lines go to stderr, filtered by WORLDHOST_LOG \
+                  (for example WORLDHOST_LOG=debug); stdout belongs to the guest."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a command guest (a component exporting `wasi:cli/run`, or a wasip1 module).
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(RunArgs),
+}
+
+const RUN_EXAMPLES: &str = "\
+Host options come before the wasm file; everything after it goes to the guest.
+
+Exit status: the guest's exit code; 134 when the guest traps (the trap and its wasm
+backtrace are printed); 1 when the host cannot run it (the reason is printed).
+
+Examples:
+  host run app.wasm --verbose input.txt     # `--verbose input.txt` are the guest's arguments
+  host run --dir ./data::/data app.wasm     # ./data on the host is /data in the guest
+  host run --dir ./in::in:ro --dir ./out::out app.wasm
+  host run --env HOME --env MODE=fast app.wasm";
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Preopen a host directory: HOST[::GUEST], read-write, or with `:ro` at the end read-only.
+    /// Without ::GUEST the guest sees it at the same path as the host.
+    #[arg(long = "dir", value_name = "HOST[::GUEST][:ro]")]
+    dirs: Vec<String>,
+
+    /// Set an environment variable for the guest; NAME alone passes the host's value on.
+    #[arg(long = "env", value_name = "NAME[=VALUE]")]
+    env: Vec<String>,
+
+    /// The world to run the guest against.
+    #[arg(long, default_value = "cli", value_name = "NAME")]
+    world: String,
+
+    /// The wasm file, then the guest's arguments.
+    #[arg(
+        value_name = "WASM [ARGS]...",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    wasm_and_args: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => exit_with(run(args)),
+    }
+}
+
+/// Prints a host failure as one paragraph and turns the result into the process status.
+fn exit_with(result: Result<i32>) -> ExitCode {
+    match result {
+        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(args: RunArgs) -> Result<i32> {
+    let mut wasm_and_args = args.wasm_and_args.into_iter();
+    let wasm = PathBuf::from(wasm_and_args.next().context("no wasm file given")?);
+    let dirs = args
+        .dirs
+        .iter()
+        .map(|spec| DirMount::parse(spec))
+        .collect::<Result<Vec<_>>>()?;
+    let world = World::from_name(&args.world, dirs)?;
+    let options = RunOptions {
+        args: wasm_and_args.collect(),
+        env: parse_env(&args.env)?,
+    };
+
+    let engine = engine()?;
+    let guest = Guest::load(&engine, &wasm)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let outcome = runtime.block_on(run_command(&engine, &guest, &world, &options))?;
+    if let Outcome::Trapped(trap) = &outcome {
+        eprintln!("error: the guest `{}` trapped: {trap}", wasm.display());
+    }
+    Ok(outcome.exit_code())
+}
+
+/// `NAME=VALUE` sets a value; `NAME` alone passes the host's value on (skipped if unset).
+fn parse_env(specs: &[String]) -> Result<Vec<(String, String)>> {
+    let mut env = Vec::new();
+    for spec in specs {
+        let (name, value) = match spec.split_once('=') {
+            Some((name, value)) => (name, Some(value.to_owned())),
+            None => (spec.as_str(), std::env::var(spec).ok()),
+        };
+        if name.is_empty() {
+            bail!("`--env {spec}`: the variable name is empty");
+        }
+        match value {
+            Some(value) => env.push((name.to_owned(), value)),
+            None => tracing::debug!(name, "not set on the host, so not passed to the guest"),
+        }
+    }
+    Ok(env)
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env(LOG_ENV)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}

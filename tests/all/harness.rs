@@ -1,0 +1,154 @@
+//! What every test needs: guests built once, and the `host` binary run on them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+
+/// The two WASI targets every guest is built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target {
+    P1,
+    P2,
+}
+
+impl Target {
+    pub const BOTH: [Target; 2] = [Target::P1, Target::P2];
+
+    pub fn triple(self) -> &'static str {
+        match self {
+            Target::P1 => "wasm32-wasip1",
+            Target::P2 => "wasm32-wasip2",
+        }
+    }
+}
+
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// Test guests, in `tests/guests`.
+pub const TEST_GUESTS: &str = "tests/guests";
+/// Example guests, in `examples`.
+pub const EXAMPLES: &str = "examples";
+
+/// Builds (once per test process) the guest workspace at `workspace` for `target`, in release,
+/// and returns the path of its binary `name`.
+pub fn guest(workspace: &str, name: &str, target: Target) -> PathBuf {
+    static BUILT: Mutex<Vec<(String, Target)>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let key = (workspace.to_owned(), target);
+    if !built.contains(&key) {
+        // Cargo serialises builds that share the target directory, so concurrent test
+        // processes wait for one another and all but the first find nothing to do.
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--release", "--quiet", "--target", target.triple()])
+            .current_dir(repo_root().join(workspace))
+            .status()
+            .expect("cannot run cargo to build the guests");
+        assert!(
+            status.success(),
+            "building {workspace} for {} failed",
+            target.triple()
+        );
+        built.push(key);
+    }
+    let path = repo_root()
+        .join("target/guests")
+        .join(target.triple())
+        .join("release")
+        .join(format!("{name}.wasm"));
+    assert!(path.exists(), "guest {} was not built", path.display());
+    path
+}
+
+/// The cli-probe guest for `target`.
+pub fn probe(target: Target) -> PathBuf {
+    guest(TEST_GUESTS, "cli-probe", target)
+}
+
+/// A `host` command with a clean environment: tests say everything the guest may see.
+pub fn host() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_host"));
+    command
+        .env_remove("WORLDHOST_LOG")
+        .env_remove("RUST_BACKTRACE");
+    command.stdin(Stdio::null());
+    command
+}
+
+/// What a finished `host` process did.
+#[derive(Debug)]
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Ran {
+    fn from(output: Output) -> Ran {
+        Ran {
+            code: output.status.code().expect("host was killed by a signal"),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// Runs `host` with `args` and returns what it did.
+pub fn run_host<I, S>(args: I) -> Ran
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    host()
+        .args(args)
+        .output()
+        .expect("cannot start host")
+        .into()
+}
+
+impl Ran {
+    /// Asserts a clean exit 0 and returns stdout.
+    #[track_caller]
+    pub fn success(&self) -> &str {
+        assert_eq!(self.code, 0, "host failed: {self:#?}");
+        &self.stdout
+    }
+
+    /// Asserts the host refused with a one-paragraph message (exit 1, no panic) containing
+    /// every one of `words`.
+    #[track_caller]
+    pub fn refused_with(&self, words: &[&str]) {
+        assert_eq!(self.code, 1, "expected exit 1: {self:#?}");
+        assert!(
+            self.stderr.starts_with("error: "),
+            "no error line: {self:#?}"
+        );
+        assert!(
+            !self.stderr.contains("panicked"),
+            "the host panicked: {self:#?}"
+        );
+        assert_eq!(
+            self.stderr.trim_end().lines().count(),
+            1,
+            "not one paragraph: {self:#?}"
+        );
+        for word in words {
+            assert!(
+                self.stderr.contains(word),
+                "stderr lacks {word:?}: {self:#?}"
+            );
+        }
+    }
+}
+
+/// Width and height from a PNG's IHDR chunk, checking the signature.
+pub fn png_size(bytes: &[u8]) -> (u32, u32) {
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+    (be(16), be(20))
+}

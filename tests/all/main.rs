@@ -1,0 +1,8 @@
+//! Integration tests: real guests, built for wasm, run through the real `host` binary.
+//!
+//! Guests are built once per test process (release, into `target/guests`), by cargo.
+
+mod cli_world;
+mod examples;
+mod harness;
+mod wit;

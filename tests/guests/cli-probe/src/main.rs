@@ -1,0 +1,81 @@
+//! `cli-probe COMMAND [ARGS]`: does one thing and reports it, so tests can check what the host
+//! gave the guest. Errors go to stderr with exit code 2.
+
+use std::io::{Read, Write};
+use std::process::exit;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let command = args.get(1).map(String::as_str).unwrap_or("");
+    let rest = &args[args.len().min(2)..];
+    match command {
+        // Every argument, argv[0] included, one per line.
+        "args" => args.iter().for_each(|arg| println!("{arg}")),
+        // `NAME=value` or `NAME unset` for each name asked for.
+        "env" => {
+            for name in rest {
+                match std::env::var(name) {
+                    Ok(value) => println!("{name}={value}"),
+                    Err(_) => println!("{name} unset"),
+                }
+            }
+        }
+        "stdout" => print!("{}", rest.join(" ")),
+        "stderr" => eprint!("{}", rest.join(" ")),
+        "cat" => {
+            let mut input = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut input)
+                .unwrap_or_else(|e| fail(&e));
+            std::io::stdout()
+                .write_all(&input)
+                .unwrap_or_else(|e| fail(&e));
+        }
+        "exit" => exit(rest.first().and_then(|code| code.parse().ok()).unwrap_or(0)),
+        "trap" => core::arch::wasm32::unreachable(),
+        "panic" => panic!("the probe was asked to panic"),
+        "write" => {
+            let (path, text) = (arg(rest, 0), arg(rest, 1));
+            std::fs::write(path, text).unwrap_or_else(|e| fail(&e));
+            println!("wrote {} bytes to {path}", text.len());
+        }
+        "read" => {
+            let text = std::fs::read_to_string(arg(rest, 0)).unwrap_or_else(|e| fail(&e));
+            print!("{text}");
+        }
+        "ls" => {
+            let mut names: Vec<String> = std::fs::read_dir(arg(rest, 0))
+                .unwrap_or_else(|e| fail(&e))
+                .map(|entry| {
+                    entry
+                        .unwrap_or_else(|e| fail(&e))
+                        .file_name()
+                        .to_string_lossy()
+                        .into_owned()
+                })
+                .collect();
+            names.sort();
+            names.iter().for_each(|name| println!("{name}"));
+        }
+        "connect" => match std::net::TcpStream::connect(arg(rest, 0)) {
+            Ok(_) => println!("connected"),
+            Err(e) => fail(&e),
+        },
+        other => {
+            eprintln!("cli-probe: unknown command `{other}`");
+            exit(2)
+        }
+    }
+}
+
+fn arg(rest: &[String], index: usize) -> &str {
+    rest.get(index).map(String::as_str).unwrap_or_else(|| {
+        eprintln!("cli-probe: missing argument {}", index + 1);
+        exit(2)
+    })
+}
+
+fn fail(error: &dyn std::fmt::Display) -> ! {
+    eprintln!("cli-probe: {error}");
+    exit(2)
+}
