@@ -10,6 +10,7 @@ use worldhost::guest::Guest;
 use worldhost::run::{Outcome, RunOptions, engine, run_command};
 use worldhost::world::World;
 use worldhost_world_cli::DirMount;
+use worldhost_world_cloud::MountSpec;
 
 /// The environment variable that filters the host's own log lines (tracing's EnvFilter syntax).
 const LOG_ENV: &str = "WORLDHOST_LOG";
@@ -44,7 +45,9 @@ Examples:
   host run app.wasm --verbose input.txt     # `--verbose input.txt` are the guest's arguments
   host run --dir ./data::/data app.wasm     # ./data on the host is /data in the guest
   host run --dir ./in::in:ro --dir ./out::out app.wasm
-  host run --env HOME --env MODE=fast app.wasm";
+  host run --env HOME --env MODE=fast app.wasm
+  host run --world cloud app.wasm            # `.` is the default store (~/.local/share/worldhost/store)
+  host run --world cloud --mount s3://bucket/jobs/42::. --mount memory:::/tmp app.wasm";
 
 #[derive(clap::Args)]
 struct RunArgs {
@@ -57,7 +60,14 @@ struct RunArgs {
     #[arg(long = "env", value_name = "NAME[=VALUE]")]
     env: Vec<String>,
 
-    /// The world to run the guest against.
+    /// Mount a store in the cloud world: URL[::GUEST][:ro] with URL one of memory:,
+    /// file:///PATH, s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, az://CONTAINER/PREFIX,
+    /// http(s)://HOST/PATH (read-only). GUEST defaults to `.`, where the default store is
+    /// mounted otherwise.
+    #[arg(long = "mount", value_name = "URL[::GUEST][:ro]")]
+    mounts: Vec<String>,
+
+    /// The world to run the guest against: `cli` or `cloud`.
     #[arg(long, default_value = "cli", value_name = "NAME")]
     world: String,
 
@@ -98,7 +108,12 @@ fn run(args: RunArgs) -> Result<i32> {
         .iter()
         .map(|spec| DirMount::parse(spec))
         .collect::<Result<Vec<_>>>()?;
-    let world = World::from_name(&args.world, dirs)?;
+    let mounts = args
+        .mounts
+        .iter()
+        .map(|spec| MountSpec::parse(spec))
+        .collect::<Result<Vec<_>>>()?;
+    let world = World::from_name(&args.world, dirs, mounts)?;
     let options = RunOptions {
         args: wasm_and_args.collect(),
         env: parse_env(&args.env)?,

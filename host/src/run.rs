@@ -4,6 +4,7 @@ use anyhow::{Context, Result};
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use worldhost_world_cloud::{CloudFsCtx, CloudFsState, CloudFsView};
 
 use crate::guest::Guest;
 use crate::world::World;
@@ -40,10 +41,21 @@ impl Outcome {
     }
 }
 
-/// Per-instance state: the WASI context and the table of resources handed to the guest.
+/// Per-instance state: the WASI context, the table of resources handed to the guest, and the
+/// cloud filesystem (empty outside the `cloud` world).
 pub struct HostState {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
+    pub cloud_fs: CloudFsCtx,
+}
+
+impl CloudFsState for HostState {
+    fn cloud_fs(&mut self) -> CloudFsView<'_> {
+        CloudFsView {
+            ctx: &mut self.cloud_fs,
+            table: &mut self.table,
+        }
+    }
 }
 
 impl WasiView for HostState {
@@ -81,10 +93,11 @@ pub async fn run_command(
     builder.envs(&options.env);
     // Sockets stay linked (std pulls them in) but every address is denied: no network access.
     builder.allow_ip_name_lookup(false);
-    world.configure(&mut builder)?;
+    let cloud_fs = world.filesystem(&mut builder)?;
     let state = HostState {
         wasi: builder.build(),
         table: ResourceTable::new(),
+        cloud_fs,
     };
     let mut store = Store::new(engine, state);
 
@@ -108,11 +121,15 @@ pub async fn run_command(
         .get_typed_func::<(), (Result<(), ()>,)>(&mut store, &run_func)
         .map_err(|e| anyhow::Error::from(e).context("the guest's `run` has the wrong type"))?;
 
-    match run.call_async(&mut store, ()).await {
-        Ok((Ok(()),)) => Ok(Outcome::Exited(0)),
-        Ok((Err(()),)) => Ok(Outcome::Exited(1)),
-        Err(error) => classify_failure(error),
-    }
+    let outcome = match run.call_async(&mut store, ()).await {
+        Ok((Ok(()),)) => Outcome::Exited(0),
+        Ok((Err(()),)) => Outcome::Exited(1),
+        Err(error) => classify_failure(error)?,
+    };
+    // Files the guest left open are stored as closing them would have; a failure here fails
+    // the run even if the guest succeeded, so no output is lost silently.
+    store.data_mut().cloud_fs.commit_open_files().await?;
+    Ok(outcome)
 }
 
 /// Sorts an error out of the guest's `run` into an exit, a trap, or a failure of the host.

@@ -1,0 +1,59 @@
+//! Store errors as WASI error codes. The guest sees only the code; the details go to the
+//! host's log, so a user can tell a missing object from a network failure.
+
+use crate::FsError;
+use crate::bindings::wasi::filesystem::types::ErrorCode;
+
+/// The WASI error code for a store failure on `what` (a key or operation, for the log).
+pub fn store_error(error: object_store::Error, what: &dyn std::fmt::Display) -> FsError {
+    let code = match &error {
+        object_store::Error::NotFound { .. } => ErrorCode::NoEntry,
+        object_store::Error::AlreadyExists { .. } => ErrorCode::Exist,
+        object_store::Error::Precondition { .. } => ErrorCode::Busy,
+        object_store::Error::NotSupported { .. } | object_store::Error::NotImplemented { .. } => {
+            ErrorCode::Unsupported
+        }
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => ErrorCode::Access,
+        object_store::Error::InvalidPath { .. } => ErrorCode::Invalid,
+        _ => ErrorCode::Io,
+    };
+    if code == ErrorCode::NoEntry {
+        tracing::debug!(%what, %error, "store: not found");
+    } else {
+        tracing::warn!(%what, error = %error, ?code, "store request failed");
+    }
+    code.into()
+}
+
+/// A local I/O failure on a staged file (the host's temporary disk).
+pub fn spool_error(error: std::io::Error) -> FsError {
+    tracing::warn!(%error, "staging file failed");
+    match error.kind() {
+        std::io::ErrorKind::StorageFull => ErrorCode::InsufficientSpace,
+        std::io::ErrorKind::OutOfMemory => ErrorCode::InsufficientMemory,
+        _ => ErrorCode::Io,
+    }
+    .into()
+}
+
+/// Whether a store error means "no object there": `NotFound`, or a local store finding a
+/// file where the key needs a directory (`a.txt/b` below a file `a.txt`).
+pub fn is_not_found(error: &object_store::Error) -> bool {
+    if matches!(error, object_store::Error::NotFound { .. }) {
+        return true;
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let io = cause.downcast_ref::<std::io::Error>().or_else(|| {
+            cause
+                .downcast_ref::<walkdir::Error>()
+                .and_then(walkdir::Error::io_error)
+        });
+        if io.is_some_and(|io| io.kind() == std::io::ErrorKind::NotADirectory) {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}

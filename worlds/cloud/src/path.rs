@@ -1,0 +1,209 @@
+//! Guest paths to object keys, and the rule that a path never leaves its mount.
+//!
+//! A path is resolved against a directory descriptor's key (a list of segments below the
+//! mount root). `.` and empty segments are skipped and `..` pops a segment; popping above the
+//! mount root, an absolute path, or a segment with control characters is refused. The result
+//! is a relative key inside the mount, which the mount's `PrefixStore` then places under its
+//! prefix: keys outside the prefix are never formed.
+
+use object_store::path::{Path as Key, PathPart};
+
+use crate::bindings::wasi::filesystem::types::ErrorCode;
+
+/// The name of the object that keeps an empty directory in existence. It is never shown to
+/// the guest, and the guest cannot create or open a file of this name.
+pub const DIR_MARKER: &str = ".worldhost-dir";
+
+/// A key below a mount's root, as its segments (empty for the root) and as an object key.
+/// Keys hold the guest's names unencoded, so listings give back exactly what was written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct RelPath {
+    segments: Vec<String>,
+    key: Key,
+}
+
+impl RelPath {
+    /// The mount root.
+    pub fn root() -> RelPath {
+        RelPath::default()
+    }
+
+    fn from_segments(segments: Vec<String>) -> RelPath {
+        // Every segment passed `PathPart::parse`, so the joined key parses too.
+        let key = Key::parse(segments.join("/")).unwrap_or_default();
+        RelPath { segments, key }
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.segments.is_empty()
+    }
+
+    /// Resolves the guest's `path` relative to `self`, refusing escapes and odd encodings.
+    pub fn join(&self, path: &str) -> Result<RelPath, ErrorCode> {
+        self.join_checked(path).map(|resolved| resolved.path)
+    }
+
+    /// Like [`RelPath::join`], also saying what POSIX resolution would require: every
+    /// directory that a `..` steps out of must exist, and a trailing `/` names a directory.
+    pub fn join_checked(&self, path: &str) -> Result<Resolved, ErrorCode> {
+        if path.starts_with('/') {
+            // WASI paths are relative to a descriptor; cap-std answers the same way.
+            return Err(ErrorCode::NotPermitted);
+        }
+        let mut segments = self.segments.clone();
+        let mut must_be_dirs = Vec::new();
+        for segment in path.split('/') {
+            match segment {
+                "" | "." => {}
+                ".." => {
+                    if segments.len() > self.segments.len() {
+                        must_be_dirs.push(RelPath::from_segments(segments.clone()));
+                    }
+                    if segments.pop().is_none() {
+                        return Err(ErrorCode::NotPermitted);
+                    }
+                }
+                name => {
+                    PathPart::parse(name).map_err(|_| ErrorCode::IllegalByteSequence)?;
+                    if name == DIR_MARKER {
+                        return Err(ErrorCode::Access);
+                    }
+                    segments.push(name.to_owned());
+                }
+            }
+        }
+        Ok(Resolved {
+            path: RelPath::from_segments(segments),
+            must_be_dirs,
+            names_dir: path.ends_with('/') || path.ends_with("/."),
+        })
+    }
+
+    /// The object key of a file at this path.
+    pub fn key(&self) -> Key {
+        self.key.clone()
+    }
+
+    /// The prefix listing this directory's contents (`None` for the root: list everything).
+    pub fn dir_prefix(&self) -> Option<Key> {
+        (!self.is_root()).then(|| self.key())
+    }
+
+    /// The key of this directory's marker object.
+    pub fn marker_key(&self) -> Key {
+        self.key.clone().join(DIR_MARKER)
+    }
+
+    /// The parent directory, or `None` for the root.
+    pub fn parent(&self) -> Option<RelPath> {
+        let (_, parent) = self.segments.split_last()?;
+        Some(RelPath::from_segments(parent.to_vec()))
+    }
+
+    /// The last segment (the file or directory's own name); empty for the root.
+    pub fn name(&self) -> &str {
+        self.segments.last().map_or("", String::as_str)
+    }
+
+    /// Whether `self` is `other` or lies below it.
+    pub fn starts_with(&self, other: &RelPath) -> bool {
+        self.segments.starts_with(&other.segments)
+    }
+
+    /// `self` with the leading `from` replaced by `to` (for directory renames).
+    pub fn rebase(&self, from: &RelPath, to: &RelPath) -> RelPath {
+        let mut segments = to.segments.clone();
+        segments.extend_from_slice(&self.segments[from.segments.len()..]);
+        RelPath::from_segments(segments)
+    }
+
+    /// Builds the path of a listed key (its parts below the mount root).
+    pub fn from_key(key: &Key) -> RelPath {
+        RelPath {
+            segments: key.parts().map(|part| part.as_ref().to_owned()).collect(),
+            key: key.clone(),
+        }
+    }
+}
+
+/// A resolved path, with the checks that make its resolution match a real filesystem's.
+#[derive(Debug)]
+pub struct Resolved {
+    pub path: RelPath,
+    /// Directories that a `..` stepped out of: each must exist as a directory.
+    pub must_be_dirs: Vec<RelPath>,
+    /// The path ended in `/`, so it must name a directory.
+    pub names_dir: bool,
+}
+
+impl std::fmt::Display for RelPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_root() {
+            f.write_str(".")
+        } else {
+            f.write_str(self.key.as_ref())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn join(base: &[&str], path: &str) -> Result<String, ErrorCode> {
+        let base = RelPath::from_segments(base.iter().map(|s| s.to_string()).collect());
+        base.join(path).map(|p| p.to_string())
+    }
+
+    #[test]
+    fn normal_paths_resolve_inside_the_mount() {
+        assert_eq!(join(&[], "a/b.txt"), Ok("a/b.txt".into()));
+        assert_eq!(join(&["a"], "./b//c.txt"), Ok("a/b/c.txt".into()));
+        assert_eq!(join(&["a"], "../b.txt"), Ok("b.txt".into()));
+        assert_eq!(join(&["a", "b"], "../../x"), Ok("x".into()));
+        assert_eq!(join(&[], "."), Ok(".".into()));
+        assert_eq!(join(&[], ""), Ok(".".into()));
+    }
+
+    #[test]
+    fn escapes_and_odd_names_are_refused() {
+        assert_eq!(join(&[], ".."), Err(ErrorCode::NotPermitted));
+        assert_eq!(
+            join(&["a"], "../../etc/passwd"),
+            Err(ErrorCode::NotPermitted)
+        );
+        assert_eq!(join(&["a"], "b/../../../x"), Err(ErrorCode::NotPermitted));
+        assert_eq!(join(&[], "/etc/passwd"), Err(ErrorCode::NotPermitted));
+        assert_eq!(join(&[], "a\u{0}b"), Err(ErrorCode::IllegalByteSequence));
+        assert_eq!(join(&[], "a\nb"), Err(ErrorCode::IllegalByteSequence));
+        assert_eq!(join(&[], DIR_MARKER), Err(ErrorCode::Access));
+        assert_eq!(join(&[], "d/.worldhost-dir"), Err(ErrorCode::Access));
+    }
+
+    #[test]
+    fn dotdot_requires_the_directories_it_leaves() {
+        let resolved = RelPath::root().join_checked("a/b/../../c/").unwrap();
+        assert_eq!(resolved.path.to_string(), "c");
+        let checks: Vec<String> = resolved
+            .must_be_dirs
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        assert_eq!(checks, ["a/b", "a"]);
+        assert!(resolved.names_dir);
+        // Stepping out of the descriptor's own directory needs no check: it exists.
+        let base = RelPath::root().join("x/y").unwrap();
+        assert!(base.join_checked("../z").unwrap().must_be_dirs.is_empty());
+    }
+
+    #[test]
+    fn keys_are_the_segments_unencoded() {
+        let path = RelPath::root().join("dir/report 100%.txt").unwrap();
+        assert_eq!(path.key().as_ref(), "dir/report 100%.txt");
+        assert_eq!(RelPath::from_key(&path.key()), path);
+        assert_eq!(
+            path.marker_key().as_ref(),
+            "dir/report 100%.txt/.worldhost-dir"
+        );
+    }
+}

@@ -1,0 +1,202 @@
+//! `wasi:io` streams over an open file: what guests' `read()` and `write()` go through.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use wasmtime_wasi_io::poll::Pollable;
+use wasmtime_wasi_io::streams::{InputStream, OutputStream, StreamError, StreamResult};
+
+use crate::bindings::wasi::filesystem::types::ErrorCode;
+use crate::file::OpenFile;
+
+/// The first ranged read of a stream fetches this much; each further sequential read doubles
+/// it, up to [`MAX_READ_WINDOW`], so a whole-file read takes few requests and a short read
+/// fetches little.
+const FIRST_READ_WINDOW: u64 = 64 << 10;
+const MAX_READ_WINDOW: u64 = 8 << 20;
+/// How much a write may hand over at once.
+const WRITE_BUDGET: usize = 1 << 20;
+
+fn failed(error: impl std::fmt::Display) -> StreamError {
+    StreamError::LastOperationFailed(wasmtime::format_err!("{error}"))
+}
+
+/// Reads a file sequentially from an offset.
+pub struct FileInputStream {
+    file: Arc<OpenFile>,
+    position: u64,
+    /// Fetched but not yet handed to the guest.
+    buffer: Bytes,
+    window: u64,
+    at_end: bool,
+}
+
+impl FileInputStream {
+    pub fn new(file: Arc<OpenFile>, position: u64) -> FileInputStream {
+        FileInputStream {
+            file,
+            position,
+            buffer: Bytes::new(),
+            window: FIRST_READ_WINDOW,
+            at_end: false,
+        }
+    }
+
+    /// Fetches the next window into the buffer (at least `want` bytes if the file has them).
+    async fn fill(&mut self, want: u64) -> StreamResult<()> {
+        if !self.buffer.is_empty() || self.at_end {
+            return Ok(());
+        }
+        let len = self.window.max(want);
+        let mut state = self.file.state.lock().await;
+        let bytes = self
+            .file
+            .read_at(&mut state, self.position, len)
+            .await
+            .map_err(failed)?;
+        drop(state);
+        self.window = (self.window * 2).min(MAX_READ_WINDOW);
+        self.position += bytes.len() as u64;
+        self.at_end = bytes.is_empty();
+        self.buffer = bytes;
+        Ok(())
+    }
+
+    fn take(&mut self, size: usize) -> StreamResult<Bytes> {
+        if self.buffer.is_empty() && self.at_end {
+            return Err(StreamError::Closed);
+        }
+        let size = size.min(self.buffer.len());
+        Ok(self.buffer.split_to(size))
+    }
+}
+
+#[async_trait::async_trait]
+impl InputStream for FileInputStream {
+    fn read(&mut self, size: usize) -> StreamResult<Bytes> {
+        // Non-blocking: hand over what `ready` fetched (nothing yet means "not ready").
+        self.take(size)
+    }
+
+    async fn blocking_read(&mut self, size: usize) -> StreamResult<Bytes> {
+        self.fill(size as u64).await?;
+        self.take(size)
+    }
+}
+
+#[async_trait::async_trait]
+impl Pollable for FileInputStream {
+    async fn ready(&mut self) {
+        // An error is kept for `read` to report: leave the buffer empty and not at end.
+        if self.fill(0).await.is_err() {
+            self.at_end = false;
+        }
+    }
+}
+
+/// Writes into a file's spool at a position, or at its end when appending.
+pub struct FileOutputStream {
+    file: Arc<OpenFile>,
+    /// `None` appends.
+    position: Option<u64>,
+}
+
+impl FileOutputStream {
+    /// The file's spool must already exist (see [`OpenFile::materialize`]).
+    pub fn new(file: Arc<OpenFile>, position: Option<u64>) -> FileOutputStream {
+        FileOutputStream { file, position }
+    }
+}
+
+#[async_trait::async_trait]
+impl OutputStream for FileOutputStream {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        // A store runs one guest call at a time, so the lock is free unless a host call is
+        // in progress on this very file, which cannot happen during a non-blocking write.
+        let mut state = self
+            .file
+            .state
+            .try_lock()
+            .map_err(|_| StreamError::trap("file state busy during a stream write"))?;
+        let offset = self.position.unwrap_or_else(|| state.size());
+        self.file
+            .write_at(&mut state, offset, &bytes)
+            .map_err(failed)?;
+        if let Some(position) = &mut self.position {
+            *position += bytes.len() as u64;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        // Content is staged; it reaches the store on sync or close. A commit that already
+        // failed is reported here too, so the guest cannot miss it.
+        let state = self
+            .file
+            .state
+            .try_lock()
+            .map_err(|_| StreamError::trap("file state busy during a stream flush"))?;
+        match &state.failed {
+            Some(error) => Err(failed(format!("an earlier upload failed: {error}"))),
+            None => Ok(()),
+        }
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(WRITE_BUDGET)
+    }
+}
+
+#[async_trait::async_trait]
+impl Pollable for FileOutputStream {
+    async fn ready(&mut self) {}
+}
+
+/// A stream error that carries a WASI error code, for `filesystem-error-code` to report.
+#[derive(Debug)]
+pub struct StreamCode(pub ErrorCode);
+
+impl std::fmt::Display for StreamCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+impl std::error::Error for StreamCode {}
+
+/// A stream on a handle opened without the access it needs: made like any other (as
+/// wasmtime-wasi does), but every read or write fails with `bad-descriptor`.
+pub struct DeniedStream;
+
+impl DeniedStream {
+    fn error() -> StreamError {
+        StreamError::LastOperationFailed(wasmtime::Error::new(StreamCode(ErrorCode::BadDescriptor)))
+    }
+}
+
+#[async_trait::async_trait]
+impl InputStream for DeniedStream {
+    fn read(&mut self, _: usize) -> StreamResult<Bytes> {
+        Err(Self::error())
+    }
+}
+
+#[async_trait::async_trait]
+impl OutputStream for DeniedStream {
+    fn write(&mut self, _: Bytes) -> StreamResult<()> {
+        Err(Self::error())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Err(Self::error())
+    }
+}
+
+#[async_trait::async_trait]
+impl Pollable for DeniedStream {
+    async fn ready(&mut self) {}
+}
