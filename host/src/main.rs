@@ -33,6 +33,9 @@ enum Command {
     /// Run a command guest (a component exporting `wasi:cli/run`, or a wasip1 module).
     #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
+    /// Print the directory of the cloud world's default store (created on first use):
+    /// $WORLDHOST_STORE, else $XDG_DATA_HOME/worldhost/store, else ~/.local/share/worldhost/store.
+    DefaultStore,
 }
 
 const RUN_EXAMPLES: &str = "\
@@ -86,6 +89,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => exit_with(run(args)),
+        Command::DefaultStore => {
+            println!("{}", worldhost_world_cloud::default_store_dir().display());
+            ExitCode::SUCCESS
+        }
     }
 }
 

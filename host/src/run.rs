@@ -93,7 +93,7 @@ pub async fn run_command(
     builder.envs(&options.env);
     // Sockets stay linked (std pulls them in) but every address is denied: no network access.
     builder.allow_ip_name_lookup(false);
-    let cloud_fs = world.filesystem(&mut builder)?;
+    let cloud_fs = world.filesystem(&mut builder).await?;
     let state = HostState {
         wasi: builder.build(),
         table: ResourceTable::new(),

@@ -79,13 +79,13 @@ impl World {
 
     /// Sets up this world's filesystem for one run: preopens in the WASI context for `cli`,
     /// opened stores for `cloud`.
-    pub fn filesystem(&self, builder: &mut WasiCtxBuilder) -> Result<CloudFsCtx> {
+    pub async fn filesystem(&self, builder: &mut WasiCtxBuilder) -> Result<CloudFsCtx> {
         match self {
             World::Cli { dirs } => {
                 worldhost_world_cli::preopen_dirs(builder, dirs)?;
                 Ok(CloudFsCtx::default())
             }
-            World::Cloud { mounts } => worldhost_world_cloud::open_mounts(mounts),
+            World::Cloud { mounts } => worldhost_world_cloud::open_mounts(mounts).await,
         }
     }
 }

@@ -3,6 +3,9 @@
 //! Guests are built once per test process (release, into `target/guests`), by cargo.
 
 mod cli_world;
+mod cloud_world;
 mod examples;
 mod harness;
+mod proxy;
+mod servers;
 mod wit;

@@ -191,7 +191,22 @@ pub fn add_to_linker<T: CloudFsState + 'static>(linker: &mut Linker<T>) -> Resul
     Ok(())
 }
 
-/// Opens the mounts, with a message naming the mount that failed.
-pub fn open_mounts(specs: &[MountSpec]) -> Result<CloudFsCtx> {
-    CloudFsCtx::new(specs).context("the cloud world cannot start")
+/// Opens the mounts and checks that each store answers (one listing request each), so an
+/// unreachable store or bad credentials stop the run before the guest starts, with a message
+/// naming the mount.
+pub async fn open_mounts(specs: &[MountSpec]) -> Result<CloudFsCtx> {
+    let ctx = CloudFsCtx::new(specs).context("the cloud world cannot start")?;
+    for mount in &ctx.mounts {
+        if mount.url.starts_with("http") {
+            continue; // plain HTTP servers need not support listing
+        }
+        mount.store.list_with_delimiter(None).await.map_err(|error| {
+            anyhow::anyhow!(
+                "the cloud world cannot start: the store `{}` (mounted at `{}`) does not answer: {error}",
+                mount.url,
+                mount.guest
+            )
+        })?;
+    }
+    Ok(ctx)
 }

@@ -25,7 +25,7 @@ use object_store::http::HttpBuilder;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::prefix::PrefixStore;
-use object_store::{ClientOptions, ObjectStore, RetryConfig};
+use object_store::{ObjectStore, RetryConfig};
 
 /// Where the guest sees a store, and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +82,9 @@ impl std::fmt::Debug for Mount {
     }
 }
 
-/// How hard a store request is retried before the guest sees an I/O error: transient
+/// How hard a store request is retried before the guest sees an I/O error (client options,
+/// such as object_store's 5 s connect and 30 s request timeouts, come from the environment
+/// with the rest of the configuration): transient
 /// failures (throttling, 5xx, dropped connections) get a few tries with backoff, but a dead
 /// store fails within seconds instead of object_store's default of minutes.
 fn retry_config() -> RetryConfig {
@@ -91,12 +93,6 @@ fn retry_config() -> RetryConfig {
         retry_timeout: Duration::from_secs(20),
         ..RetryConfig::default()
     }
-}
-
-fn client_options() -> ClientOptions {
-    ClientOptions::new()
-        .with_connect_timeout(Duration::from_secs(5))
-        .with_timeout(Duration::from_secs(60))
 }
 
 impl Mount {
@@ -129,7 +125,6 @@ impl Mount {
                     AmazonS3Builder::from_env()
                         .with_bucket_name(&bucket)
                         .with_retry(retry_config())
-                        .with_client_options(client_options())
                         .build()
                         .with_context(context)?,
                 ),
@@ -137,7 +132,6 @@ impl Mount {
                     GoogleCloudStorageBuilder::from_env()
                         .with_bucket_name(&bucket)
                         .with_retry(retry_config())
-                        .with_client_options(client_options())
                         .build()
                         .with_context(context)?,
                 ),
@@ -145,7 +139,6 @@ impl Mount {
                     MicrosoftAzureBuilder::from_env()
                         .with_container_name(&bucket)
                         .with_retry(retry_config())
-                        .with_client_options(client_options())
                         .build()
                         .with_context(context)?,
                 ),
@@ -158,7 +151,6 @@ impl Mount {
                     let store = HttpBuilder::new()
                         .with_url(url)
                         .with_retry(retry_config())
-                        .with_client_options(client_options())
                         .build()
                         .with_context(context)?;
                     // The URL's path is already the store's root.

@@ -39,6 +39,28 @@ fn main() {
             std::fs::write(path, text).unwrap_or_else(|e| fail(&e));
             println!("wrote {} bytes to {path}", text.len());
         }
+        // Writes and exits without closing: the host must still store the content.
+        "leak" => {
+            let (path, text) = (arg(rest, 0), arg(rest, 1));
+            let mut file = std::fs::File::create(path).unwrap_or_else(|e| fail(&e));
+            file.write_all(text.as_bytes()).unwrap_or_else(|e| fail(&e));
+            std::mem::forget(file);
+            exit(0)
+        }
+        // Writes BYTES bytes, says so, and closes the file only after a line on stdin: lets a
+        // test act (cut the store) while a write is staged.
+        "write-wait" => {
+            let (path, size) = (arg(rest, 0), arg(rest, 1));
+            let size: usize = size.parse().unwrap_or_else(|e| fail(&e));
+            let mut file = std::fs::File::create(path).unwrap_or_else(|e| fail(&e));
+            file.write_all(&vec![b'x'; size]).unwrap_or_else(|e| fail(&e));
+            println!("written");
+            std::io::stdout().flush().unwrap_or_else(|e| fail(&e));
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).unwrap_or_else(|e| fail(&e));
+            drop(file);
+            println!("closed");
+        }
         "read" => {
             let text = std::fs::read_to_string(arg(rest, 0)).unwrap_or_else(|e| fail(&e));
             print!("{text}");

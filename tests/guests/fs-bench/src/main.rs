@@ -1,0 +1,205 @@
+//! `fs-bench COMMAND ROOT [ARGS]`: filesystem workloads under the preopened directory ROOT,
+//! timed from inside the guest so that host start-up and compilation are not counted.
+//! Driven by `tests/bench/fs.rs`.
+//!
+//! - `all ROOT`: every workload in sequence (a memory store does not outlive the run), one
+//!   `WORKLOAD MICROSECONDS` line each.
+//! - `write-big ROOT MIB`: writes `big.bin` of MIB MiB in 1 MiB chunks and closes it.
+//! - `read-one ROOT NAME OFFSET LEN`: preads LEN bytes of NAME at OFFSET, prints the count.
+//! - `make ROOT NAME MIB`: writes NAME, MIB MiB of `fill`'s content.
+
+use std::ffi::c_int;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::time::Instant;
+
+const MIB: usize = 1 << 20;
+const BIG_SIZE: usize = 64 * MIB;
+const CHUNK: usize = 64 << 10;
+const RANDOM_READS: usize = 2_000;
+const RANDOM_LEN: usize = 4 << 10;
+const SMALL_FILES: usize = 1_000;
+const SMALL_SIZE: usize = 1 << 10;
+const LISTS: usize = 10;
+
+unsafe extern "C" {
+    // std's `FileExt::read_at` is unstable (`wasi_ext`) on wasi with the pinned toolchain;
+    // this is the wasi-libc function it is built on.
+    fn pread(fd: c_int, buf: *mut std::ffi::c_void, len: usize, offset: i64) -> isize;
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or_else(|| usage());
+    let num = |i: usize| arg(i).parse::<u64>().unwrap_or_else(|_| usage());
+    let root = arg(1);
+    let result = match arg(0) {
+        "all" => all(root),
+        "write-big" => write_file(&format!("{root}/big.bin"), num(2) as usize * MIB, MIB),
+        "make" => write_file(&format!("{root}/{}", arg(2)), num(3) as usize * MIB, CHUNK),
+        "read-one" => read_one(&format!("{root}/{}", arg(2)), num(3), num(4) as usize),
+        _ => usage(),
+    };
+    if let Err(e) = result {
+        eprintln!("fs-bench: {e}");
+        std::process::exit(2);
+    }
+}
+
+fn usage() -> ! {
+    eprintln!("usage: fs-bench all ROOT | write-big ROOT MIB | read-one ROOT NAME OFFSET LEN | make ROOT NAME MIB");
+    std::process::exit(2);
+}
+
+/// Deterministic content: chunk `index` of a file is a cheap pattern that differs per chunk,
+/// so a checksum notices misplaced chunks.
+fn fill(buf: &mut [u8], index: usize) {
+    for (i, word) in buf.chunks_exact_mut(8).enumerate() {
+        let v = (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (i as u64);
+        word.copy_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// A checksum over 8-byte words (position-sensitive through the rotation).
+fn checksum(sum: u64, buf: &[u8]) -> u64 {
+    buf.chunks_exact(8).fold(sum, |s, w| {
+        s.rotate_left(5) ^ u64::from_le_bytes(w.try_into().unwrap())
+    })
+}
+
+fn write_file(path: &str, size: usize, chunk: usize) -> io::Result<()> {
+    let mut file = File::create(path)?;
+    let mut buf = vec![0u8; chunk];
+    for index in 0..size / chunk {
+        fill(&mut buf, index);
+        file.write_all(&buf)?;
+    }
+    // Dropping closes, which is when a cloud store uploads: counted in the caller's time.
+    drop(file);
+    Ok(())
+}
+
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes and the descriptor is open.
+    let n = unsafe { pread(file.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), offset as i64) };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
+
+fn read_one(path: &str, offset: u64, len: usize) -> io::Result<()> {
+    let file = File::open(path)?;
+    let mut buf = vec![0u8; len];
+    println!("{}", read_at(&file, &mut buf, offset)?);
+    Ok(())
+}
+
+/// Runs `work` and prints its time.
+fn timed(name: &str, work: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
+    let started = Instant::now();
+    work()?;
+    println!("{name} {}", started.elapsed().as_micros());
+    Ok(())
+}
+
+fn fail(what: String) -> io::Error {
+    io::Error::other(what)
+}
+
+fn all(root: &str) -> io::Result<()> {
+    let big = format!("{root}/big.bin");
+    let dir = format!("{root}/small");
+    let small = |i: usize| format!("{dir}/f{i:04}");
+
+    // The expected checksum, computed outside every timed section.
+    let mut buf = vec![0u8; CHUNK];
+    let mut expected = 0;
+    for index in 0..BIG_SIZE / CHUNK {
+        fill(&mut buf, index);
+        expected = checksum(expected, &buf);
+    }
+
+    timed("seq-write", || write_file(&big, BIG_SIZE, CHUNK))?;
+    timed("seq-read", || {
+        let mut file = File::open(&big)?;
+        let (mut sum, mut total) = (0, 0);
+        loop {
+            // read_exact-like: a short read is legal, so keep filling the chunk.
+            let mut filled = 0;
+            while filled < CHUNK {
+                match file.read(&mut buf[filled..])? {
+                    0 => break,
+                    n => filled += n,
+                }
+            }
+            if filled == 0 {
+                break;
+            }
+            sum = checksum(sum, &buf[..filled]);
+            total += filled;
+        }
+        if total != BIG_SIZE || sum != expected {
+            return Err(fail(format!("seq-read: {total} bytes, checksum {sum:x} != {expected:x}")));
+        }
+        Ok(())
+    })?;
+    timed("rand-read", || {
+        let file = File::open(&big)?;
+        let mut buf = vec![0u8; RANDOM_LEN];
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        for _ in 0..RANDOM_READS {
+            // xorshift64: the same offsets in every run and world.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let offset = state % (BIG_SIZE - RANDOM_LEN) as u64;
+            let n = read_at(&file, &mut buf, offset)?;
+            if n != RANDOM_LEN {
+                return Err(fail(format!("rand-read: {n} bytes at {offset}")));
+            }
+        }
+        Ok(())
+    })?;
+    timed("small-write", || {
+        fs::create_dir(&dir)?;
+        let mut content = [0u8; SMALL_SIZE];
+        for i in 0..SMALL_FILES {
+            fill(&mut content, i);
+            fs::write(small(i), content)?;
+        }
+        Ok(())
+    })?;
+    timed("small-read", || {
+        for i in 0..SMALL_FILES {
+            let len = fs::read(small(i))?.len();
+            if len != SMALL_SIZE {
+                return Err(fail(format!("small-read: {len} bytes in {}", small(i))));
+            }
+        }
+        Ok(())
+    })?;
+    timed("small-stat", || {
+        for i in 0..SMALL_FILES {
+            let len = fs::metadata(small(i))?.len();
+            if len != SMALL_SIZE as u64 {
+                return Err(fail(format!("small-stat: size {len} of {}", small(i))));
+            }
+        }
+        Ok(())
+    })?;
+    timed("list", || {
+        for _ in 0..LISTS {
+            let count = fs::read_dir(&dir)?.collect::<io::Result<Vec<_>>>()?.len();
+            if count != SMALL_FILES {
+                return Err(fail(format!("list: {count} entries in {dir}")));
+            }
+        }
+        Ok(())
+    })?;
+    timed("remove", || {
+        for i in 0..SMALL_FILES {
+            fs::remove_file(small(i))?;
+        }
+        fs::remove_dir(&dir)?;
+        fs::remove_file(&big)
+    })
+}
