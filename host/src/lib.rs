@@ -3,8 +3,9 @@
 //! The pieces, in the order a run uses them:
 //! - [`guest`] loads a file: a component as it is, a wasip1 core module converted to one.
 //! - [`world`] names the worlds and links what each offers.
-//! - [`run`] instantiates the guest in a world and calls `wasi:cli/run`.
+//! - [`run`] instantiates the guest in a world and calls `wasi:cli/run`, within [`limits`].
 
 pub mod guest;
+pub mod limits;
 pub mod run;
 pub mod world;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use worldhost::guest::Guest;
+use worldhost::limits::{self, Limits};
 use worldhost::run::{Outcome, RunOptions, engine, run_command};
 use worldhost::world::World;
 use worldhost_world_cli::DirMount;
@@ -42,7 +43,8 @@ const RUN_EXAMPLES: &str = "\
 Host options come before the wasm file; everything after it goes to the guest.
 
 Exit status: the guest's exit code; 134 when the guest traps (the trap and its wasm
-backtrace are printed); 1 when the host cannot run it (the reason is printed).
+backtrace are printed); 1 when the host cannot run it (the reason is printed); when a limit
+stops the run: 120 store writes, 121 memory, 122 CPU (fuel), 123 stdout, 124 time, 125 stderr.
 
 Examples:
   host run app.wasm --verbose input.txt     # `--verbose input.txt` are the guest's arguments
@@ -74,6 +76,9 @@ struct RunArgs {
     #[arg(long, default_value = "cli", value_name = "NAME")]
     world: String,
 
+    #[command(flatten)]
+    limits: LimitArgs,
+
     /// The wasm file, then the guest's arguments.
     #[arg(
         value_name = "WASM [ARGS]...",
@@ -82,6 +87,43 @@ struct RunArgs {
         allow_hyphen_values = true
     )]
     wasm_and_args: Vec<String>,
+}
+
+/// Limits of a run; each defaults to a value safe for untrusted guests.
+#[derive(clap::Args)]
+struct LimitArgs {
+    /// Most linear memory the guest may use (per memory), e.g. 256MiB [default: 512MiB].
+    #[arg(long, value_name = "SIZE", value_parser = limits::parse_size)]
+    max_memory: Option<u64>,
+    /// Most fuel (about one unit per wasm instruction) the guest may burn [default: 100000000000].
+    #[arg(long, value_name = "UNITS")]
+    max_fuel: Option<u64>,
+    /// Longest the run may take, e.g. 30s or 5m [default: 10m].
+    #[arg(long, value_name = "DURATION", value_parser = limits::parse_duration)]
+    timeout: Option<std::time::Duration>,
+    /// Most bytes the guest may write to stdout [default: 64MiB].
+    #[arg(long, value_name = "SIZE", value_parser = limits::parse_size)]
+    max_stdout: Option<u64>,
+    /// Most bytes the guest may write to stderr [default: 16MiB].
+    #[arg(long, value_name = "SIZE", value_parser = limits::parse_size)]
+    max_stderr: Option<u64>,
+    /// Most bytes the guest may write to files in stores (cloud world) [default: 16GiB].
+    #[arg(long, value_name = "SIZE", value_parser = limits::parse_size)]
+    max_store_writes: Option<u64>,
+}
+
+impl LimitArgs {
+    /// The flags given, over `base`.
+    fn over(&self, base: Limits) -> Limits {
+        Limits {
+            memory: self.max_memory.unwrap_or(base.memory),
+            fuel: self.max_fuel.unwrap_or(base.fuel),
+            timeout: self.timeout.unwrap_or(base.timeout),
+            stdout: self.max_stdout.unwrap_or(base.stdout),
+            stderr: self.max_stderr.unwrap_or(base.stderr),
+            store_writes: self.max_store_writes.unwrap_or(base.store_writes),
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -124,6 +166,7 @@ fn run(args: RunArgs) -> Result<i32> {
     let options = RunOptions {
         args: wasm_and_args.collect(),
         env: parse_env(&args.env)?,
+        limits: args.limits.over(Limits::default()),
     };
 
     let engine = engine()?;
@@ -133,8 +176,12 @@ fn run(args: RunArgs) -> Result<i32> {
         .build()
         .context("cannot start the async runtime")?;
     let outcome = runtime.block_on(run_command(&engine, &guest, &world, &options))?;
-    if let Outcome::Trapped(trap) = &outcome {
-        eprintln!("error: the guest `{}` trapped: {trap}", wasm.display());
+    match &outcome {
+        Outcome::Trapped(trap) => {
+            eprintln!("error: the guest `{}` trapped: {trap}", wasm.display())
+        }
+        Outcome::LimitHit(exceeded) => eprintln!("error: stopped: {exceeded}"),
+        Outcome::Exited(_) => {}
     }
     Ok(outcome.exit_code())
 }

@@ -7,6 +7,7 @@ use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use worldhost_world_cloud::{CloudFsCtx, CloudFsState, CloudFsView};
 
 use crate::guest::Guest;
+use crate::limits::{CappedOutput, EpochTicker, Limit, LimitExceeded, Limits, MemoryLimiter, past};
 use crate::world::World;
 
 /// The exit status of a guest that trapped, as `wasmtime run` (and a Unix abort) uses.
@@ -19,6 +20,8 @@ pub struct RunOptions {
     pub args: Vec<String>,
     /// Environment variables the guest sees, in order.
     pub env: Vec<(String, String)>,
+    /// What the run may use.
+    pub limits: Limits,
 }
 
 /// How a guest's run ended, when the host itself did not fail.
@@ -29,6 +32,8 @@ pub enum Outcome {
     /// The guest trapped: the trap and its wasm backtrace, ready to print (never a host
     /// backtrace: the guest's failure is not the host's).
     Trapped(String),
+    /// The run was stopped at one of its limits.
+    LimitHit(LimitExceeded),
 }
 
 impl Outcome {
@@ -37,6 +42,7 @@ impl Outcome {
         match self {
             Outcome::Exited(code) => *code,
             Outcome::Trapped(_) => TRAP_EXIT_CODE,
+            Outcome::LimitHit(exceeded) => exceeded.limit.exit_code(),
         }
     }
 }
@@ -47,6 +53,7 @@ pub struct HostState {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
     pub cloud_fs: CloudFsCtx,
+    pub limiter: MemoryLimiter,
 }
 
 impl CloudFsState for HostState {
@@ -69,9 +76,11 @@ impl WasiView for HostState {
 
 /// Creates the engine every guest runs on.
 pub fn engine() -> Result<Engine> {
-    // Defaults serve: async host calls are always available in wasmtime 48 (blob stores are
-    // async), and traps carry a wasm backtrace.
-    let config = wasmtime::Config::new();
+    // Async host calls are always available in wasmtime 48 (blob stores are async), and traps
+    // carry a wasm backtrace. Fuel caps CPU; epochs let a guest in a loop be stopped on time.
+    let mut config = wasmtime::Config::new();
+    config.consume_fuel(true);
+    config.epoch_interruption(true);
     Engine::new(&config).map_err(anyhow::Error::from)
 }
 
@@ -85,57 +94,120 @@ pub async fn run_command(
     let mut linker: Linker<HostState> = Linker::new(engine);
     world.add_to_linker(&mut linker)?;
 
+    let limits = &options.limits;
     let mut builder = WasiCtxBuilder::new();
-    builder.inherit_stdio();
+    builder.inherit_stdin();
+    builder.stdout(CappedOutput::new(
+        wasmtime_wasi::cli::stdout(),
+        limits.stdout,
+        limits.exceeded(Limit::Stdout),
+    ));
+    builder.stderr(CappedOutput::new(
+        wasmtime_wasi::cli::stderr(),
+        limits.stderr,
+        limits.exceeded(Limit::Stderr),
+    ));
     // argv[0] is the guest's file name, as `wasmtime run` does.
     builder.arg(guest.path.display().to_string());
     builder.args(&options.args);
     builder.envs(&options.env);
     // Sockets stay linked (std pulls them in) but every address is denied: no network access.
     builder.allow_ip_name_lookup(false);
-    let cloud_fs = world.filesystem(&mut builder).await?;
+    let mut cloud_fs = world.filesystem(&mut builder).await?;
+    cloud_fs.set_write_limit(limits.store_writes);
     let state = HostState {
         wasi: builder.build(),
         table: ResourceTable::new(),
         cloud_fs,
+        limiter: MemoryLimiter {
+            limits: limits.clone(),
+        },
     };
     let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.limiter);
+    store.set_fuel(limits.fuel).map_err(anyhow::Error::from)?;
+    // Every tick, guest code yields to the executor (so the timer below can fire) and the
+    // deadline is checked.
+    let deadline = std::time::Instant::now() + limits.timeout;
+    let timed_out = limits.exceeded(Limit::Timeout);
+    store.epoch_deadline_callback(move |_| {
+        if past(deadline) {
+            Err(wasmtime::Error::new(timed_out.clone()))
+        } else {
+            Ok(wasmtime::UpdateDeadline::Yield(1))
+        }
+    });
+    store.set_epoch_deadline(1);
+    let _ticker = EpochTicker::start(engine);
+    match tokio::time::timeout(
+        limits.timeout,
+        run_in_store(&mut store, limits, &linker, guest, world),
+    )
+    .await
+    {
+        Ok(result) => result,
+        // A host call (a store request) outlived the deadline.
+        Err(_) => Ok(Outcome::LimitHit(limits.exceeded(Limit::Timeout))),
+    }
+}
 
-    let instance = linker
-        .instantiate_async(&mut store, &guest.component)
+async fn run_in_store(
+    store: &mut Store<HostState>,
+    limits: &Limits,
+    linker: &Linker<HostState>,
+    guest: &Guest,
+    world: &World,
+) -> Result<Outcome> {
+    let instance = match linker
+        .instantiate_async(&mut *store, &guest.component)
         .await
-        .map_err(|e| {
-            anyhow::Error::from(e).context(format!(
-                "`{}` cannot be instantiated in the `{}` world",
-                guest.path.display(),
-                world.name()
-            ))
-        })?;
+    {
+        Ok(instance) => instance,
+        // A start function may already hit a limit.
+        Err(error) if limit_hit(&error, limits).is_some() => {
+            return classify_failure(error, limits);
+        }
+        Err(e) => {
+            return Err({
+                anyhow::Error::from(e).context(format!(
+                    "`{}` cannot be instantiated in the `{}` world",
+                    guest.path.display(),
+                    world.name()
+                ))
+            });
+        }
+    };
     let run_interface = instance
-        .get_export_index(&mut store, None, &guest.run_export)
+        .get_export_index(&mut *store, None, &guest.run_export)
         .context("the guest's run interface disappeared after loading")?;
     let run_func = instance
-        .get_export_index(&mut store, Some(&run_interface), "run")
+        .get_export_index(&mut *store, Some(&run_interface), "run")
         .context("the guest's `wasi:cli/run` interface has no `run` function")?;
     let run = instance
-        .get_typed_func::<(), (Result<(), ()>,)>(&mut store, &run_func)
+        .get_typed_func::<(), (Result<(), ()>,)>(&mut *store, &run_func)
         .map_err(|e| anyhow::Error::from(e).context("the guest's `run` has the wrong type"))?;
 
-    let outcome = match run.call_async(&mut store, ()).await {
+    let outcome = match run.call_async(&mut *store, ()).await {
         Ok((Ok(()),)) => Outcome::Exited(0),
         Ok((Err(()),)) => Outcome::Exited(1),
-        Err(error) => classify_failure(error)?,
+        Err(error) => classify_failure(error, limits)?,
     };
-    // Files the guest left open are stored as closing them would have; a failure here fails
-    // the run even if the guest succeeded, so no output is lost silently.
-    store.data_mut().cloud_fs.commit_open_files().await?;
+    // Files a guest left open when it exited are stored as closing them would have; a
+    // failure here fails the run even if the guest succeeded, so no output is lost silently.
+    // A guest that trapped or hit a limit did not finish: what it left open is not stored.
+    if let Outcome::Exited(_) = outcome {
+        store.data_mut().cloud_fs.commit_open_files().await?;
+    }
     Ok(outcome)
 }
 
 /// Sorts an error out of the guest's `run` into an exit, a trap, or a failure of the host.
-fn classify_failure(error: wasmtime::Error) -> Result<Outcome> {
+fn classify_failure(error: wasmtime::Error, limits: &Limits) -> Result<Outcome> {
     if let Some(exit) = error.downcast_ref::<I32Exit>() {
         return Ok(Outcome::Exited(exit.0));
+    }
+    if let Some(exceeded) = limit_hit(&error, limits) {
+        return Ok(Outcome::LimitHit(exceeded));
     }
     if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
         let mut report = trap.to_string();
@@ -145,4 +217,17 @@ fn classify_failure(error: wasmtime::Error) -> Result<Outcome> {
         return Ok(Outcome::Trapped(report));
     }
     Err(anyhow::Error::from(error))
+}
+
+/// The limit an error stopped the run at, if it is one.
+fn limit_hit(error: &wasmtime::Error, limits: &Limits) -> Option<LimitExceeded> {
+    if let Some(exceeded) = error.downcast_ref::<LimitExceeded>() {
+        Some(exceeded.clone())
+    } else if error.is::<worldhost_world_cloud::WriteLimitExceeded>() {
+        Some(limits.exceeded(Limit::StoreWrites))
+    } else if let Some(wasmtime::Trap::OutOfFuel) = error.downcast_ref::<wasmtime::Trap>() {
+        Some(limits.exceeded(Limit::Cpu))
+    } else {
+        None
+    }
 }

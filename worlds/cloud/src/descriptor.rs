@@ -228,6 +228,7 @@ impl CloudFsView<'_> {
         let file = Arc::new(OpenFile {
             mount,
             path,
+            budget: self.ctx.write_budget.clone(),
             state: tokio::sync::Mutex::new(state),
         });
         self.ctx.track(&file);

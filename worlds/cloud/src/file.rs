@@ -32,6 +32,8 @@ const UPLOAD_CONCURRENCY: usize = 2;
 pub struct OpenFile {
     pub mount: Arc<Mount>,
     pub path: RelPath,
+    /// The run's budget of bytes written to stores.
+    pub budget: Arc<crate::WriteBudget>,
     pub state: tokio::sync::Mutex<FileState>,
 }
 
@@ -128,6 +130,9 @@ impl OpenFile {
 
     /// Writes `data` at `offset` into the spool (which must exist).
     pub fn write_at(&self, state: &mut FileState, offset: u64, data: &[u8]) -> Result<(), FsError> {
+        self.budget
+            .spend(data.len() as u64)
+            .map_err(FsError::trap)?;
         let limit = self.spool_limit();
         let spool = state
             .spool

@@ -58,13 +58,70 @@ impl std::fmt::Display for FsError {
     }
 }
 
+/// The error that stops a run whose guest wrote more to stores than it may.
+#[derive(Debug, Clone)]
+pub struct WriteLimitExceeded {
+    pub limit: u64,
+}
+
+impl std::fmt::Display for WriteLimitExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the guest wrote more than {} bytes to stores",
+            self.limit
+        )
+    }
+}
+
+impl std::error::Error for WriteLimitExceeded {}
+
+/// The bytes a run may still write to stores, shared by every file it opens.
+#[derive(Debug)]
+pub struct WriteBudget {
+    limit: u64,
+    written: std::sync::atomic::AtomicU64,
+}
+
+impl WriteBudget {
+    fn new(limit: u64) -> WriteBudget {
+        WriteBudget {
+            limit,
+            written: Default::default(),
+        }
+    }
+
+    /// Counts `bytes` more, failing once the total passes the limit.
+    pub fn spend(&self, bytes: u64) -> Result<(), WriteLimitExceeded> {
+        let total = self
+            .written
+            .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed)
+            + bytes;
+        if total > self.limit {
+            Err(WriteLimitExceeded { limit: self.limit })
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// The cloud filesystem of one run: its mounts, and the files the guest has open.
-#[derive(Default)]
 pub struct CloudFsCtx {
     mounts: Vec<Arc<Mount>>,
+    write_budget: Arc<WriteBudget>,
     /// Every file opened in this run, so that files the guest never closed are still
     /// committed when it exits.
     open_files: Vec<Weak<OpenFile>>,
+}
+
+impl Default for CloudFsCtx {
+    fn default() -> CloudFsCtx {
+        CloudFsCtx {
+            mounts: Vec::new(),
+            write_budget: Arc::new(WriteBudget::new(u64::MAX)),
+            open_files: Vec::new(),
+        }
+    }
 }
 
 impl CloudFsCtx {
@@ -76,8 +133,13 @@ impl CloudFsCtx {
             .collect::<Result<Vec<_>>>()?;
         Ok(CloudFsCtx {
             mounts,
-            open_files: Vec::new(),
+            ..CloudFsCtx::default()
         })
+    }
+
+    /// Caps the bytes the guest may write to files in stores, over the whole run.
+    pub fn set_write_limit(&mut self, bytes: u64) {
+        self.write_budget = Arc::new(WriteBudget::new(bytes));
     }
 
     fn track(&mut self, file: &Arc<OpenFile>) {

@@ -21,6 +21,14 @@ fn failed(error: impl std::fmt::Display) -> StreamError {
     StreamError::LastOperationFailed(wasmtime::format_err!("{error}"))
 }
 
+/// A filesystem error as a stream error: a host fault (a limit) still stops the run.
+fn stream_error(error: crate::FsError) -> StreamError {
+    match error {
+        crate::FsError::Trap(error) => StreamError::Trap(error),
+        code => failed(code),
+    }
+}
+
 /// Reads a file sequentially from an offset.
 pub struct FileInputStream {
     file: Arc<OpenFile>,
@@ -53,7 +61,7 @@ impl FileInputStream {
             .file
             .read_at(&mut state, self.position, len)
             .await
-            .map_err(failed)?;
+            .map_err(stream_error)?;
         drop(state);
         self.window = (self.window * 2).min(MAX_READ_WINDOW);
         self.position += bytes.len() as u64;
@@ -121,7 +129,7 @@ impl OutputStream for FileOutputStream {
         let offset = self.position.unwrap_or_else(|| state.size());
         self.file
             .write_at(&mut state, offset, &bytes)
-            .map_err(failed)?;
+            .map_err(stream_error)?;
         if let Some(position) = &mut self.position {
             *position += bytes.len() as u64;
         }

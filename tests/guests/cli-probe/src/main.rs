@@ -53,13 +53,48 @@ fn main() {
             let (path, size) = (arg(rest, 0), arg(rest, 1));
             let size: usize = size.parse().unwrap_or_else(|e| fail(&e));
             let mut file = std::fs::File::create(path).unwrap_or_else(|e| fail(&e));
-            file.write_all(&vec![b'x'; size]).unwrap_or_else(|e| fail(&e));
+            file.write_all(&vec![b'x'; size])
+                .unwrap_or_else(|e| fail(&e));
             println!("written");
             std::io::stdout().flush().unwrap_or_else(|e| fail(&e));
             let mut line = String::new();
-            std::io::stdin().read_line(&mut line).unwrap_or_else(|e| fail(&e));
+            std::io::stdin()
+                .read_line(&mut line)
+                .unwrap_or_else(|e| fail(&e));
             drop(file);
             println!("closed");
+        }
+        // Guests that break a limit.
+        "spin" => loop {
+            std::hint::black_box(());
+        },
+        "alloc" => {
+            let mib: usize = arg(rest, 0).parse().unwrap_or_else(|e| fail(&e));
+            let mut blocks = Vec::new();
+            for _ in 0..mib {
+                blocks.push(std::hint::black_box(vec![1u8; 1 << 20]));
+            }
+            println!("allocated {} MiB", blocks.len());
+        }
+        "flood" => {
+            let line = [b'y'; 1023];
+            let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+            let to_stderr = rest.first().is_some_and(|target| target == "stderr");
+            loop {
+                let result = if to_stderr {
+                    err.write_all(&line)
+                } else {
+                    out.write_all(&line)
+                };
+                result.unwrap_or_else(|e| fail(&e));
+            }
+        }
+        "fill" => {
+            let mut file = std::fs::File::create(arg(rest, 0)).unwrap_or_else(|e| fail(&e));
+            let block = vec![0u8; 1 << 20];
+            loop {
+                file.write_all(&block).unwrap_or_else(|e| fail(&e));
+            }
         }
         "read" => {
             let text = std::fs::read_to_string(arg(rest, 0)).unwrap_or_else(|e| fail(&e));

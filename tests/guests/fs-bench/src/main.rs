@@ -48,7 +48,9 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: fs-bench all ROOT | write-big ROOT MIB | read-one ROOT NAME OFFSET LEN | make ROOT NAME MIB");
+    eprintln!(
+        "usage: fs-bench all ROOT | write-big ROOT MIB | read-one ROOT NAME OFFSET LEN | make ROOT NAME MIB"
+    );
     std::process::exit(2);
 }
 
@@ -82,7 +84,14 @@ fn write_file(path: &str, size: usize, chunk: usize) -> io::Result<()> {
 
 fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes and the descriptor is open.
-    let n = unsafe { pread(file.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), offset as i64) };
+    let n = unsafe {
+        pread(
+            file.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            offset as i64,
+        )
+    };
     usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
 
@@ -138,7 +147,9 @@ fn all(root: &str) -> io::Result<()> {
             total += filled;
         }
         if total != BIG_SIZE || sum != expected {
-            return Err(fail(format!("seq-read: {total} bytes, checksum {sum:x} != {expected:x}")));
+            return Err(fail(format!(
+                "seq-read: {total} bytes, checksum {sum:x} != {expected:x}"
+            )));
         }
         Ok(())
     })?;
