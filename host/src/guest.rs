@@ -47,29 +47,10 @@ impl Guest {
 
     /// Like [`Guest::load`], for bytes already in memory; `path` is only used in messages.
     pub fn from_bytes(engine: &Engine, path: &Path, bytes: &[u8]) -> Result<Guest> {
-        let shown = path.display();
-        if !bytes.starts_with(b"\0asm") {
-            bail!(
-                "`{shown}` is not a WebAssembly file: it does not start with the `\\0asm` magic bytes"
-            );
-        }
-        let (format, component_bytes) = if wasmparser::Parser::is_component(bytes) {
-            (GuestFormat::Component, std::borrow::Cow::Borrowed(bytes))
-        } else if wasmparser::Parser::is_core_wasm(bytes) {
-            let converted = core_module_to_component(bytes)
-                .with_context(|| format!("cannot run core module `{shown}`"))?;
-            (GuestFormat::CoreModule, std::borrow::Cow::Owned(converted))
-        } else {
-            bail!("`{shown}` has the WebAssembly magic bytes but an unknown version or layer");
-        };
-        let component = Component::from_binary(engine, &component_bytes).map_err(|e| {
-            anyhow::anyhow!(
-                "`{shown}` is not a valid WebAssembly component (truncated or corrupt?): {e:#}"
-            )
-        })?;
+        let (format, component) = compile(engine, path, bytes)?;
         let run_export = find_run_export(engine, &component)
-            .with_context(|| format!("`{shown}` cannot be run as a command"))?;
-        tracing::debug!(path = %shown, ?format, %run_export, "guest loaded");
+            .with_context(|| format!("`{}` cannot be run as a command", path.display()))?;
+        tracing::debug!(path = %path.display(), ?format, %run_export, "guest loaded");
         Ok(Guest {
             path: path.to_owned(),
             format,
@@ -77,6 +58,70 @@ impl Guest {
             run_export,
         })
     }
+
+    /// The fully qualified names of what the guest imports.
+    pub fn imports(&self, engine: &Engine) -> Vec<String> {
+        component_imports(engine, &self.component)
+    }
+}
+
+/// Checks, converts if needed, and compiles a guest file's bytes.
+pub fn compile(engine: &Engine, path: &Path, bytes: &[u8]) -> Result<(GuestFormat, Component)> {
+    let shown = path.display();
+    if !bytes.starts_with(b"\0asm") {
+        bail!(
+            "`{shown}` is not a WebAssembly file: it does not start with the `\\0asm` magic bytes"
+        );
+    }
+    let (format, component_bytes) = if wasmparser::Parser::is_component(bytes) {
+        (GuestFormat::Component, std::borrow::Cow::Borrowed(bytes))
+    } else if wasmparser::Parser::is_core_wasm(bytes) {
+        let converted = core_module_to_component(bytes)
+            .with_context(|| format!("cannot run core module `{shown}`"))?;
+        (GuestFormat::CoreModule, std::borrow::Cow::Owned(converted))
+    } else {
+        bail!("`{shown}` has the WebAssembly magic bytes but an unknown version or layer");
+    };
+    let component = Component::from_binary(engine, &component_bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "`{shown}` is not a valid WebAssembly component (truncated or corrupt?): {e:#}"
+        )
+    })?;
+    Ok((format, component))
+}
+
+/// The fully qualified names of a component's imports.
+pub fn component_imports(engine: &Engine, component: &Component) -> Vec<String> {
+    component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect()
+}
+
+/// The fully qualified names of a component's exports.
+pub fn component_exports(engine: &Engine, component: &Component) -> Vec<String> {
+    component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_owned())
+        .collect()
+}
+
+/// A core module's imports as `module::name`.
+pub fn core_imports(bytes: &[u8]) -> Result<Vec<String>> {
+    let mut imports = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        if let wasmparser::Payload::ImportSection(reader) =
+            payload.context("not a valid core module")?
+        {
+            for import in reader.into_imports() {
+                let import = import.context("its import section is corrupt")?;
+                imports.push(format!("{}::{}", import.module, import.name));
+            }
+        }
+    }
+    Ok(imports)
 }
 
 /// Finds the versioned `wasi:cli/run` export, or says what the component exports instead.

@@ -6,6 +6,9 @@
 //! - [`run`] instantiates the guest in a world and calls `wasi:cli/run`, within [`limits`].
 
 pub mod guest;
+pub mod inspect;
 pub mod limits;
 pub mod run;
+pub mod wit;
 pub mod world;
+pub mod world_file;

@@ -10,6 +10,7 @@ use worldhost::guest::Guest;
 use worldhost::limits::{self, Limits};
 use worldhost::run::{Outcome, RunOptions, engine, run_command};
 use worldhost::world::World;
+use worldhost::world_file::{BUILT_IN, WorldFile};
 use worldhost_world_cli::DirMount;
 use worldhost_world_cloud::MountSpec;
 
@@ -34,6 +35,16 @@ enum Command {
     /// Run a command guest (a component exporting `wasi:cli/run`, or a wasip1 module).
     #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
+    /// Print a guest's imports and exports, and for every world whether it can run there.
+    Inspect {
+        /// The wasm file (a component or a wasip1 core module).
+        wasm: PathBuf,
+    },
+    /// List the worlds, or show one's definition and the WIT it offers.
+    Worlds {
+        #[command(subcommand)]
+        show: Option<WorldsCommand>,
+    },
     /// Print the directory of the cloud world's default store (created on first use):
     /// $WORLDHOST_STORE, else $XDG_DATA_HOME/worldhost/store, else ~/.local/share/worldhost/store.
     DefaultStore,
@@ -54,6 +65,15 @@ Examples:
   host run --world cloud app.wasm            # `.` is the default store (~/.local/share/worldhost/store)
   host run --world cloud --mount s3://bucket/jobs/42::. --mount memory:::/tmp app.wasm";
 
+#[derive(Subcommand)]
+enum WorldsCommand {
+    /// Print a world's definition (TOML) and the WIT interfaces it offers.
+    Show {
+        /// A built-in world's name, or a world file.
+        name: String,
+    },
+}
+
 #[derive(clap::Args)]
 struct RunArgs {
     /// Preopen a host directory: HOST[::GUEST], read-write, or with `:ro` at the end read-only.
@@ -72,8 +92,9 @@ struct RunArgs {
     #[arg(long = "mount", value_name = "URL[::GUEST][:ro]")]
     mounts: Vec<String>,
 
-    /// The world to run the guest against: `cli` or `cloud`.
-    #[arg(long, default_value = "cli", value_name = "NAME")]
+    /// The world to run the guest against: `cli`, `cloud`, or a world file (./my-world.toml)
+    /// extending one; these flags override the file's settings.
+    #[arg(long, default_value = "cli", value_name = "NAME|FILE")]
     world: String,
 
     #[command(flatten)]
@@ -131,11 +152,49 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => exit_with(run(args)),
+        Command::Inspect { wasm } => exit_with(engine().and_then(|engine| {
+            print!("{}", worldhost::inspect::inspect(&engine, &wasm)?);
+            Ok(0)
+        })),
+        Command::Worlds { show: None } => {
+            for (name, _) in BUILT_IN {
+                let description = WorldFile::built_in(name)
+                    .and_then(|w| w.description)
+                    .unwrap_or_default();
+                println!("{name:8} {description}");
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Worlds {
+            show: Some(WorldsCommand::Show { name }),
+        } => exit_with(show_world(&name)),
         Command::DefaultStore => {
             println!("{}", worldhost_world_cloud::default_store_dir().display());
             ExitCode::SUCCESS
         }
     }
+}
+
+/// `host worlds show NAME`: the definition as written, then the WIT the world offers.
+fn show_world(name: &str) -> Result<i32> {
+    let definition = WorldFile::load(name)?;
+    match BUILT_IN.iter().find(|(built_in, _)| *built_in == name) {
+        Some((_, text)) => print!("{text}"),
+        None => print!("{}", std::fs::read_to_string(name)?),
+    }
+    let worlds = worldhost::wit::Worlds::load()?;
+    let base = definition.base.as_str();
+    println!("\n# The WIT world `worldhost:host/{base}` (wit/worlds.wit):");
+    for line in worlds.docs(base)?.lines() {
+        println!("#   {line}");
+    }
+    for import in worlds.imports(base)? {
+        println!("import {import};");
+    }
+    for export in worlds.exports(base)? {
+        println!("export {export};");
+    }
+    Ok(0)
 }
 
 /// Prints a host failure as one paragraph and turns the result into the process status.
@@ -162,11 +221,13 @@ fn run(args: RunArgs) -> Result<i32> {
         .iter()
         .map(|spec| MountSpec::parse(spec))
         .collect::<Result<Vec<_>>>()?;
-    let world = World::from_name(&args.world, dirs, mounts)?;
+    let definition = WorldFile::load(&args.world)?;
+    let world = World::from_definition(&definition, dirs, mounts)?;
     let options = RunOptions {
         args: wasm_and_args.collect(),
-        env: parse_env(&args.env)?,
-        limits: args.limits.over(Limits::default()),
+        env: environment(&definition, &args.env)?,
+        limits: args.limits.over(definition.limits()),
+        network_allow: definition.network.allow.clone(),
     };
 
     let engine = engine()?;
@@ -184,6 +245,36 @@ fn run(args: RunArgs) -> Result<i32> {
         Outcome::Exited(_) => {}
     }
     Ok(outcome.exit_code())
+}
+
+/// The guest's environment: the world definition's, then `--env` flags over it.
+fn environment(definition: &WorldFile, flags: &[String]) -> Result<Vec<(String, String)>> {
+    let mut env: Vec<(String, String)> = Vec::new();
+    if definition.env.inherit_all {
+        env.extend(std::env::vars());
+    }
+    for name in &definition.env.pass {
+        if let Ok(value) = std::env::var(name) {
+            env.push((name.clone(), value));
+        }
+    }
+    env.extend(
+        definition
+            .env
+            .set
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    for (name, value) in parse_env(flags)? {
+        env.retain(|(existing, _)| *existing != name);
+        env.push((name, value));
+    }
+    // A later setting of the same name wins.
+    let mut seen = std::collections::HashSet::new();
+    env.reverse();
+    env.retain(|(name, _)| seen.insert(name.clone()));
+    env.reverse();
+    Ok(env)
 }
 
 /// `NAME=VALUE` sets a value; `NAME` alone passes the host's value on (skipped if unset).

@@ -22,6 +22,8 @@ pub struct RunOptions {
     pub env: Vec<(String, String)>,
     /// What the run may use.
     pub limits: Limits,
+    /// `host:port` pairs the guest may connect to; all else is denied.
+    pub network_allow: Vec<String>,
 }
 
 /// How a guest's run ended, when the host itself did not fail.
@@ -91,6 +93,20 @@ pub async fn run_command(
     world: &World,
     options: &RunOptions,
 ) -> Result<Outcome> {
+    // Say plainly what is missing, rather than the linker's first complaint.
+    let imports = guest.imports(engine);
+    let missing =
+        crate::inspect::missing_in_world(&crate::wit::Worlds::load()?, world.name(), &imports)?;
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "`{}` cannot run in the `{}` world, which does not provide what it imports: {} \
+             (`host inspect {}` shows which worlds can run it)",
+            guest.path.display(),
+            world.name(),
+            missing.join(", "),
+            guest.path.display()
+        );
+    }
     let mut linker: Linker<HostState> = Linker::new(engine);
     world.add_to_linker(&mut linker)?;
 
@@ -111,8 +127,8 @@ pub async fn run_command(
     builder.arg(guest.path.display().to_string());
     builder.args(&options.args);
     builder.envs(&options.env);
-    // Sockets stay linked (std pulls them in) but every address is denied: no network access.
-    builder.allow_ip_name_lookup(false);
+    // Sockets stay linked (std pulls them in) but every address is denied unless allowed.
+    allow_network(&mut builder, &options.network_allow).await?;
     let mut cloud_fs = world.filesystem(&mut builder).await?;
     cloud_fs.set_write_limit(limits.store_writes);
     let state = HostState {
@@ -230,4 +246,30 @@ fn limit_hit(error: &wasmtime::Error, limits: &Limits) -> Option<LimitExceeded> 
     } else {
         None
     }
+}
+
+/// Lets the guest connect to the allow-listed `host:port` pairs (resolved now) and nothing else.
+async fn allow_network(builder: &mut WasiCtxBuilder, allow: &[String]) -> Result<()> {
+    let mut allowed = std::collections::HashSet::new();
+    for entry in allow {
+        let addresses = tokio::net::lookup_host(entry.as_str())
+            .await
+            .with_context(|| format!("cannot resolve `{entry}` from the network allow-list"))?;
+        allowed.extend(addresses);
+    }
+    // wasmtime-wasi turns TCP and UDP off by default; TCP goes on only with an allow-list.
+    builder.allow_ip_name_lookup(!allowed.is_empty());
+    builder.allow_tcp(!allowed.is_empty());
+    builder.allow_udp(false);
+    let allowed = std::sync::Arc::new(allowed);
+    builder.socket_addr_check(move |address, used_for| {
+        // Connecting first binds an ephemeral local port (`0.0.0.0:0`); no other bind is allowed.
+        let ephemeral_bind = matches!(used_for, wasmtime_wasi::sockets::SocketAddrUse::TcpBind)
+            && address.ip().is_unspecified()
+            && address.port() == 0;
+        let permitted = allowed.contains(&address) || (ephemeral_bind && !allowed.is_empty());
+        tracing::debug!(%address, ?used_for, permitted, "network access");
+        Box::pin(async move { permitted })
+    });
+    Ok(())
 }

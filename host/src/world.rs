@@ -1,7 +1,8 @@
 //! The worlds a guest can be run against, chosen by name at run time.
 //!
-//! Each world's code lives in its own crate under `worlds/`; this enum is the one place that
-//! dispatches between them (a plain `match`: the linker is typed by the host state, so a
+//! What a world offers comes from its definition (see [`crate::world_file`]); each world's code
+//! lives in its own crate under `worlds/`, and this enum is the one place that dispatches
+//! between them (a plain `match`: the linker is typed by the host state, so a
 //! trait object would buy nothing).
 
 use anyhow::{Result, bail};
@@ -10,20 +11,9 @@ use wasmtime_wasi::WasiCtxBuilder;
 use worldhost_world_cli::DirMount;
 use worldhost_world_cloud::{CloudFsCtx, MountSpec};
 
-use crate::run::HostState;
+use crate::world_file::WorldFile;
 
-/// The names `--world` accepts, with what each one gives the guest.
-pub const WORLDS: &[(&str, &str)] = &[
-    (
-        "cli",
-        "standard wasi:cli; --dir preopens real host directories",
-    ),
-    (
-        "cloud",
-        "wasi:cli with the filesystem served from blob storage; --mount URL[::GUEST][:ro], \
-         the default store at `.` otherwise",
-    ),
-];
+use crate::run::HostState;
 
 /// A world, with everything it needs to serve one run.
 #[derive(Debug, Clone)]
@@ -35,30 +25,74 @@ pub enum World {
 }
 
 impl World {
-    /// Picks the world called `name`, with the directories and store mounts given on the
-    /// command line. Each world takes only its own kind of mount.
-    pub fn from_name(name: &str, dirs: Vec<DirMount>, mounts: Vec<MountSpec>) -> Result<World> {
-        match name {
-            "cli" if !mounts.is_empty() => {
-                bail!(
-                    "`--mount` serves the `cloud` world; in the `cli` world use `--dir HOST[::GUEST]`"
-                )
+    /// The world `definition` describes, with the command line's `--dir` and `--mount` on
+    /// top (a mount at the same guest path replaces the definition's). Each world takes only
+    /// its own kind of mount.
+    pub fn from_definition(
+        definition: &WorldFile,
+        dirs: Vec<DirMount>,
+        mounts: Vec<MountSpec>,
+    ) -> Result<World> {
+        match definition.base.as_str() {
+            "cli" => {
+                if !mounts.is_empty() {
+                    bail!(
+                        "`--mount` serves the `cloud` world; in the `cli` world use `--dir HOST[::GUEST]`"
+                    );
+                }
+                let mut all = Vec::new();
+                for entry in &definition.mounts {
+                    let Some(host) = &entry.host else {
+                        bail!(
+                            "{}: the mount at `{}` names a store, which the `cli` world cannot mount; give it `host = \"DIR\"`",
+                            definition.origin,
+                            entry.guest
+                        );
+                    };
+                    all.push(DirMount {
+                        host: host.clone(),
+                        guest: entry.guest.clone(),
+                        read_only: entry.read_only,
+                    });
+                }
+                for dir in dirs {
+                    all.retain(|existing: &DirMount| existing.guest != dir.guest);
+                    all.push(dir);
+                }
+                Ok(World::Cli { dirs: all })
             }
-            "cli" => Ok(World::Cli { dirs }),
-            "cloud" if !dirs.is_empty() => bail!(
-                "`--dir` serves the `cli` world; in the `cloud` world mount a local directory \
-                 as a store with `--mount file:///ABSOLUTE/PATH::GUEST`"
-            ),
-            "cloud" => Ok(World::Cloud {
-                mounts: with_default_store(mounts),
-            }),
-            _ => {
-                let known: Vec<_> = WORLDS.iter().map(|(name, _)| format!("`{name}`")).collect();
-                bail!(
-                    "there is no world called `{name}`; the worlds are: {}",
-                    known.join(", ")
-                )
+            "cloud" => {
+                if !dirs.is_empty() {
+                    bail!(
+                        "`--dir` serves the `cli` world; in the `cloud` world mount a local directory \
+                         as a store with `--mount file:///ABSOLUTE/PATH::GUEST`"
+                    );
+                }
+                let mut all = Vec::new();
+                for entry in &definition.mounts {
+                    let url = match entry.store.as_deref() {
+                        Some("default") => worldhost_world_cloud::default_mount().url,
+                        Some(url) => url.to_owned(),
+                        None => bail!(
+                            "{}: the mount at `{}` names a host directory, which the `cloud` world serves as a store: \
+                             use `store = \"file:///ABSOLUTE/PATH\"`",
+                            definition.origin,
+                            entry.guest
+                        ),
+                    };
+                    all.push(MountSpec {
+                        url,
+                        guest: entry.guest.clone(),
+                        read_only: entry.read_only,
+                    });
+                }
+                for mount in mounts {
+                    all.retain(|existing: &MountSpec| existing.guest != mount.guest);
+                    all.push(mount);
+                }
+                Ok(World::Cloud { mounts: all })
             }
+            other => bail!("unknown world implementation `{other}` (cli or cloud)"),
         }
     }
 
@@ -88,12 +122,4 @@ impl World {
             World::Cloud { mounts } => worldhost_world_cloud::open_mounts(mounts).await,
         }
     }
-}
-
-/// Mounts the default store at the guest's working directory unless a mount is there already.
-fn with_default_store(mut mounts: Vec<MountSpec>) -> Vec<MountSpec> {
-    if !mounts.iter().any(|mount| mount.guest == ".") {
-        mounts.push(worldhost_world_cloud::default_mount());
-    }
-    mounts
 }

@@ -10,3 +10,4 @@ mod limits;
 mod proxy;
 mod servers;
 mod wit;
+mod worlds;

@@ -1,0 +1,68 @@
+//! `host inspect`: what a guest imports and exports, and which worlds can run it.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use wasmtime::Engine;
+
+use crate::guest::{self, GuestFormat, RUN_INTERFACE, unversioned};
+use crate::wit::{Worlds, missing_imports};
+use crate::world_file::BUILT_IN;
+
+/// Which of `imports` world `world` does not provide (empty: it can run there).
+pub fn missing_in_world(worlds: &Worlds, world: &str, imports: &[String]) -> Result<Vec<String>> {
+    let offered = worlds.imports(world)?;
+    Ok(missing_imports(
+        imports.iter().map(String::as_str),
+        &offered,
+    ))
+}
+
+/// The report `host inspect` prints.
+pub fn inspect(engine: &Engine, path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let (format, component) = guest::compile(engine, path, &bytes)?;
+    let imports = guest::component_imports(engine, &component);
+    let exports = guest::component_exports(engine, &component);
+    let mut out = String::new();
+    let shown = path.display();
+    match format {
+        GuestFormat::Component => writeln!(out, "{shown}: a WebAssembly component")?,
+        GuestFormat::CoreModule => {
+            writeln!(
+                out,
+                "{shown}: a wasip1 core module, run as a component through the preview1 adapter"
+            )?;
+            writeln!(out, "\nwasip1 imports:")?;
+            for import in guest::core_imports(&bytes)? {
+                writeln!(out, "  {import}")?;
+            }
+        }
+    }
+    writeln!(out, "\nimports:")?;
+    for import in &imports {
+        writeln!(out, "  {import}")?;
+    }
+    writeln!(out, "\nexports:")?;
+    for export in &exports {
+        writeln!(out, "  {export}")?;
+    }
+    let command = exports
+        .iter()
+        .any(|export| unversioned(export) == RUN_INTERFACE);
+    writeln!(out, "\nworlds:")?;
+    let worlds = Worlds::load()?;
+    for (world, _) in BUILT_IN {
+        let missing = missing_in_world(&worlds, world, &imports)?;
+        let verdict = match (missing.is_empty(), command) {
+            (true, true) => "can run".to_owned(),
+            (true, false) => format!(
+                "imports fit, but it does not export `{RUN_INTERFACE}`, so `host run` cannot run it"
+            ),
+            (false, _) => format!("cannot run: missing {}", missing.join(", ")),
+        };
+        writeln!(out, "  {world}: {verdict}")?;
+    }
+    Ok(out)
+}

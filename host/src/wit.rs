@@ -1,0 +1,174 @@
+//! The WIT of our worlds, embedded: what each world offers, and whether a component's imports
+//! fit it.
+
+use anyhow::{Context, Result};
+use wit_parser::{PackageId, Resolve, WorldId};
+
+/// The vendored WASI packages, in dependency order, then our own package.
+const SOURCES: &[(&str, &str)] = &[
+    ("wit/deps/io.wit", include_str!("../../wit/deps/io.wit")),
+    (
+        "wit/deps/clocks.wit",
+        include_str!("../../wit/deps/clocks.wit"),
+    ),
+    (
+        "wit/deps/random.wit",
+        include_str!("../../wit/deps/random.wit"),
+    ),
+    (
+        "wit/deps/filesystem.wit",
+        include_str!("../../wit/deps/filesystem.wit"),
+    ),
+    (
+        "wit/deps/sockets.wit",
+        include_str!("../../wit/deps/sockets.wit"),
+    ),
+    ("wit/deps/cli.wit", include_str!("../../wit/deps/cli.wit")),
+    ("wit/worlds.wit", include_str!("../../wit/worlds.wit")),
+];
+
+/// Our WIT package, resolved with its dependencies.
+pub struct Worlds {
+    resolve: Resolve,
+    package: PackageId,
+}
+
+impl Worlds {
+    pub fn load() -> Result<Worlds> {
+        let mut resolve = Resolve::default();
+        let mut package = None;
+        for (path, text) in SOURCES {
+            package = Some(
+                resolve
+                    .push_source(path, text)
+                    .with_context(|| format!("embedded {path}"))?,
+            );
+        }
+        Ok(Worlds {
+            resolve,
+            package: package.context("no WIT embedded")?,
+        })
+    }
+
+    fn world(&self, name: &str) -> Result<WorldId> {
+        self.resolve
+            .select_world(&[self.package], Some(name))
+            .with_context(|| format!("the WIT package has no world `{name}`"))
+    }
+
+    /// The fully qualified names of what world `name` imports (`wasi:cli/stdout@0.2.12`, ...).
+    pub fn imports(&self, name: &str) -> Result<Vec<String>> {
+        let world = self.world(name)?;
+        Ok(self.resolve.worlds[world]
+            .imports
+            .keys()
+            .map(|key| self.resolve.name_world_key(key))
+            .collect())
+    }
+
+    /// What world `name` expects a command to export.
+    pub fn exports(&self, name: &str) -> Result<Vec<String>> {
+        let world = self.world(name)?;
+        Ok(self.resolve.worlds[world]
+            .exports
+            .keys()
+            .map(|key| self.resolve.name_world_key(key))
+            .collect())
+    }
+
+    /// The world's documentation comment.
+    pub fn docs(&self, name: &str) -> Result<String> {
+        let world = self.world(name)?;
+        Ok(self.resolve.worlds[world]
+            .docs
+            .contents
+            .clone()
+            .unwrap_or_default())
+    }
+}
+
+/// The component imports (fully qualified names) that world imports `offered` do not satisfy.
+/// An import is satisfied by an offer of the same interface at a semver-compatible version no
+/// older than the import's (wasmtime links 0.2.6 imports to 0.2.12 definitions).
+pub fn missing_imports<'a>(
+    imports: impl IntoIterator<Item = &'a str>,
+    offered: &[String],
+) -> Vec<String> {
+    imports
+        .into_iter()
+        .filter(|import| !offered.iter().any(|offer| satisfies(offer, import)))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn satisfies(offer: &str, import: &str) -> bool {
+    let split = |name: &str| -> (String, Option<semver::Version>) {
+        match name.split_once('@') {
+            Some((base, version)) => (base.to_owned(), semver::Version::parse(version).ok()),
+            None => (name.to_owned(), None),
+        }
+    };
+    let ((offer_name, offer_version), (import_name, import_version)) =
+        (split(offer), split(import));
+    if offer_name != import_name {
+        return false;
+    }
+    match (offer_version, import_version) {
+        (Some(offer), Some(import)) => {
+            let compatible = if import.major == 0 {
+                offer.major == 0 && offer.minor == import.minor
+            } else {
+                offer.major == import.major
+            };
+            compatible && offer >= import
+        }
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_worlds_resolve_and_cloud_includes_cli() {
+        let worlds = Worlds::load().unwrap();
+        let cli = worlds.imports("cli").unwrap();
+        assert!(
+            cli.contains(&"wasi:filesystem/types@0.2.12".to_owned()),
+            "{cli:?}"
+        );
+        let cloud = worlds.imports("cloud").unwrap();
+        assert!(
+            cli.iter().all(|import| cloud.contains(import)),
+            "cli is a subset of cloud"
+        );
+        assert_eq!(worlds.exports("cloud").unwrap(), ["wasi:cli/run@0.2.12"]);
+    }
+
+    #[test]
+    fn semver_compatible_offers_satisfy_imports() {
+        let offered = vec![
+            "wasi:cli/stdout@0.2.12".to_owned(),
+            "wasi:io/error@0.2.12".to_owned(),
+        ];
+        let imports = [
+            "wasi:cli/stdout@0.2.6",
+            "wasi:io/error@0.2.12",
+            "wasi:cli/stdout@0.3.0",
+            "wasi:io/error@0.2.13",
+            "my:app/thing@1.0.0",
+            "plain",
+        ];
+        assert_eq!(
+            missing_imports(imports, &offered),
+            [
+                "wasi:cli/stdout@0.3.0",
+                "wasi:io/error@0.2.13",
+                "my:app/thing@1.0.0",
+                "plain"
+            ]
+        );
+    }
+}
