@@ -470,3 +470,39 @@ fn a_store_lost_mid_write_fails_the_run_and_stores_nothing() {
         "a partial object is visible after the failure"
     );
 }
+
+/// On a local store a large write is staged beside its target, out of every listing, and
+/// committed by a rename: while open nobody sees it, after close it is there whole, and
+/// nothing else is left.
+#[test]
+fn a_large_local_write_is_invisible_until_closed_then_whole() {
+    let store = tempfile::tempdir().unwrap();
+    let mount = format!("file://{}", store.path().display());
+    let mut child = host()
+        .args(["run", "--world", "cloud", "--mount", &mount])
+        .arg(probe(Target::P2))
+        .args(["write-wait", "big.bin", "20000000"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "written\n");
+    let listed = cloud_probe(std::slice::from_ref(&mount), &["ls", "."], |_| {});
+    assert_eq!(listed.success(), "", "a staged file was listed");
+    assert!(!store.path().join("big.bin").exists());
+
+    child.stdin.take().unwrap().write_all(b"close\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(
+        fs::metadata(store.path().join("big.bin")).unwrap().len(),
+        20_000_000
+    );
+    let names: Vec<_> = fs::read_dir(store.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["big.bin"], "staging files left behind");
+}

@@ -71,6 +71,9 @@ async fn lookup(mount: &Mount, path: &RelPath) -> FsResult<Entry> {
     if path.is_root() {
         return Ok(Entry::Dir);
     }
+    if let Some(local) = mount.local_path(path) {
+        return lookup_local(mount, path, &local);
+    }
     let key = path.key();
     match mount.store.head(&key).await {
         Ok(meta) => {
@@ -90,8 +93,78 @@ async fn lookup(mount: &Mount, path: &RelPath) -> FsResult<Entry> {
     if listing.objects.is_empty() && listing.common_prefixes.is_empty() {
         Ok(Entry::Missing)
     } else {
+        mount.remember_dir(path);
         Ok(Entry::Dir)
     }
+}
+
+/// `lookup` on a local-directory store: one `stat`, where the store would hop to a blocking
+/// thread for a `stat` and then list the directory.
+fn lookup_local(mount: &Mount, path: &RelPath, local: &std::path::Path) -> FsResult<Entry> {
+    match std::fs::metadata(local) {
+        Ok(meta) if meta.is_file() => Ok(Entry::File {
+            size: meta.len(),
+            modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        }),
+        Ok(meta) if meta.is_dir() => {
+            mount.remember_dir(path);
+            Ok(Entry::Dir)
+        }
+        Ok(_) => Ok(Entry::Missing),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Ok(Entry::Missing)
+        }
+        Err(e) => Err(crate::error::spool_error(e)),
+    }
+}
+
+/// Deletes a file of a local-directory store directly, then removes the directories left
+/// empty above it, as the store's automatic cleanup does (a marker keeps a directory).
+fn remove_local(local: &std::path::Path, root: &std::path::Path) -> FsResult<()> {
+    std::fs::remove_file(local).map_err(crate::error::spool_error)?;
+    let mut dir = local.parent();
+    while let Some(parent) = dir.filter(|parent| *parent != root && parent.starts_with(root)) {
+        if std::fs::remove_dir(parent).is_err() {
+            break;
+        }
+        dir = parent.parent();
+    }
+    Ok(())
+}
+
+/// `read-directory` on a local-directory store: one `readdir`, with the kinds it reports,
+/// hiding markers and staged uploads as the store's listing does.
+fn list_local(local: &std::path::Path) -> FsResult<Vec<DirectoryEntry>> {
+    let entries = match std::fs::read_dir(local) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(crate::error::spool_error(e)),
+    };
+    let mut listed = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(crate::error::spool_error)?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if name == DIR_MARKER || crate::path::is_staging_name(&name) {
+            continue;
+        }
+        let kind = entry.file_type().map_err(crate::error::spool_error)?;
+        let type_ = if kind.is_dir() {
+            DescriptorType::Directory
+        } else if kind.is_file() {
+            DescriptorType::RegularFile
+        } else {
+            continue;
+        };
+        listed.push(DirectoryEntry { type_, name });
+    }
+    Ok(listed)
 }
 
 /// The error for a path that names nothing: `not-directory` when the nearest existing
@@ -113,6 +186,7 @@ async fn missing(mount: &Mount, path: &RelPath) -> FsError {
 async fn check_parent(mount: &Mount, path: &RelPath) -> FsResult<()> {
     match path.parent() {
         None => Err(ErrorCode::Exist.into()), // the mount root itself
+        Some(parent) if mount.dir_known(&parent) => Ok(()),
         Some(parent) => match lookup(mount, &parent).await? {
             Entry::Dir => Ok(()),
             Entry::File { .. } => Err(ErrorCode::NotDirectory.into()),
@@ -191,7 +265,11 @@ impl CloudFsView<'_> {
     ) -> FsResult<(Arc<Mount>, RelPath, bool)> {
         let (mount, dir) = self.dir(fd)?;
         let resolved = dir.join_checked(path)?;
-        for dir in &resolved.must_be_dirs {
+        for dir in resolved
+            .must_be_dirs
+            .iter()
+            .filter(|dir| !mount.dir_known(dir))
+        {
             match lookup(&mount, dir).await? {
                 Entry::Dir => {}
                 Entry::File { .. } => return Err(ErrorCode::NotDirectory.into()),
@@ -225,12 +303,12 @@ impl CloudFsView<'_> {
         state: FileState,
         flags: DescriptorFlags,
     ) -> FsResult<Resource<Descriptor>> {
-        let file = Arc::new(OpenFile {
+        let file = Arc::new(OpenFile::new(
             mount,
             path,
-            budget: self.ctx.write_budget.clone(),
-            state: tokio::sync::Mutex::new(state),
-        });
+            self.ctx.write_budget.clone(),
+            state,
+        ));
         self.ctx.track(&file);
         Ok(self.table.push(Descriptor::File { file, flags })?)
     }
@@ -328,10 +406,9 @@ impl types::HostDescriptor for CloudFsView<'_> {
         let mut state = file.state.lock().await;
         // Shrinking to nothing needs no download of the old content.
         file.materialize(&mut state, size == 0).await?;
-        let limit = file.spool_limit();
         if let Some(spool) = state.spool.as_mut() {
             spool
-                .set_len(size, limit)
+                .set_len(size, &file.policy)
                 .map_err(crate::error::spool_error)?;
         }
         state.dirty = true;
@@ -381,6 +458,11 @@ impl types::HostDescriptor for CloudFsView<'_> {
         fd: Resource<Descriptor>,
     ) -> FsResult<Resource<DirectoryEntryStream>> {
         let (mount, path) = self.dir(&fd)?;
+        if let Some(local) = mount.local_path(&path) {
+            let mut entries = list_local(&local)?;
+            entries.sort_by(|a, b| a.name.cmp(&b.name));
+            return Ok(self.table.push(DirectoryEntryStream(entries.into_iter()))?);
+        }
         let prefix = path.dir_prefix();
         let listing = mount
             .store
@@ -429,6 +511,7 @@ impl types::HostDescriptor for CloudFsView<'_> {
             .put(&marker, PutPayload::default())
             .await
             .map_err(|e| store_error(e, &marker))?;
+        mount.remember_dir(&path);
         Ok(())
     }
 
@@ -592,6 +675,7 @@ impl types::HostDescriptor for CloudFsView<'_> {
             return Err(ErrorCode::NotEmpty.into());
         }
         let marker = path.marker_key();
+        mount.forget_dirs_under(&path);
         match mount.store.delete(&marker).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(store_error(e, &marker)),
@@ -668,14 +752,17 @@ impl types::HostDescriptor for CloudFsView<'_> {
         match lookup(&mount, &path).await? {
             Entry::Missing => Err(ErrorCode::NoEntry.into()),
             Entry::Dir => Err(ErrorCode::IsDirectory.into()),
-            Entry::File { .. } => {
-                let key = path.key();
-                mount
-                    .store
-                    .delete(&key)
-                    .await
-                    .map_err(|e| store_error(e, &key))
-            }
+            Entry::File { .. } => match (mount.local_path(&path), &mount.local_root) {
+                (Some(local), Some(root)) => remove_local(&local, root),
+                _ => {
+                    let key = path.key();
+                    mount
+                        .store
+                        .delete(&key)
+                        .await
+                        .map_err(|e| store_error(e, &key))
+                }
+            },
         }
     }
 
@@ -729,6 +816,7 @@ impl types::HostDescriptor for CloudFsView<'_> {
 /// Moves every object under `from` to the same place under `to`: copies first, then deletes,
 /// so a failure part-way leaves the source whole. Not atomic: another reader may see both.
 async fn rename_prefix(mount: &Mount, from: &RelPath, to: &RelPath) -> FsResult<()> {
+    mount.forget_dirs_under(from);
     let prefix = from.key();
     let objects: Vec<_> = mount
         .store

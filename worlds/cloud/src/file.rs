@@ -34,7 +34,17 @@ pub struct OpenFile {
     pub path: RelPath,
     /// The run's budget of bytes written to stores.
     pub budget: Arc<crate::WriteBudget>,
+    /// Where writes are staged.
+    pub policy: SpoolPolicy,
     pub state: tokio::sync::Mutex<FileState>,
+}
+
+/// Where a file's writes are staged (see [`OpenFile::new`]).
+pub struct SpoolPolicy {
+    /// Staged bytes beyond this move from memory to disk.
+    pub memory_limit: u64,
+    /// For a local-directory store, the hidden file beside the target to stage in.
+    pub staged_path: Option<std::path::PathBuf>,
 }
 
 /// What a handle knows of its file.
@@ -50,6 +60,8 @@ pub struct FileState {
     pub dirty: bool,
     /// The last commit's failure, reported again by flush so it is never lost silently.
     pub failed: Option<String>,
+    /// On a local-directory store, the stored file opened for reading.
+    pub local_reader: Option<std::fs::File>,
 }
 
 impl FileState {
@@ -70,7 +82,6 @@ impl OpenFile {
             return Ok(());
         }
         let mut spool = Spool::Memory(Vec::new());
-        let limit = self.spool_limit();
         if let (Some(size), false) = (state.stored_size, truncate)
             && size > 0
         {
@@ -85,7 +96,9 @@ impl OpenFile {
             let mut offset = 0;
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|e| store_error(e, &key))?;
-                spool.write_at(offset, &chunk, limit).map_err(spool_error)?;
+                spool
+                    .write_at(offset, &chunk, &self.policy)
+                    .map_err(spool_error)?;
                 offset += chunk.len() as u64;
             }
         }
@@ -93,12 +106,37 @@ impl OpenFile {
         Ok(())
     }
 
-    /// How much may be staged in memory before spilling to disk.
-    pub fn spool_limit(&self) -> u64 {
-        if self.mount.in_memory {
+    /// A file opened at `path`. Its writes are staged in memory up to a limit (none for
+    /// in-memory stores), then in a temporary file, which for a local-directory store is a
+    /// hidden `NAME#DIGITS` file beside the target (object_store's own staging name, never
+    /// listed), so that committing is a rename.
+    pub fn new(
+        mount: Arc<Mount>,
+        path: RelPath,
+        budget: Arc<crate::WriteBudget>,
+        state: FileState,
+    ) -> OpenFile {
+        static STAGED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let staged_path = mount.local_path(&path).map(|target| {
+            let n = STAGED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut name = target.into_os_string();
+            name.push(format!("#{}{n}", std::process::id()));
+            std::path::PathBuf::from(name)
+        });
+        let memory_limit = if mount.in_memory {
             u64::MAX
         } else {
             MEMORY_SPOOL_LIMIT
+        };
+        OpenFile {
+            mount,
+            path,
+            budget,
+            policy: SpoolPolicy {
+                memory_limit,
+                staged_path,
+            },
+            state: tokio::sync::Mutex::new(state),
         }
     }
 
@@ -117,14 +155,24 @@ impl OpenFile {
         let end = size.min(offset.saturating_add(len));
         match &mut state.spool {
             Some(spool) => spool.read_at(offset, end - offset).map_err(spool_error),
-            None => {
-                let key = self.path.key();
-                self.mount
-                    .store
-                    .get_range(&key, offset..end)
-                    .await
-                    .map_err(|e| store_error(e, &key))
-            }
+            None => match self.mount.local_path(&self.path) {
+                Some(local) => {
+                    if state.local_reader.is_none() {
+                        state.local_reader =
+                            Some(std::fs::File::open(&local).map_err(spool_error)?);
+                    }
+                    let reader = state.local_reader.as_ref().expect("opened above");
+                    read_exact_at(reader, offset, end - offset).map_err(spool_error)
+                }
+                None => {
+                    let key = self.path.key();
+                    self.mount
+                        .store
+                        .get_range(&key, offset..end)
+                        .await
+                        .map_err(|e| store_error(e, &key))
+                }
+            },
         }
     }
 
@@ -133,12 +181,13 @@ impl OpenFile {
         self.budget
             .spend(data.len() as u64)
             .map_err(FsError::trap)?;
-        let limit = self.spool_limit();
         let spool = state
             .spool
             .as_mut()
             .ok_or_else(|| FsError::trap(wasmtime::format_err!("write before the spool exists")))?;
-        spool.write_at(offset, data, limit).map_err(spool_error)?;
+        spool
+            .write_at(offset, data, &self.policy)
+            .map_err(spool_error)?;
         state.dirty = true;
         state.modified = Some(SystemTime::now());
         Ok(())
@@ -187,7 +236,33 @@ impl OpenFile {
                 store.put(&key, PutPayload::from(bytes)).await?;
                 Ok(size)
             }
-            Some(Spool::Disk { file, len }) => {
+            Some(Spool::Disk {
+                staged: Some(staged),
+                len,
+                ..
+            }) => {
+                // A local store: the staged file becomes the object by an atomic rename.
+                let size = *len;
+                let target = self
+                    .mount
+                    .local_path(&self.path)
+                    .expect("staged only on local stores");
+                let renamed = target
+                    .parent()
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|()| std::fs::rename(&*staged, &target));
+                renamed.map_err(io_to_store)?;
+                // Further writes stage a fresh copy of the committed file.
+                *staged = std::path::PathBuf::new();
+                state.spool = None;
+                state.local_reader = None;
+                Ok(size)
+            }
+            Some(Spool::Disk {
+                file,
+                len,
+                staged: None,
+            }) => {
                 let size = *len;
                 if size <= UPLOAD_PART_SIZE as u64 {
                     let bytes = read_exact_at(file, 0, size).map_err(io_to_store)?;
@@ -233,10 +308,28 @@ fn read_exact_at(file: &std::fs::File, offset: u64, len: u64) -> io::Result<Byte
     Ok(Bytes::from(buffer))
 }
 
-/// Staged file content: in memory, or on an unnamed temporary file once it grows.
+/// Staged file content: in memory, or on disk once it grows (an unnamed temporary file, or
+/// for a local store a hidden staged file beside the target, removed unless committed).
 pub enum Spool {
     Memory(Vec<u8>),
-    Disk { file: std::fs::File, len: u64 },
+    Disk {
+        file: std::fs::File,
+        len: u64,
+        staged: Option<std::path::PathBuf>,
+    },
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        if let Spool::Disk {
+            staged: Some(staged),
+            ..
+        } = self
+            && !staged.as_os_str().is_empty()
+        {
+            let _ = std::fs::remove_file(staged);
+        }
+    }
 }
 
 impl Spool {
@@ -259,12 +352,16 @@ impl Spool {
     }
 
     /// Writes `data` at `offset`, zero-filling any gap, spilling to disk past `limit`.
-    pub fn write_at(&mut self, offset: u64, data: &[u8], limit: u64) -> io::Result<()> {
+    pub fn write_at(&mut self, offset: u64, data: &[u8], policy: &SpoolPolicy) -> io::Result<()> {
         let end = offset
             .checked_add(data.len() as u64)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "file offset overflow"))?;
-        self.spill_if_over(end, limit)?;
+        self.spill_if_over(end, policy)?;
         match self {
+            // Appending, the common case, copies once (no zero-fill first).
+            Spool::Memory(buffer) if offset as usize == buffer.len() => {
+                buffer.extend_from_slice(data)
+            }
             Spool::Memory(buffer) => {
                 let (offset, end) = (offset as usize, end as usize);
                 if buffer.len() < end {
@@ -272,7 +369,7 @@ impl Spool {
                 }
                 buffer[offset..end].copy_from_slice(data);
             }
-            Spool::Disk { file, len } => {
+            Spool::Disk { file, len, .. } => {
                 file.write_all_at(data, offset)?;
                 *len = (*len).max(end);
             }
@@ -281,11 +378,11 @@ impl Spool {
     }
 
     /// Shrinks or extends (with zeros) to `size`.
-    pub fn set_len(&mut self, size: u64, limit: u64) -> io::Result<()> {
-        self.spill_if_over(size, limit)?;
+    pub fn set_len(&mut self, size: u64, policy: &SpoolPolicy) -> io::Result<()> {
+        self.spill_if_over(size, policy)?;
         match self {
             Spool::Memory(buffer) => buffer.resize(size as usize, 0),
-            Spool::Disk { file, len } => {
+            Spool::Disk { file, len, .. } => {
                 file.set_len(size)?;
                 *len = size;
             }
@@ -293,15 +390,29 @@ impl Spool {
         Ok(())
     }
 
-    fn spill_if_over(&mut self, size: u64, limit: u64) -> io::Result<()> {
+    fn spill_if_over(&mut self, size: u64, policy: &SpoolPolicy) -> io::Result<()> {
         if let Spool::Memory(buffer) = self
-            && size > limit
+            && size > policy.memory_limit
         {
-            let file = tempfile::tempfile()?;
+            let (file, staged) = match &policy.staged_path {
+                Some(path) => {
+                    if let Some(parent) = path.parent() {
+                        std::fs::create_dir_all(parent)?;
+                    }
+                    let file = std::fs::OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .create_new(true)
+                        .open(path)?;
+                    (file, Some(path.clone()))
+                }
+                None => (tempfile::tempfile()?, None),
+            };
             file.write_all_at(buffer, 0)?;
             *self = Spool::Disk {
                 file,
                 len: buffer.len() as u64,
+                staged,
             };
         }
         Ok(())
@@ -314,7 +425,17 @@ mod tests {
 
     #[test]
     fn spool_writes_reads_and_spills_alike() {
-        for limit in [u64::MAX, 4] {
+        let staging = tempfile::tempdir().unwrap();
+        for (limit, staged_path) in [
+            (u64::MAX, None),
+            (4, None),
+            (4, Some(staging.path().join("f#1"))),
+        ] {
+            let limit_is_small = limit == 4;
+            let limit = &SpoolPolicy {
+                memory_limit: limit,
+                staged_path: staged_path.clone(),
+            };
             let mut spool = Spool::Memory(Vec::new());
             spool.write_at(0, b"hello", limit).unwrap();
             spool.write_at(8, b"!", limit).unwrap();
@@ -325,7 +446,16 @@ mod tests {
             spool.set_len(6, limit).unwrap();
             assert_eq!(&spool.read_at(2, 100).unwrap()[..], b"ll\0\0");
             assert_eq!(spool.read_at(6, 1).unwrap().len(), 0);
-            assert_eq!(matches!(spool, Spool::Disk { .. }), limit == 4);
+            assert_eq!(matches!(spool, Spool::Disk { .. }), limit_is_small);
+            assert_eq!(
+                staged_path.as_ref().is_some_and(|path| path.exists()),
+                staged_path.is_some()
+            );
+            drop(spool);
+            assert!(
+                !staged_path.is_some_and(|path| path.exists()),
+                "an uncommitted staged file is removed"
+            );
         }
     }
 }

@@ -70,6 +70,13 @@ pub struct Mount {
     /// Whether the store keeps objects in host memory, so staging writes in memory costs
     /// nothing extra (and a spill to disk would only slow it down).
     pub in_memory: bool,
+    /// For a local-directory store, its root: reads then go through an open file, and large
+    /// writes are staged beside their target and committed by a rename (one copy of the data,
+    /// as a local filesystem would make).
+    pub local_root: Option<PathBuf>,
+    /// Directories known to exist, so creating many files in one directory does not list it
+    /// each time. Kept up to date by this run's own directory removals and renames.
+    pub known_dirs: std::sync::Mutex<std::collections::HashSet<crate::path::RelPath>>,
 }
 
 impl std::fmt::Debug for Mount {
@@ -100,13 +107,17 @@ impl Mount {
     pub fn open(spec: &MountSpec) -> Result<Mount> {
         let url = spec.url.as_str();
         let context = || format!("cannot mount `{url}`");
+        let mut local_root = None;
         let (store, in_memory): (Arc<dyn ObjectStore>, bool) = if url == "memory:"
             || url == "memory://"
         {
             (Arc::new(InMemory::new()), true)
         } else if let Some(path) = url.strip_prefix("file://") {
             (
-                Arc::new(local_store(Path::new(path)).with_context(context)?),
+                {
+                    local_root = Some(PathBuf::from(path));
+                    Arc::new(local_store(Path::new(path)).with_context(context)?)
+                },
                 false,
             )
         } else {
@@ -166,7 +177,9 @@ impl Mount {
                 (Arc::new(PrefixStore::new(store, prefix.as_str())), false)
             }
         };
-        Ok(Mount::new(spec, store, in_memory))
+        let mut mount = Mount::new(spec, store, in_memory);
+        mount.local_root = local_root;
+        Ok(mount)
     }
 
     fn new(spec: &MountSpec, store: Arc<dyn ObjectStore>, in_memory: bool) -> Mount {
@@ -176,7 +189,45 @@ impl Mount {
             read_only: spec.read_only,
             store,
             in_memory,
+            local_root: None,
+            known_dirs: Default::default(),
         }
+    }
+
+    /// Whether `path` is known to be a directory.
+    pub fn dir_known(&self, path: &crate::path::RelPath) -> bool {
+        path.is_root()
+            || self
+                .known_dirs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(path)
+    }
+
+    /// Remembers that `path` is a directory.
+    pub fn remember_dir(&self, path: &crate::path::RelPath) {
+        self.known_dirs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.clone());
+    }
+
+    /// Forgets `path` and every directory below it (after a removal or rename).
+    pub fn forget_dirs_under(&self, path: &crate::path::RelPath) {
+        self.known_dirs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|known| !known.starts_with(path));
+    }
+
+    /// The host path of `path` in a local-directory store.
+    pub fn local_path(&self, path: &crate::path::RelPath) -> Option<PathBuf> {
+        let root = self.local_root.as_ref()?;
+        Some(if path.is_root() {
+            root.clone()
+        } else {
+            root.join(path.key().as_ref())
+        })
     }
 }
 

@@ -10,6 +10,13 @@ use object_store::path::{Path as Key, PathPart};
 
 use crate::bindings::wasi::filesystem::types::ErrorCode;
 
+/// Whether `name` is a staged upload's name on a local store (`NAME#DIGITS`, as object_store
+/// stages its own writes): such files are never listed, and the guest cannot open them.
+pub fn is_staging_name(name: &str) -> bool {
+    name.rsplit_once('#')
+        .is_some_and(|(_, suffix)| !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// The name of the object that keeps an empty directory in existence. It is never shown to
 /// the guest, and the guest cannot create or open a file of this name.
 pub const DIR_MARKER: &str = ".worldhost-dir";
@@ -65,7 +72,7 @@ impl RelPath {
                 }
                 name => {
                     PathPart::parse(name).map_err(|_| ErrorCode::IllegalByteSequence)?;
-                    if name == DIR_MARKER {
+                    if name == DIR_MARKER || is_staging_name(name) {
                         return Err(ErrorCode::Access);
                     }
                     segments.push(name.to_owned());
@@ -178,6 +185,8 @@ mod tests {
         assert_eq!(join(&[], "a\nb"), Err(ErrorCode::IllegalByteSequence));
         assert_eq!(join(&[], DIR_MARKER), Err(ErrorCode::Access));
         assert_eq!(join(&[], "d/.worldhost-dir"), Err(ErrorCode::Access));
+        assert_eq!(join(&[], "big.bin#123"), Err(ErrorCode::Access));
+        assert_eq!(join(&[], "issue#12b"), Ok("issue#12b".into()));
     }
 
     #[test]
