@@ -11,8 +11,6 @@ use worldhost::limits::{self, Limits};
 use worldhost::run::{Outcome, RunOptions, engine, run_command};
 use worldhost::world::World;
 use worldhost::world_file::{BUILT_IN, WorldFile};
-use worldhost_world_cli::DirMount;
-use worldhost_world_cloud::MountSpec;
 
 /// The environment variable that filters the host's own log lines (tracing's EnvFilter syntax).
 const LOG_ENV: &str = "WORLDHOST_LOG";
@@ -214,12 +212,12 @@ fn run(args: RunArgs) -> Result<i32> {
     let dirs = args
         .dirs
         .iter()
-        .map(|spec| DirMount::parse(spec))
+        .map(|spec| worldhost::world::dir_flag(spec))
         .collect::<Result<Vec<_>>>()?;
     let mounts = args
         .mounts
         .iter()
-        .map(|spec| MountSpec::parse(spec))
+        .map(|spec| worldhost::world::mount_flag(spec))
         .collect::<Result<Vec<_>>>()?;
     let definition = WorldFile::load(&args.world)?;
     let world = World::from_definition(&definition, dirs, mounts)?;

@@ -15,6 +15,48 @@ use crate::world_file::WorldFile;
 
 use crate::run::HostState;
 
+/// Splits a `--dir` or `--mount` value, `SOURCE[::GUEST][:ro|:rw]` (the syntax of
+/// `wasmtime run --dir` plus a read-only suffix), into source, guest path and read-only.
+/// Without `::GUEST` the guest path is `default_guest`, or the source itself.
+pub fn split_mount_flag(
+    flag: &str,
+    spec: &str,
+    default_guest: Option<&str>,
+) -> Result<(String, String, bool)> {
+    let (rest, read_only) = match (spec.strip_suffix(":ro"), spec.strip_suffix(":rw")) {
+        (Some(rest), _) => (rest, true),
+        (None, Some(rest)) => (rest, false),
+        (None, None) => (spec, false),
+    };
+    let (source, guest) = rest
+        .rsplit_once("::")
+        .unwrap_or((rest, default_guest.unwrap_or(rest)));
+    if source.is_empty() || guest.is_empty() {
+        bail!("`{flag} {spec}`: expected SOURCE[::GUEST][:ro], with neither part empty");
+    }
+    Ok((source.to_owned(), guest.to_owned(), read_only))
+}
+
+/// A `--dir HOST[::GUEST][:ro]` flag.
+pub fn dir_flag(spec: &str) -> Result<DirMount> {
+    let (host, guest, read_only) = split_mount_flag("--dir", spec, None)?;
+    Ok(DirMount {
+        host: host.into(),
+        guest,
+        read_only,
+    })
+}
+
+/// A `--mount URL[::GUEST][:ro]` flag; the guest path defaults to `.`.
+pub fn mount_flag(spec: &str) -> Result<MountSpec> {
+    let (url, guest, read_only) = split_mount_flag("--mount", spec, Some("."))?;
+    Ok(MountSpec {
+        url,
+        guest,
+        read_only,
+    })
+}
+
 /// A world, with everything it needs to serve one run.
 #[derive(Debug, Clone)]
 pub enum World {
@@ -120,6 +162,49 @@ impl World {
                 Ok(CloudFsCtx::default())
             }
             World::Cloud { mounts } => worldhost_world_cloud::open_mounts(mounts).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dir_and_mount_flags_parse_alike() {
+        let dir = dir_flag("data").unwrap();
+        assert_eq!(
+            (
+                dir.host.to_str().unwrap(),
+                dir.guest.as_str(),
+                dir.read_only
+            ),
+            ("data", "data", false)
+        );
+        let dir = dir_flag("/tmp/x::/in:ro").unwrap();
+        assert_eq!(
+            (
+                dir.host.to_str().unwrap(),
+                dir.guest.as_str(),
+                dir.read_only
+            ),
+            ("/tmp/x", "/in", true)
+        );
+        assert_eq!(dir_flag("a::.:rw").unwrap().guest, ".");
+        let mount = mount_flag("s3://bucket/prefix::/data:ro").unwrap();
+        assert_eq!(
+            (mount.url.as_str(), mount.guest.as_str(), mount.read_only),
+            ("s3://bucket/prefix", "/data", true)
+        );
+        let mount = mount_flag("memory:").unwrap();
+        assert_eq!((mount.url.as_str(), mount.guest.as_str()), ("memory:", "."));
+        let mount = mount_flag("http://[::1]:8080/files::web:ro").unwrap();
+        assert_eq!(
+            (mount.url.as_str(), mount.guest.as_str()),
+            ("http://[::1]:8080/files", "web")
+        );
+        for bad in ["::guest", "host::"] {
+            assert!(dir_flag(bad).is_err() && mount_flag(bad).is_err(), "{bad}");
         }
     }
 }

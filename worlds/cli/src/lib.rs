@@ -22,33 +22,6 @@ pub struct DirMount {
     pub read_only: bool,
 }
 
-impl DirMount {
-    /// Parses the `--dir` syntax of `wasmtime run`, plus a read-only suffix:
-    /// `HOST`, `HOST::GUEST`, and either of them followed by `:ro` (or `:rw`, the default).
-    /// Without `::GUEST` the guest sees the directory under the same path as the host.
-    pub fn parse(spec: &str) -> Result<DirMount> {
-        let (rest, read_only) = if let Some(rest) = spec.strip_suffix(":ro") {
-            (rest, true)
-        } else if let Some(rest) = spec.strip_suffix(":rw") {
-            (rest, false)
-        } else {
-            (spec, false)
-        };
-        let (host, guest) = match rest.split_once("::") {
-            Some((host, guest)) => (host, guest),
-            None => (rest, rest),
-        };
-        if host.is_empty() || guest.is_empty() {
-            bail!("`--dir {spec}`: expected HOST[::GUEST][:ro], with neither part empty");
-        }
-        Ok(DirMount {
-            host: PathBuf::from(host),
-            guest: guest.to_owned(),
-            read_only,
-        })
-    }
-}
-
 /// Preopens each mount in `builder`, after checking that its host directory exists.
 pub fn preopen_dirs(builder: &mut WasiCtxBuilder, mounts: &[DirMount]) -> Result<()> {
     for mount in mounts {
@@ -85,27 +58,4 @@ fn check_is_dir(path: &Path) -> Result<()> {
 pub fn add_to_linker<T: WasiView>(linker: &mut Linker<T>) -> Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_dir_specs() {
-        let m = DirMount::parse("data").unwrap();
-        assert_eq!(
-            (m.host.to_str().unwrap(), m.guest.as_str(), m.read_only),
-            ("data", "data", false)
-        );
-        let m = DirMount::parse("/tmp/x::/in:ro").unwrap();
-        assert_eq!(
-            (m.host.to_str().unwrap(), m.guest.as_str(), m.read_only),
-            ("/tmp/x", "/in", true)
-        );
-        let m = DirMount::parse("a::.:rw").unwrap();
-        assert_eq!((m.guest.as_str(), m.read_only), (".", false));
-        assert!(DirMount::parse("::guest").is_err());
-        assert!(DirMount::parse("host::").is_err());
-    }
 }

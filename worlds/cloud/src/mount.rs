@@ -38,29 +38,6 @@ pub struct MountSpec {
     pub read_only: bool,
 }
 
-impl MountSpec {
-    /// Parses `URL[::GUEST][:ro]`, the twin of `--dir`; without `::GUEST` the store is
-    /// mounted at the guest's working directory `.`.
-    pub fn parse(spec: &str) -> Result<MountSpec> {
-        let (rest, read_only) = if let Some(rest) = spec.strip_suffix(":ro") {
-            (rest, true)
-        } else if let Some(rest) = spec.strip_suffix(":rw") {
-            (rest, false)
-        } else {
-            (spec, false)
-        };
-        let (url, guest) = rest.rsplit_once("::").unwrap_or((rest, "."));
-        if url.is_empty() || guest.is_empty() {
-            bail!("`--mount {spec}`: expected URL[::GUEST][:ro], with neither part empty");
-        }
-        Ok(MountSpec {
-            url: url.to_owned(),
-            guest: guest.to_owned(),
-            read_only,
-        })
-    }
-}
-
 /// A mounted store, shared by every descriptor opened under it.
 pub struct Mount {
     pub url: String,
@@ -265,23 +242,6 @@ pub fn default_mount() -> MountSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_mount_specs() {
-        let m = MountSpec::parse("s3://bucket/prefix::/data:ro").unwrap();
-        assert_eq!(
-            (m.url.as_str(), m.guest.as_str(), m.read_only),
-            ("s3://bucket/prefix", "/data", true)
-        );
-        let m = MountSpec::parse("memory:").unwrap();
-        assert_eq!(
-            (m.url.as_str(), m.guest.as_str(), m.read_only),
-            ("memory:", ".", false)
-        );
-        let m = MountSpec::parse("file:///srv/x::out").unwrap();
-        assert_eq!((m.url.as_str(), m.guest.as_str()), ("file:///srv/x", "out"));
-        assert!(MountSpec::parse("::out").is_err());
-    }
 
     #[test]
     fn bad_urls_are_refused_with_the_url_named() {
