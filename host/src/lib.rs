@@ -6,8 +6,10 @@
 //! - [`run`] instantiates the guest in a world and calls `wasi:cli/run`, within [`limits`].
 
 pub mod guest;
+pub mod host_interfaces;
 pub mod inspect;
 pub mod limits;
+pub mod plugin;
 pub mod run;
 pub mod wit;
 pub mod world;

@@ -33,6 +33,9 @@ enum Command {
     /// Run a command guest (a component exporting `wasi:cli/run`, or a wasip1 module).
     #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
+    /// Call a plugin (a component exporting `worldhost:host/handler`) once and print its output.
+    #[command(after_help = CALL_EXAMPLES)]
+    Call(CallArgs),
     /// Print a guest's imports and exports, and for every world whether it can run there.
     Inspect {
         /// The wasm file (a component or a wasip1 core module).
@@ -62,6 +65,43 @@ Examples:
   host run --env HOME --env MODE=fast app.wasm
   host run --world cloud app.wasm            # `.` is the default store (~/.local/share/worldhost/store)
   host run --world cloud --mount s3://bucket/jobs/42::. --mount memory:::/tmp app.wasm";
+
+const CALL_EXAMPLES: &str = "\
+The plugin runs on a fresh instance in the world given (default `cloud`: the default store at
+`.`). Its input is the bytes of --input (a file, or - for stdin; none: empty), passed as text
+with --text. Output text is printed; output bytes are written to stdout as they are. A plugin's
+own error prints `error: the plugin failed: CODE: MESSAGE` and exits 1; traps and limits exit
+as with `host run`.
+
+Examples:
+  echo docs/ | host call --text --input - word_count.wasm
+  host call --world ./my-world.toml --mount s3://bucket/jobs::. --input photo.png thumbnail.wasm";
+
+#[derive(clap::Args)]
+struct CallArgs {
+    /// The world: `cloud` (default), `cli`, or a world file extending one.
+    #[arg(long, default_value = "cloud", value_name = "NAME|FILE")]
+    world: String,
+    /// Mount a store (cloud world): URL[::GUEST][:ro].
+    #[arg(long = "mount", value_name = "URL[::GUEST][:ro]")]
+    mounts: Vec<String>,
+    /// Preopen a host directory (cli world): HOST[::GUEST][:ro].
+    #[arg(long = "dir", value_name = "HOST[::GUEST][:ro]")]
+    dirs: Vec<String>,
+    /// Set an environment variable for the plugin; NAME alone passes the host's value on.
+    #[arg(long = "env", value_name = "NAME[=VALUE]")]
+    env: Vec<String>,
+    /// The input: a file, or - for stdin.
+    #[arg(long, value_name = "FILE|-")]
+    input: Option<PathBuf>,
+    /// Pass the input as text (it must be UTF-8) rather than bytes.
+    #[arg(long)]
+    text: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
+    /// The plugin.
+    plugin: PathBuf,
+}
 
 #[derive(Subcommand)]
 enum WorldsCommand {
@@ -150,6 +190,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => exit_with(run(args)),
+        Command::Call(args) => exit_with(call(args)),
         Command::Inspect { wasm } => exit_with(engine().and_then(|engine| {
             print!("{}", worldhost::inspect::inspect(&engine, &wasm)?);
             Ok(0)
@@ -170,6 +211,109 @@ fn main() -> ExitCode {
             println!("{}", worldhost_world_cloud::default_store_dir().display());
             ExitCode::SUCCESS
         }
+    }
+}
+
+fn call(args: CallArgs) -> Result<i32> {
+    use std::io::{Read, Write};
+    use worldhost::plugin::{CallResult, Payload, PluginHost};
+
+    let mut input = Vec::new();
+    match args.input.as_deref() {
+        Some(path) if path == std::path::Path::new("-") => {
+            std::io::stdin()
+                .read_to_end(&mut input)
+                .context("cannot read stdin")?;
+        }
+        Some(path) => {
+            input = std::fs::read(path)
+                .with_context(|| format!("cannot read input `{}`", path.display()))?;
+        }
+        None => {}
+    }
+    let input = if args.text {
+        Payload::Text(String::from_utf8(input).context("--text: the input is not UTF-8")?)
+    } else {
+        Payload::Bytes(input)
+    };
+    let mut definition = WorldFile::load(&args.world)?;
+    for mount in args
+        .mounts
+        .iter()
+        .map(|spec| worldhost::world::mount_flag(spec))
+    {
+        let mount = mount?;
+        definition
+            .mounts
+            .retain(|existing| existing.guest != mount.guest);
+        definition.mounts.push(worldhost::world_file::MountEntry {
+            guest: mount.guest,
+            host: None,
+            store: Some(mount.url),
+            read_only: mount.read_only,
+        });
+    }
+    for dir in args
+        .dirs
+        .iter()
+        .map(|spec| worldhost::world::dir_flag(spec))
+    {
+        let dir = dir?;
+        definition
+            .mounts
+            .retain(|existing| existing.guest != dir.guest);
+        definition.mounts.push(worldhost::world_file::MountEntry {
+            guest: dir.guest,
+            host: Some(dir.host),
+            store: None,
+            read_only: dir.read_only,
+        });
+    }
+    let options = RunOptions {
+        env: environment(&definition, &args.env)?,
+        limits: args.limits.over(definition.limits()),
+        ..RunOptions::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let host = PluginHost::new(&args.plugin, &definition, options).await?;
+        match host.call(input).await? {
+            CallResult::Returned(Ok(Payload::Text(text))) => {
+                println!("{text}");
+                Ok(0)
+            }
+            CallResult::Returned(Ok(Payload::Bytes(bytes))) => {
+                std::io::stdout()
+                    .write_all(&bytes)
+                    .context("cannot write the output")?;
+                Ok(0)
+            }
+            CallResult::Returned(Err(error)) => {
+                eprintln!(
+                    "error: the plugin failed: {}: {}",
+                    error.code, error.message
+                );
+                Ok(1)
+            }
+            CallResult::Stopped(outcome) => {
+                report(&args.plugin, &outcome);
+                Ok(outcome.exit_code())
+            }
+        }
+    })
+}
+
+/// Prints why a guest stopped (nothing for a plain exit).
+fn report(wasm: &std::path::Path, outcome: &Outcome) {
+    match outcome {
+        Outcome::Trapped(trap) => {
+            eprintln!("error: the guest `{}` trapped: {trap}", wasm.display())
+        }
+        Outcome::LimitHit(exceeded) => eprintln!("error: stopped: {exceeded}"),
+        Outcome::Exited(_) => {}
     }
 }
 
@@ -226,6 +370,7 @@ fn run(args: RunArgs) -> Result<i32> {
         env: environment(&definition, &args.env)?,
         limits: args.limits.over(definition.limits()),
         network_allow: definition.network.allow.clone(),
+        config: definition.config.clone(),
     };
 
     let engine = engine()?;

@@ -24,6 +24,8 @@ pub struct RunOptions {
     pub limits: Limits,
     /// `host:port` pairs the guest may connect to; all else is denied.
     pub network_allow: Vec<String>,
+    /// Values for the guest's config interface.
+    pub config: std::collections::BTreeMap<String, String>,
 }
 
 /// How a guest's run ended, when the host itself did not fail.
@@ -56,6 +58,8 @@ pub struct HostState {
     pub table: ResourceTable,
     pub cloud_fs: CloudFsCtx,
     pub limiter: MemoryLimiter,
+    /// The guest's name and config values, for its host interfaces.
+    pub guest: crate::host_interfaces::GuestInfo,
 }
 
 impl CloudFsState for HostState {
@@ -86,30 +90,44 @@ pub fn engine() -> Result<Engine> {
     Engine::new(&config).map_err(anyhow::Error::from)
 }
 
-/// Runs `guest` in `world` until it returns, exits or traps.
-pub async fn run_command(
-    engine: &Engine,
-    guest: &Guest,
+/// Fails, in plain words, if `world` lacks something `imports` needs (rather than with the
+/// linker's first complaint).
+pub fn check_imports(
+    guest_path: &std::path::Path,
+    imports: &[String],
     world: &World,
-    options: &RunOptions,
-) -> Result<Outcome> {
-    // Say plainly what is missing, rather than the linker's first complaint.
-    let imports = guest.imports(engine);
+) -> Result<()> {
     let missing =
-        crate::inspect::missing_in_world(&crate::wit::Worlds::load()?, world.name(), &imports)?;
+        crate::inspect::missing_in_world(&crate::wit::Worlds::load()?, world.name(), imports)?;
     if !missing.is_empty() {
         anyhow::bail!(
             "`{}` cannot run in the `{}` world, which does not provide what it imports: {} \
              (`host inspect {}` shows which worlds can run it)",
-            guest.path.display(),
+            guest_path.display(),
             world.name(),
             missing.join(", "),
-            guest.path.display()
+            guest_path.display()
         );
     }
+    Ok(())
+}
+
+/// A linker with everything `world` offers.
+pub fn linker(engine: &Engine, world: &World) -> Result<Linker<HostState>> {
     let mut linker: Linker<HostState> = Linker::new(engine);
     world.add_to_linker(&mut linker)?;
+    Ok(linker)
+}
 
+/// The state of one instance of the guest at `guest_path`: its WASI context, its filesystem
+/// (`cloud_fs`: the cloud world's opened mounts; ignored by the cli world, which preopens its
+/// directories here) and its host interfaces.
+pub async fn new_state(
+    guest_path: &std::path::Path,
+    world: &World,
+    cloud_fs: Option<CloudFsCtx>,
+    options: &RunOptions,
+) -> Result<HostState> {
     let limits = &options.limits;
     let mut builder = WasiCtxBuilder::new();
     builder.inherit_stdin();
@@ -124,26 +142,37 @@ pub async fn run_command(
         limits.exceeded(Limit::Stderr),
     ));
     // argv[0] is the guest's file name, as `wasmtime run` does.
-    builder.arg(guest.path.display().to_string());
+    builder.arg(guest_path.display().to_string());
     builder.args(&options.args);
     builder.envs(&options.env);
     // Sockets stay linked (std pulls them in) but every address is denied unless allowed.
     allow_network(&mut builder, &options.network_allow).await?;
-    let mut cloud_fs = world.filesystem(&mut builder).await?;
+    let mut cloud_fs = match cloud_fs {
+        Some(cloud_fs) => cloud_fs,
+        None => world.filesystem(&mut builder).await?,
+    };
     cloud_fs.set_write_limit(limits.store_writes);
-    let state = HostState {
+    Ok(HostState {
         wasi: builder.build(),
         table: ResourceTable::new(),
         cloud_fs,
         limiter: MemoryLimiter {
             limits: limits.clone(),
         },
-    };
+        guest: crate::host_interfaces::GuestInfo {
+            name: guest_name(guest_path),
+            config: options.config.clone(),
+        },
+    })
+}
+
+/// A store for `state` with the run's limits applied: memory, fuel, and a wall-clock
+/// deadline checked at every epoch tick (guest code also yields there, so timers can fire).
+/// The engine's epoch must be advancing ([`EpochTicker`]).
+pub fn new_store(engine: &Engine, state: HostState, limits: &Limits) -> Result<Store<HostState>> {
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);
     store.set_fuel(limits.fuel).map_err(anyhow::Error::from)?;
-    // Every tick, guest code yields to the executor (so the timer below can fire) and the
-    // deadline is checked.
     let deadline = std::time::Instant::now() + limits.timeout;
     let timed_out = limits.exceeded(Limit::Timeout);
     store.epoch_deadline_callback(move |_| {
@@ -154,6 +183,21 @@ pub async fn run_command(
         }
     });
     store.set_epoch_deadline(1);
+    Ok(store)
+}
+
+/// Runs `guest` in `world` until it returns, exits or traps.
+pub async fn run_command(
+    engine: &Engine,
+    guest: &Guest,
+    world: &World,
+    options: &RunOptions,
+) -> Result<Outcome> {
+    check_imports(&guest.path, &guest.imports(engine), world)?;
+    let linker = linker(engine, world)?;
+    let limits = &options.limits;
+    let state = new_state(&guest.path, world, None, options).await?;
+    let mut store = new_store(engine, state, limits)?;
     let _ticker = EpochTicker::start(engine);
     match tokio::time::timeout(
         limits.timeout,
@@ -218,7 +262,7 @@ async fn run_in_store(
 }
 
 /// Sorts an error out of the guest's `run` into an exit, a trap, or a failure of the host.
-fn classify_failure(error: wasmtime::Error, limits: &Limits) -> Result<Outcome> {
+pub fn classify_failure(error: wasmtime::Error, limits: &Limits) -> Result<Outcome> {
     if let Some(exit) = error.downcast_ref::<I32Exit>() {
         return Ok(Outcome::Exited(exit.0));
     }
@@ -272,4 +316,12 @@ async fn allow_network(builder: &mut WasiCtxBuilder, allow: &[String]) -> Result
         Box::pin(async move { permitted })
     });
     Ok(())
+}
+
+/// A guest's name for log lines: its file stem.
+pub fn guest_name(path: &std::path::Path) -> String {
+    path.file_stem().map_or_else(
+        || "guest".to_owned(),
+        |stem| stem.to_string_lossy().into_owned(),
+    )
 }

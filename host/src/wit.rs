@@ -24,6 +24,14 @@ const SOURCES: &[(&str, &str)] = &[
         include_str!("../../wit/deps/sockets.wit"),
     ),
     ("wit/deps/cli.wit", include_str!("../../wit/deps/cli.wit")),
+];
+
+/// Our own package, in its files.
+const OWN: &[(&str, &str)] = &[
+    (
+        "wit/interfaces.wit",
+        include_str!("../../wit/interfaces.wit"),
+    ),
     ("wit/worlds.wit", include_str!("../../wit/worlds.wit")),
 ];
 
@@ -36,18 +44,20 @@ pub struct Worlds {
 impl Worlds {
     pub fn load() -> Result<Worlds> {
         let mut resolve = Resolve::default();
-        let mut package = None;
         for (path, text) in SOURCES {
-            package = Some(
-                resolve
-                    .push_source(path, text)
-                    .with_context(|| format!("embedded {path}"))?,
-            );
+            resolve
+                .push_source(path, text)
+                .with_context(|| format!("embedded {path}"))?;
         }
-        Ok(Worlds {
-            resolve,
-            package: package.context("no WIT embedded")?,
-        })
+        let mut own = wit_parser::SourceMap::default();
+        for (path, text) in OWN {
+            own.push_str(path, *text);
+        }
+        let group = own
+            .parse()
+            .map_err(|(_, error)| anyhow::anyhow!("embedded wit/*.wit: {error}"))?;
+        let package = resolve.push_group(group).context("embedded wit/*.wit")?;
+        Ok(Worlds { resolve, package })
     }
 
     fn world(&self, name: &str) -> Result<WorldId> {

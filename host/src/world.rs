@@ -149,7 +149,11 @@ impl World {
     pub fn add_to_linker(&self, linker: &mut Linker<HostState>) -> Result<()> {
         match self {
             World::Cli { .. } => worldhost_world_cli::add_to_linker(linker),
-            World::Cloud { .. } => worldhost_world_cloud::add_to_linker(linker),
+            World::Cloud { .. } => {
+                worldhost_world_cloud::add_to_linker(linker)?;
+                worldhost_world_cloud::add_blob_to_linker(linker)?;
+                crate::host_interfaces::add_to_linker(linker)
+            }
         }
     }
 

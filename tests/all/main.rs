@@ -7,6 +7,7 @@ mod cloud_world;
 mod examples;
 mod harness;
 mod limits;
+mod plugins;
 mod proxy;
 mod servers;
 mod wit;

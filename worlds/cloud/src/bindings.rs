@@ -17,3 +17,12 @@ wasmtime::component::bindgen!({
         "wasi:filesystem/types.directory-entry-stream": crate::descriptor::DirectoryEntryStream,
     },
 });
+
+/// Host bindings for our own interfaces (`wit/interfaces.wit`): blob, config and logging.
+pub mod host_imports {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "worldhost:host/host-imports",
+        imports: { default: async | trappable },
+    });
+}

@@ -7,6 +7,7 @@
 //! operation are documented in `worlds/cloud/README.md`.
 
 mod bindings;
+mod blob;
 pub mod descriptor;
 mod error;
 mod file;
@@ -137,6 +138,20 @@ impl CloudFsCtx {
         })
     }
 
+    /// A context over mounts already opened and checked (for plugins, which open their
+    /// mounts once and serve many calls).
+    pub fn with_mounts(mounts: Vec<Arc<Mount>>) -> CloudFsCtx {
+        CloudFsCtx {
+            mounts,
+            ..CloudFsCtx::default()
+        }
+    }
+
+    /// The mounts, to share with further contexts.
+    pub fn mounts(&self) -> &[Arc<Mount>] {
+        &self.mounts
+    }
+
     /// Caps the bytes the guest may write to files in stores, over the whole run.
     pub fn set_write_limit(&mut self, bytes: u64) {
         self.write_budget = Arc::new(WriteBudget::new(bytes));
@@ -211,6 +226,18 @@ impl bindings::wasi::filesystem::preopens::Host for CloudFsView<'_> {
         Ok(preopens)
     }
 }
+
+/// Links `worldhost:host/blob` over the same mounts as the filesystem.
+pub fn add_blob_to_linker<T: CloudFsState + 'static>(linker: &mut Linker<T>) -> Result<()> {
+    bindings::host_imports::worldhost::host::blob::add_to_linker::<T, CloudFs>(
+        linker,
+        T::cloud_fs,
+    )?;
+    Ok(())
+}
+
+/// The generated bindings of our own interfaces, for the host to implement config and logging.
+pub use bindings::host_imports;
 
 /// Links every `wasi:cli` command import: wasmtime-wasi's for all but the filesystem, ours
 /// for `wasi:filesystem`.

@@ -1,0 +1,185 @@
+//! Plugins: components of the `plugin` world, whose `handler` export the host calls.
+//!
+//! [`PluginHost`] is the embedding API: set up once (compile, check, link, pre-instantiate,
+//! open the world's stores), then [`PluginHost::call`] as often as you like, concurrently,
+//! each call on a fresh, isolated instance.
+//!
+//! ```no_run
+//! # async fn example() -> anyhow::Result<()> {
+//! use worldhost::plugin::{CallResult, Payload, PluginHost};
+//! use worldhost::world_file::WorldFile;
+//!
+//! let world = WorldFile::load("cloud")?;
+//! let host = PluginHost::new("word_count.wasm".as_ref(), &world, Default::default()).await?;
+//! match host.call(Payload::Text("docs/".into())).await? {
+//!     CallResult::Returned(Ok(output)) => println!("{output:?}"),
+//!     CallResult::Returned(Err(error)) => eprintln!("{}: {}", error.code, error.message),
+//!     CallResult::Stopped(outcome) => eprintln!("{outcome:?}"),
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use worldhost_world_cloud::{CloudFsCtx, Mount};
+
+use crate::guest;
+use crate::limits::{EpochTicker, Limit};
+use crate::run::{
+    HostState, Outcome, RunOptions, check_imports, classify_failure, linker, new_state, new_store,
+};
+use crate::world::World;
+use crate::world_file::WorldFile;
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "worldhost:host/plugin",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        // The imports are linked by the worlds; only the export is generated here.
+        with: {
+            "wasi:io": wasmtime_wasi_io::bindings::wasi::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+            "wasi:random": wasmtime_wasi::p2::bindings::random,
+            "wasi:cli": wasmtime_wasi::p2::bindings::cli,
+            "wasi:filesystem": wasmtime_wasi::p2::bindings::filesystem,
+            "wasi:sockets": wasmtime_wasi::p2::bindings::sockets,
+            "worldhost:host/blob": worldhost_world_cloud::host_imports::worldhost::host::blob,
+            "worldhost:host/config": worldhost_world_cloud::host_imports::worldhost::host::config,
+            "worldhost:host/logging": worldhost_world_cloud::host_imports::worldhost::host::logging,
+        },
+    });
+}
+
+pub use bindings::exports::worldhost::host::handler::{Error as PluginError, Payload};
+
+/// The interface a plugin exports.
+pub const HANDLER_INTERFACE: &str = "worldhost:host/handler";
+
+/// How one call ended.
+#[derive(Debug)]
+pub enum CallResult {
+    /// The plugin returned: its output, or its own typed error.
+    Returned(Result<Payload, PluginError>),
+    /// The plugin trapped or hit a limit.
+    Stopped(Outcome),
+}
+
+/// An engine for plugins: instances come from a pool, so a call costs microseconds.
+pub fn plugin_engine() -> Result<Engine> {
+    let mut config = wasmtime::Config::new();
+    config.consume_fuel(true);
+    config.epoch_interruption(true);
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(1000)
+        .total_memories(1000)
+        .total_tables(1000)
+        .total_stacks(1000);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config).map_err(anyhow::Error::from)
+}
+
+/// A plugin, set up once, called many times.
+pub struct PluginHost {
+    engine: Engine,
+    pre: bindings::PluginPre<HostState>,
+    world: World,
+    /// The cloud world's stores, opened and checked once for every call.
+    mounts: Option<Vec<Arc<Mount>>>,
+    options: RunOptions,
+    path: PathBuf,
+    _ticker: EpochTicker,
+}
+
+impl PluginHost {
+    /// Compiles the plugin at `path`, checks it against `definition`'s world, links it and
+    /// opens the world's stores. `options` applies to every call (limits, env, config; the
+    /// definition's config and network allow-list are added to it).
+    pub async fn new(
+        path: &Path,
+        definition: &WorldFile,
+        mut options: RunOptions,
+    ) -> Result<PluginHost> {
+        let engine = plugin_engine()?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        let (_, component) = guest::compile(&engine, path, &bytes)?;
+        let exports = guest::component_exports(&engine, &component);
+        if !exports
+            .iter()
+            .any(|export| guest::unversioned(export) == HANDLER_INTERFACE)
+        {
+            bail!(
+                "`{}` is not a plugin: it does not export `{HANDLER_INTERFACE}` (it exports: {})",
+                path.display(),
+                if exports.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    exports.join(", ")
+                }
+            );
+        }
+        let world = World::from_definition(definition, Vec::new(), Vec::new())?;
+        check_imports(path, &guest::component_imports(&engine, &component), &world)?;
+        let linker = linker(&engine, &world)?;
+        let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
+            anyhow::Error::from(e).context(format!("`{}` cannot be linked", path.display()))
+        })?;
+        let pre = bindings::PluginPre::new(instance_pre).map_err(anyhow::Error::from)?;
+        let mounts = match &world {
+            World::Cloud { mounts } => Some(
+                worldhost_world_cloud::open_mounts(mounts)
+                    .await?
+                    .mounts()
+                    .to_vec(),
+            ),
+            World::Cli { .. } => None,
+        };
+        options.config.extend(definition.config.clone());
+        options
+            .network_allow
+            .extend(definition.network.allow.clone());
+        Ok(PluginHost {
+            _ticker: EpochTicker::start(&engine),
+            engine,
+            pre,
+            world,
+            mounts,
+            options,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Calls the plugin once, on a fresh instance.
+    pub async fn call(&self, input: Payload) -> Result<CallResult> {
+        let cloud_fs = self
+            .mounts
+            .as_ref()
+            .map(|mounts| CloudFsCtx::with_mounts(mounts.clone()));
+        let state = new_state(&self.path, &self.world, cloud_fs, &self.options).await?;
+        let limits = &self.options.limits;
+        let mut store = new_store(&self.engine, state, limits)?;
+        let call = async {
+            let plugin = self.pre.instantiate_async(&mut store).await?;
+            plugin
+                .worldhost_host_handler()
+                .call_handle(&mut store, &input)
+                .await
+        };
+        let result = match tokio::time::timeout(limits.timeout, call).await {
+            Ok(Ok(returned)) => CallResult::Returned(returned),
+            Ok(Err(error)) => CallResult::Stopped(classify_failure(error, limits)?),
+            Err(_) => CallResult::Stopped(Outcome::LimitHit(limits.exceeded(Limit::Timeout))),
+        };
+        if let CallResult::Returned(_) = result {
+            // As after a command: files the plugin left open are stored.
+            store.data_mut().cloud_fs.commit_open_files().await?;
+        }
+        Ok(result)
+    }
+}

@@ -1,0 +1,210 @@
+//! Plugins: `host call`, the host's own interfaces (blob, config, logging), and the embedding
+//! API with a fresh instance per call.
+
+use std::fs;
+use std::io::Write;
+use std::process::Stdio;
+
+use crate::harness::{Ran, TEST_GUESTS, Target, guest, host, probe};
+
+fn echo() -> std::path::PathBuf {
+    guest(TEST_GUESTS, "echo_plugin", Target::P2)
+}
+
+/// `host call` with `args`, `input` on stdin.
+fn call(args: &[&str], input: &[u8]) -> Ran {
+    let mut child = host()
+        .arg("call")
+        .args(args)
+        .args(["--input", "-"])
+        .arg(echo())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap().into()
+}
+
+#[test]
+fn host_call_passes_text_and_bytes_through() {
+    assert_eq!(
+        call(&["--text", "--mount", "memory:"], b"hello plugin").success(),
+        "hello plugin\n"
+    );
+    let bytes: Vec<u8> = (0..=255).collect();
+    let ran = host()
+        .args(["call", "--mount", "memory:", "--input"])
+        .arg(write_temp(&bytes).path())
+        .arg(echo())
+        .output()
+        .unwrap();
+    assert!(ran.status.success());
+    assert_eq!(ran.stdout, bytes, "bytes come back as they went in");
+}
+
+fn write_temp(bytes: &[u8]) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(bytes).unwrap();
+    file
+}
+
+#[test]
+fn a_plugin_error_is_a_message_and_exit_1_and_a_trap_is_134() {
+    let ran = call(&["--text", "--mount", "memory:"], b"fail");
+    assert_eq!(ran.code, 1, "{ran:#?}");
+    assert_eq!(
+        ran.stderr,
+        "error: the plugin failed: asked-to-fail: the input said fail\n"
+    );
+    let ran = call(&["--text", "--mount", "memory:"], b"trap");
+    assert_eq!(ran.code, 134, "{ran:#?}");
+    assert!(
+        ran.stderr.contains("the input said trap") && ran.stderr.contains("wasm backtrace"),
+        "{ran:#?}"
+    );
+}
+
+#[test]
+fn config_values_come_from_the_world_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = dir.path().join("w.toml");
+    fs::write(&world, "base = \"cloud\"\n[[mount]]\nguest = \".\"\nstore = \"memory:\"\n[config]\ngreeting = \"hi there\"\n").unwrap();
+    let world = world.to_str().unwrap();
+    assert_eq!(
+        call(&["--text", "--world", world], b"config greeting").success(),
+        "hi there\n"
+    );
+    let ran = call(&["--text", "--world", world], b"config missing");
+    assert!(ran.stderr.contains("no-config"), "{ran:#?}");
+}
+
+#[test]
+fn log_lines_reach_the_hosts_output_with_the_plugins_name() {
+    let ran: Ran = {
+        let mut child = host()
+            .env("WORLDHOST_LOG", "info")
+            .args(["call", "--text", "--mount", "memory:", "--input", "-"])
+            .arg(echo())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"log").unwrap();
+        child.wait_with_output().unwrap().into()
+    };
+    assert_eq!(ran.success(), "logged\n");
+    let line = ran
+        .stderr
+        .lines()
+        .find(|line| line.contains("echo says hello"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("INFO")
+            && line.contains("guest=\"echo_plugin\"")
+            && line.contains("answer=42"),
+        "{ran:#?}"
+    );
+    assert_eq!(ran.stdout, "logged\n", "log lines never go to stdout");
+}
+
+#[test]
+fn blobs_and_files_are_the_same_objects() {
+    let store = tempfile::tempdir().unwrap();
+    let mount = format!("file://{}", store.path().display());
+    // A blob put by the plugin is a file for a command guest, at once.
+    assert_eq!(
+        call(&["--text", "--mount", &mount], b"put notes/a.txt from-blob").success(),
+        "stored\n"
+    );
+    assert_eq!(
+        fs::read_to_string(store.path().join("notes/a.txt")).unwrap(),
+        "from-blob"
+    );
+    let read: Ran = host()
+        .args(["run", "--world", "cloud", "--mount", &mount])
+        .arg(probe(Target::P2))
+        .args(["read", "notes/a.txt"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(read.success(), "from-blob");
+    // A file written by a command guest is a blob for the plugin.
+    let wrote: Ran = host()
+        .args(["run", "--world", "cloud", "--mount", &mount])
+        .arg(probe(Target::P2))
+        .args(["write", "notes/b.txt", "from-file"])
+        .output()
+        .unwrap()
+        .into();
+    wrote.success();
+    assert_eq!(
+        call(&["--text", "--mount", &mount], b"get notes/b.txt").success(),
+        "from-file"
+    );
+    let ran = call(&["--text", "--mount", &mount], b"get notes/missing.txt");
+    assert!(ran.stderr.contains("NotFound"), "{ran:#?}");
+    let ran = call(
+        &["--text", "--mount", &format!("{mount}:ro")],
+        b"put x.txt y",
+    );
+    assert!(ran.stderr.contains("NotPermitted"), "{ran:#?}");
+}
+
+#[test]
+fn host_call_refuses_what_is_not_a_plugin() {
+    let ran: Ran = host()
+        .args(["call", "--mount", "memory:"])
+        .arg(probe(Target::P2))
+        .output()
+        .unwrap()
+        .into();
+    ran.refused_with(&["is not a plugin", "worldhost:host/handler", "wasi:cli/run"]);
+}
+
+/// The embedding API: one setup, many concurrent calls, each on a fresh instance.
+#[test]
+fn the_embedding_api_calls_concurrently_on_fresh_instances() {
+    use worldhost::plugin::{CallResult, Payload, PluginHost};
+    let world = worldhost::world_file::WorldFile::load("cloud").unwrap();
+    let mut world = world;
+    world.mounts[0].store = Some("memory:".into());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let host = std::sync::Arc::new(
+            PluginHost::new(&echo(), &world, Default::default())
+                .await
+                .unwrap(),
+        );
+        let calls = (0..64).map(|i| {
+            let host = host.clone();
+            tokio::spawn(async move {
+                let input = if i % 2 == 0 {
+                    "count".to_owned()
+                } else {
+                    format!("call {i}")
+                };
+                (i, host.call(Payload::Text(input)).await.unwrap())
+            })
+        });
+        for call in calls {
+            let (i, result) = call.await.unwrap();
+            let expected = if i % 2 == 0 {
+                "1".to_owned()
+            } else {
+                format!("call {i}")
+            };
+            match result {
+                CallResult::Returned(Ok(Payload::Text(text))) => {
+                    assert_eq!(text, expected, "call {i}")
+                }
+                other => panic!("call {i}: {other:?}"),
+            }
+        }
+    });
+}

@@ -1,0 +1,201 @@
+//! `worldhost:host/blob`: objects addressed by guest path, over the cloud world's mounts.
+//!
+//! A key resolves exactly as a filesystem path does: against the mount whose guest path is its
+//! longest prefix (relative keys against relative mounts, `.` included; absolute keys against
+//! absolute mounts), with the same escape rules. So a blob put here is a file there, and a file
+//! closed there is a blob here.
+
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use object_store::{ObjectStoreExt, PutPayload};
+
+use crate::CloudFsView;
+use crate::bindings::host_imports::worldhost::host::blob::{Entry, Error, Host, ObjectMetadata};
+use crate::mount::Mount;
+use crate::path::{DIR_MARKER, RelPath, is_staging_name};
+
+type BlobResult<T> = wasmtime::Result<Result<T, Error>>;
+
+/// A mount's guest path as a key prefix: `.` and `./x` are relative (`""`, `x`).
+fn guest_prefix(guest: &str) -> &str {
+    let trimmed = guest.trim_start_matches("./").trim_end_matches('/');
+    if trimmed == "." { "" } else { trimmed }
+}
+
+impl CloudFsView<'_> {
+    /// The mount serving `key` and the path below it.
+    fn blob_path(&self, key: &str) -> Result<(Arc<Mount>, RelPath), Error> {
+        let key = key.trim_start_matches("./");
+        let absolute = key.starts_with('/');
+        let best = self
+            .ctx
+            .mounts
+            .iter()
+            .filter_map(|mount| {
+                let prefix = guest_prefix(&mount.guest);
+                if prefix.starts_with('/') != absolute {
+                    return None;
+                }
+                let rest = if prefix.is_empty() {
+                    key
+                } else if key == prefix {
+                    ""
+                } else {
+                    key.strip_prefix(prefix)?.strip_prefix('/')?
+                };
+                Some((prefix.len(), mount, rest))
+            })
+            .max_by_key(|(length, _, _)| *length);
+        let Some((_, mount, rest)) = best else {
+            return Err(Error::NotPermitted);
+        };
+        let path = RelPath::root()
+            .join(rest)
+            .map_err(|code| Error::InvalidKey(format!("`{key}`: {code:?}")))?;
+        Ok((mount.clone(), path))
+    }
+
+    fn writable_blob_path(&self, key: &str) -> Result<(Arc<Mount>, RelPath), Error> {
+        let (mount, path) = self.blob_path(key)?;
+        if mount.read_only || path.is_root() {
+            return Err(Error::NotPermitted);
+        }
+        Ok((mount, path))
+    }
+}
+
+fn blob_error(error: object_store::Error) -> Error {
+    if crate::error::is_not_found(&error) {
+        Error::NotFound
+    } else {
+        tracing::warn!(%error, "blob request failed");
+        Error::Io(error.to_string())
+    }
+}
+
+/// `?` for the inner result of a host function.
+macro_rules! attempt {
+    ($result:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(error) => return Ok(Err(error)),
+        }
+    };
+}
+
+impl Host for CloudFsView<'_> {
+    async fn list(&mut self, prefix: String) -> BlobResult<Vec<Entry>> {
+        let (mount, path) = attempt!(self.blob_path(&prefix));
+        let key_prefix = path.dir_prefix();
+        let listed: Vec<_> = attempt!(
+            mount
+                .store
+                .list(key_prefix.as_ref())
+                .try_collect()
+                .await
+                .map_err(blob_error)
+        );
+        let shown = guest_prefix(&mount.guest);
+        let mut entries: Vec<Entry> = listed
+            .into_iter()
+            .filter(|meta| {
+                let name = meta.location.filename().unwrap_or_default();
+                name != DIR_MARKER && !is_staging_name(name)
+            })
+            .map(|meta| Entry {
+                key: if shown.is_empty() {
+                    meta.location.to_string()
+                } else {
+                    format!("{shown}/{}", meta.location)
+                },
+                size: meta.size,
+            })
+            .collect();
+        entries.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(Ok(entries))
+    }
+
+    async fn get(&mut self, key: String) -> BlobResult<Vec<u8>> {
+        let (mount, path) = attempt!(self.blob_path(&key));
+        let result = async { mount.store.get(&path.key()).await?.bytes().await }.await;
+        Ok(result.map(|bytes| bytes.to_vec()).map_err(blob_error))
+    }
+
+    async fn get_range(&mut self, key: String, offset: u64, length: u64) -> BlobResult<Vec<u8>> {
+        let (mount, path) = attempt!(self.blob_path(&key));
+        let meta = attempt!(mount.store.head(&path.key()).await.map_err(blob_error));
+        let end = meta.size.min(offset.saturating_add(length));
+        if offset >= end {
+            return Ok(Ok(Vec::new()));
+        }
+        let range = mount.store.get_range(&path.key(), offset..end).await;
+        Ok(range.map(|bytes| bytes.to_vec()).map_err(blob_error))
+    }
+
+    async fn put(&mut self, key: String, data: Vec<u8>) -> BlobResult<()> {
+        let (mount, path) = attempt!(self.writable_blob_path(&key));
+        self.ctx.write_budget.spend(data.len() as u64)?;
+        let put = mount.store.put(&path.key(), PutPayload::from(data)).await;
+        Ok(put.map(|_| ()).map_err(blob_error))
+    }
+
+    async fn delete(&mut self, key: String) -> BlobResult<()> {
+        let (mount, path) = attempt!(self.writable_blob_path(&key));
+        // Stores delete missing objects silently; the interface says `not-found`.
+        attempt!(mount.store.head(&path.key()).await.map_err(blob_error));
+        Ok(mount.store.delete(&path.key()).await.map_err(blob_error))
+    }
+
+    async fn exists(&mut self, key: String) -> BlobResult<bool> {
+        let (mount, path) = attempt!(self.blob_path(&key));
+        match mount.store.head(&path.key()).await {
+            Ok(_) => Ok(Ok(true)),
+            Err(error) if crate::error::is_not_found(&error) => Ok(Ok(false)),
+            Err(error) => Ok(Err(blob_error(error))),
+        }
+    }
+
+    async fn copy(&mut self, source: String, destination: String) -> BlobResult<()> {
+        let (from_mount, from) = attempt!(self.blob_path(&source));
+        let (to_mount, to) = attempt!(self.writable_blob_path(&destination));
+        if Arc::ptr_eq(&from_mount, &to_mount) {
+            return Ok(from_mount
+                .store
+                .copy(&from.key(), &to.key())
+                .await
+                .map_err(blob_error));
+        }
+        // Across mounts: read whole, then put.
+        let data = attempt!(self.get(source).await?);
+        self.ctx.write_budget.spend(data.len() as u64)?;
+        Ok(to_mount
+            .store
+            .put(&to.key(), PutPayload::from(data))
+            .await
+            .map(|_| ())
+            .map_err(blob_error))
+    }
+
+    async fn metadata(&mut self, key: String) -> BlobResult<ObjectMetadata> {
+        let (mount, path) = attempt!(self.blob_path(&key));
+        let meta = attempt!(mount.store.head(&path.key()).await.map_err(blob_error));
+        Ok(Ok(ObjectMetadata {
+            size: meta.size,
+            modified_unix_ms: meta.last_modified.timestamp_millis().max(0) as u64,
+            etag: meta.e_tag,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guest_prefixes() {
+        assert_eq!(guest_prefix("."), "");
+        assert_eq!(guest_prefix("./out/"), "out");
+        assert_eq!(guest_prefix("/data"), "/data");
+    }
+}
