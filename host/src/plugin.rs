@@ -77,8 +77,9 @@ pub fn plugin_engine() -> Result<Engine> {
     config.epoch_interruption(true);
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(1000)
-        .total_memories(1000)
-        .total_tables(1000)
+        .total_core_instances(5000)
+        .total_memories(2000)
+        .total_tables(2000)
         .total_stacks(1000);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config).map_err(anyhow::Error::from)
