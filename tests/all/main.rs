@@ -9,6 +9,7 @@ mod harness;
 mod limits;
 mod plugins;
 mod proxy;
+mod python_plugin;
 mod servers;
 mod wit;
 mod worlds;
