@@ -73,19 +73,27 @@ pub fn compile(engine: &Engine, path: &Path, bytes: &[u8]) -> Result<(GuestForma
             "`{shown}` is not a WebAssembly file: it does not start with the `\\0asm` magic bytes"
         );
     }
-    let (format, component_bytes) = if wasmparser::Parser::is_component(bytes) {
-        (GuestFormat::Component, std::borrow::Cow::Borrowed(bytes))
+    let format = if wasmparser::Parser::is_component(bytes) {
+        GuestFormat::Component
     } else if wasmparser::Parser::is_core_wasm(bytes) {
-        let converted = core_module_to_component(bytes)
-            .with_context(|| format!("cannot run core module `{shown}`"))?;
-        (GuestFormat::CoreModule, std::borrow::Cow::Owned(converted))
+        GuestFormat::CoreModule
     } else {
         bail!("`{shown}` has the WebAssembly magic bytes but an unknown version or layer");
     };
-    let component = Component::from_binary(engine, &component_bytes).map_err(|e| {
-        anyhow::anyhow!(
-            "`{shown}` is not a valid WebAssembly component (truncated or corrupt?): {e:#}"
-        )
+    // Keyed on the file's own bytes: a cached core module skips its conversion too.
+    let component = crate::compile_cache::load_or_compile(engine, bytes, || {
+        let component_bytes = match format {
+            GuestFormat::Component => std::borrow::Cow::Borrowed(bytes),
+            GuestFormat::CoreModule => std::borrow::Cow::Owned(
+                core_module_to_component(bytes)
+                    .with_context(|| format!("cannot run core module `{shown}`"))?,
+            ),
+        };
+        Component::from_binary(engine, &component_bytes).map_err(|e| {
+            anyhow::anyhow!(
+                "`{shown}` is not a valid WebAssembly component (truncated or corrupt?): {e:#}"
+            )
+        })
     })?;
     Ok((format, component))
 }

@@ -5,6 +5,7 @@
 //! - [`world`] names the worlds and links what each offers.
 //! - [`run`] instantiates the guest in a world and calls `wasi:cli/run`, within [`limits`].
 
+pub mod compile_cache;
 pub mod guest;
 pub mod host_interfaces;
 pub mod inspect;

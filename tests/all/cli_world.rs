@@ -410,3 +410,51 @@ fn version_and_help() {
         );
     }
 }
+
+/// Compiled guests are cached by content: the second run loads native code instead of
+/// compiling, and a damaged cache file is compiled again, never trusted.
+#[test]
+fn compiled_guests_are_cached_and_a_damaged_cache_is_recompiled() {
+    let cache = tempfile::tempdir().unwrap();
+    let wasm = probe(Target::P2);
+    let run = || -> crate::harness::Ran {
+        host()
+            .env("WORLDHOST_CACHE", cache.path())
+            .env("WORLDHOST_LOG", "worldhost::compile_cache=debug")
+            .args(["run".as_ref(), wasm.as_os_str(), "args".as_ref()])
+            .output()
+            .unwrap()
+            .into()
+    };
+    let first = run();
+    first.success();
+    assert!(
+        !first.stderr.contains("loaded from the cache"),
+        "{first:#?}"
+    );
+    let cached: Vec<_> = fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    let second = run();
+    second.success();
+    assert!(
+        second.stderr.contains("loaded from the cache"),
+        "{second:#?}"
+    );
+
+    fs::write(&cached[0], b"not native code").unwrap();
+    let third = run();
+    assert_eq!(third.stdout, first.stdout, "{third:#?}");
+    assert!(
+        third
+            .stderr
+            .contains("cached guest unusable; compiling again"),
+        "{third:#?}"
+    );
+    assert!(
+        run().stderr.contains("loaded from the cache"),
+        "the damaged file was replaced"
+    );
+}
