@@ -48,19 +48,27 @@ pub fn inspect(engine: &Engine, path: &Path) -> Result<String> {
     for export in &exports {
         writeln!(out, "  {export}")?;
     }
-    let command = exports
-        .iter()
-        .any(|export| unversioned(export) == RUN_INTERFACE);
+    let exported = |interface: &str| {
+        exports
+            .iter()
+            .any(|export| unversioned(export) == interface)
+    };
+    let (command, plugin) = (
+        exported(RUN_INTERFACE),
+        exported(crate::plugin::HANDLER_INTERFACE),
+    );
     writeln!(out, "\nworlds:")?;
     let worlds = Worlds::load()?;
     for (world, _) in BUILT_IN {
         let missing = missing_in_world(&worlds, world, &imports)?;
-        let verdict = match (missing.is_empty(), command) {
-            (true, true) => "can run".to_owned(),
-            (true, false) => format!(
-                "imports fit, but it does not export `{RUN_INTERFACE}`, so `host run` cannot run it"
+        let verdict = match (missing.is_empty(), command, plugin) {
+            (true, true, _) => "can run".to_owned(),
+            (true, false, true) => "can run as a plugin (`host call`)".to_owned(),
+            (true, false, false) => format!(
+                "imports fit, but it exports neither `{RUN_INTERFACE}` nor `{}`, so the host cannot run it",
+                crate::plugin::HANDLER_INTERFACE
             ),
-            (false, _) => format!("cannot run: missing {}", missing.join(", ")),
+            (false, ..) => format!("cannot run: missing {}", missing.join(", ")),
         };
         writeln!(out, "  {world}: {verdict}")?;
     }

@@ -164,6 +164,21 @@ fn host_call_refuses_what_is_not_a_plugin() {
     ran.refused_with(&["is not a plugin", "worldhost:host/handler", "wasi:cli/run"]);
 }
 
+#[test]
+fn inspect_says_a_plugin_can_be_called() {
+    let ran: Ran = host().arg("inspect").arg(echo()).output().unwrap().into();
+    let text = ran.success();
+    assert!(text.contains("worldhost:host/handler@0.1.0"), "{text}");
+    assert!(
+        text.contains("cloud: can run as a plugin (`host call`)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cli: cannot run: missing worldhost:host/blob@0.1.0"),
+        "{text}"
+    );
+}
+
 /// The embedding API: one setup, many concurrent calls, each on a fresh instance.
 #[test]
 fn the_embedding_api_calls_concurrently_on_fresh_instances() {

@@ -184,7 +184,10 @@ fn inspect_names_imports_exports_and_what_each_world_lacks() {
     let text = run_host(["inspect".as_ref(), no_run.as_os_str()])
         .success()
         .to_owned();
-    assert!(text.contains("does not export `wasi:cli/run`"), "{text}");
+    assert!(
+        text.contains("exports neither `wasi:cli/run` nor `worldhost:host/handler`"),
+        "{text}"
+    );
 }
 
 #[test]
