@@ -8,6 +8,7 @@ mod examples;
 mod harness;
 mod limits;
 mod plugins;
+mod plugins_sdk;
 mod proxy;
 mod python_plugin;
 mod servers;

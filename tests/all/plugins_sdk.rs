@@ -1,0 +1,245 @@
+//! Guests written with the Rust guest SDK (`guest-sdk/`): the word-count plugin, called with
+//! `host call`, and the blob-copy command, run with `host run`, both in the cloud world on a
+//! local directory.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use crate::harness::{EXAMPLES, Ran, Target, guest, host, run_host};
+
+fn word_count() -> PathBuf {
+    guest(EXAMPLES, "word_count", Target::P2)
+}
+
+fn blob_copy() -> PathBuf {
+    guest(EXAMPLES, "blob-copy", Target::P2)
+}
+
+/// The `file://` URL of a local directory.
+fn file_url(dir: &Path) -> String {
+    format!("file://{}", dir.display())
+}
+
+/// Runs `host` with `args`, `stdin` as its standard input and `WORLDHOST_LOG=info`.
+fn host_with_stdin(args: &[String], stdin: &str) -> Ran {
+    let mut child = host()
+        .args(args)
+        .env("WORLDHOST_LOG", "info")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start host");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap().into()
+}
+
+/// A store directory with three text files under `docs/` (3 + 2 + 4 words), one binary blob
+/// there, and a text file elsewhere.
+fn store_with_docs() -> tempfile::TempDir {
+    let store = tempfile::tempdir().unwrap();
+    let write = |path: &str, content: &[u8]| {
+        let path = store.path().join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+    };
+    write("docs/b.txt", b"four  five\n");
+    write("docs/a.txt", b"one two three");
+    write("docs/sub/c.txt", b"six\nseven\teight nine\n");
+    write("docs/logo.bin", &[0xff, 0xfe, 0x00, 0x80]);
+    write("other/x.txt", b"not counted at all");
+    store
+}
+
+/// A world file extending `cloud`: `.` is `store`, and the config sets `output = "out"`.
+fn world_file(store: &Path) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("word-count.toml");
+    fs::write(
+        &path,
+        format!(
+            "base = \"cloud\"\n\n[[mount]]\nguest = \".\"\nstore = \"{}\"\n\n[config]\noutput = \"out\"\n",
+            file_url(store)
+        ),
+    )
+    .unwrap();
+    (dir, path.display().to_string())
+}
+
+/// Calls word-count with `--text`, in the world file's world, with `prefix` on stdin.
+fn call_word_count(world: &str, prefix: &str) -> Ran {
+    host_with_stdin(
+        &[
+            "call".to_owned(),
+            "--world".to_owned(),
+            world.to_owned(),
+            "--text".to_owned(),
+            "--input".to_owned(),
+            "-".to_owned(),
+            word_count().display().to_string(),
+        ],
+        prefix,
+    )
+}
+
+/// The stderr line that contains every one of `words`, if any.
+fn log_line<'a>(ran: &'a Ran, words: &[&str]) -> Option<&'a str> {
+    ran.stderr
+        .lines()
+        .find(|line| words.iter().all(|word| line.contains(word)))
+}
+
+#[test]
+fn word_count_counts_the_words_under_a_prefix_into_the_configured_output() {
+    let store = store_with_docs();
+    let (_world_dir, world) = world_file(store.path());
+    let ran = call_word_count(&world, "docs/\n");
+    assert_eq!(ran.success().trim_end(), "3 files, 9 words", "{ran:#?}");
+
+    // Sorted by key, the binary blob skipped, then the total; in `[config] output`.
+    let counts = fs::read_to_string(store.path().join("out/counts.txt")).unwrap();
+    assert_eq!(
+        counts,
+        "docs/a.txt 3\ndocs/b.txt 2\ndocs/sub/c.txt 4\ntotal 9\n"
+    );
+    assert!(!store.path().join("results").exists(), "{ran:#?}");
+
+    // The plugin's log lines reach the host's log with their fields.
+    let counted = log_line(&ran, &["counted", "docs/a.txt", "words=3"]);
+    assert!(counted.is_some(), "no log line for docs/a.txt: {ran:#?}");
+    assert!(counted.unwrap().contains("INFO"), "{ran:#?}");
+    let skipped = log_line(&ran, &["skipped, not text", "docs/logo.bin"]);
+    assert!(skipped.unwrap_or("").contains("WARN"), "{ran:#?}");
+    assert!(
+        log_line(
+            &ran,
+            &["wrote counts", "out/counts.txt", "files=3", "words=9"]
+        )
+        .is_some(),
+        "{ran:#?}"
+    );
+}
+
+#[test]
+fn word_count_takes_bytes_and_writes_to_the_default_output() {
+    // The README's command: `--world cloud --mount`, no `--text`, so the prefix arrives as
+    // bytes; no config, so the counts go to `results/`.
+    let store = store_with_docs();
+    let ran = host_with_stdin(
+        &[
+            "call".to_owned(),
+            "--world".to_owned(),
+            "cloud".to_owned(),
+            "--mount".to_owned(),
+            file_url(store.path()),
+            "--input".to_owned(),
+            "-".to_owned(),
+            word_count().display().to_string(),
+        ],
+        "docs/sub/",
+    );
+    assert_eq!(ran.success().trim_end(), "1 file, 4 words", "{ran:#?}");
+    assert_eq!(
+        fs::read_to_string(store.path().join("results/counts.txt")).unwrap(),
+        "docs/sub/c.txt 4\ntotal 4\n"
+    );
+}
+
+#[test]
+fn word_count_without_blobs_under_the_prefix_fails_with_no_input() {
+    let store = store_with_docs();
+    let (_world_dir, world) = world_file(store.path());
+    for prefix in ["empty/\n", "\n"] {
+        let ran = call_word_count(&world, prefix);
+        assert_eq!(ran.code, 1, "{prefix:?}: {ran:#?}");
+        assert_eq!(ran.stdout, "", "{prefix:?}: {ran:#?}");
+        let error = log_line(&ran, &["error: ", "no-input"]);
+        assert!(error.is_some(), "{prefix:?}: no error line: {ran:#?}");
+        assert!(!ran.stderr.contains("panicked"), "{ran:#?}");
+    }
+    assert!(!store.path().join("out").exists());
+}
+
+#[test]
+fn blob_copy_command_runs_in_the_cloud_world() {
+    let store = tempfile::tempdir().unwrap();
+    fs::write(store.path().join("a.txt"), "copied by the blob interface\n").unwrap();
+    let run = |source: &str| {
+        host_with_stdin(
+            &[
+                "run".to_owned(),
+                "--world".to_owned(),
+                "cloud".to_owned(),
+                "--mount".to_owned(),
+                file_url(store.path()),
+                blob_copy().display().to_string(),
+                source.to_owned(),
+                "copies/a.txt".to_owned(),
+            ],
+            "",
+        )
+    };
+
+    let ran = run("a.txt");
+    assert_eq!(
+        ran.success(),
+        "copied a.txt to copies/a.txt (29 bytes)\n",
+        "{ran:#?}"
+    );
+    assert_eq!(
+        fs::read_to_string(store.path().join("copies/a.txt")).unwrap(),
+        "copied by the blob interface\n"
+    );
+    assert!(
+        log_line(
+            &ran,
+            &["copied", "from=a.txt", "to=copies/a.txt", "bytes=29"]
+        )
+        .is_some(),
+        "{ran:#?}"
+    );
+
+    // A missing source: `main` returns the error, so the guest exits 1 and says why.
+    let ran = run("missing.txt");
+    assert_eq!(ran.code, 1, "{ran:#?}");
+    assert!(ran.stderr.contains("no blob at missing.txt"), "{ran:#?}");
+}
+
+#[test]
+fn sdk_commands_export_no_handler_and_plugins_no_run() {
+    // Using the SDK's imports does not make a command export the plugin handler, and a
+    // plugin exports the handler only.
+    let inspect = |wasm: PathBuf| {
+        let ran = run_host(["inspect".to_owned(), wasm.display().to_string()]);
+        let stdout = ran.success();
+        let exports = stdout
+            .split("exports:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no exports: {ran:#?}"))
+            .split("\n\n")
+            .next()
+            .unwrap()
+            .to_owned();
+        (stdout.to_owned(), exports)
+    };
+
+    let (stdout, exports) = inspect(blob_copy());
+    assert!(exports.contains("wasi:cli/run@"), "{stdout}");
+    assert!(!exports.contains("worldhost:host/handler"), "{stdout}");
+    assert!(stdout.contains("worldhost:host/blob@0.1.0"), "{stdout}");
+    assert!(stdout.contains("worldhost:host/logging@0.1.0"), "{stdout}");
+    // It never reads config, so it does not import it.
+    assert!(!stdout.contains("worldhost:host/config"), "{stdout}");
+
+    let (stdout, exports) = inspect(word_count());
+    assert!(exports.contains("worldhost:host/handler@0.1.0"), "{stdout}");
+    assert!(!exports.contains("wasi:cli/run"), "{stdout}");
+    assert!(stdout.contains("worldhost:host/config@0.1.0"), "{stdout}");
+}
