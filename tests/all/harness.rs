@@ -1,8 +1,10 @@
 //! What every test needs: guests built once, and the `host` binary run on them.
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// The two WASI targets every guest is built for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -144,6 +146,83 @@ impl Ran {
             );
         }
     }
+}
+
+/// Runs `command` with `stdin` (or none), killing it after `timeout`.
+pub fn run_bounded(
+    mut command: Command,
+    stdin: Option<&[u8]>,
+    timeout: Duration,
+    what: &str,
+) -> Ran {
+    command
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    if let Some(input) = stdin {
+        // Dropping the handle closes the pipe, so the reader sees end of input. A process that
+        // exits without reading all of it (refusing its arguments) is judged by what it says.
+        match child.stdin.take().unwrap().write_all(input) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            written => written.unwrap(),
+        }
+    }
+    let mut pipe_out = child.stdout.take().unwrap();
+    let mut pipe_err = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        pipe_out.read_to_end(&mut bytes).map(|_| bytes)
+    });
+    let err = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        pipe_err.read_to_end(&mut bytes).map(|_| bytes)
+    });
+    let Some(status) = wait_bounded(&mut child, timeout) else {
+        panic!("{what} took longer than {timeout:?} and was killed");
+    };
+    let stdout = out.join().unwrap().unwrap();
+    let stderr = err.join().unwrap().unwrap();
+    Ran {
+        code: status
+            .code()
+            .unwrap_or_else(|| panic!("{what} was killed by a signal")),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// Waits for `child` at most `timeout`; past that, kills it and returns `None`.
+pub fn wait_bounded(
+    child: &mut std::process::Child,
+    timeout: std::time::Duration,
+) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// How long a `host` run fed through stdin may take in a test.
+pub const RUN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// Runs `command` (a `host` command) with `input` as its stdin.
+pub fn run_with_stdin(command: Command, input: &[u8]) -> Ran {
+    run_bounded(command, Some(input), RUN_TIMEOUT, "host")
 }
 
 /// Width and height from a PNG's IHDR chunk, checking the signature.

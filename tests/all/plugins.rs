@@ -3,9 +3,8 @@
 
 use std::fs;
 use std::io::Write;
-use std::process::Stdio;
 
-use crate::harness::{Ran, TEST_GUESTS, Target, guest, host, probe};
+use crate::harness::{Ran, TEST_GUESTS, Target, guest, host, probe, run_with_stdin};
 
 fn echo() -> std::path::PathBuf {
     guest(TEST_GUESTS, "echo_plugin", Target::P2)
@@ -13,18 +12,13 @@ fn echo() -> std::path::PathBuf {
 
 /// `host call` with `args`, `input` on stdin.
 fn call(args: &[&str], input: &[u8]) -> Ran {
-    let mut child = host()
+    let mut command = host();
+    command
         .arg("call")
         .args(args)
         .args(["--input", "-"])
-        .arg(echo())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap().into()
+        .arg(echo());
+    run_with_stdin(command, input)
 }
 
 #[test]
@@ -82,19 +76,12 @@ fn config_values_come_from_the_world_file() {
 
 #[test]
 fn log_lines_reach_the_hosts_output_with_the_plugins_name() {
-    let ran: Ran = {
-        let mut child = host()
-            .env("WORLDHOST_LOG", "info")
-            .args(["call", "--text", "--mount", "memory:", "--input", "-"])
-            .arg(echo())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(b"log").unwrap();
-        child.wait_with_output().unwrap().into()
-    };
+    let mut command = host();
+    command
+        .env("WORLDHOST_LOG", "info")
+        .args(["call", "--text", "--mount", "memory:", "--input", "-"])
+        .arg(echo());
+    let ran = run_with_stdin(command, b"log");
     assert_eq!(ran.success(), "logged\n");
     let line = ran
         .stderr

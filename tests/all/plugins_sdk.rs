@@ -3,9 +3,7 @@
 //! local directory.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use crate::harness::{EXAMPLES, Ran, Target, guest, host, run_host};
 
@@ -24,21 +22,9 @@ fn file_url(dir: &Path) -> String {
 
 /// Runs `host` with `args`, `stdin` as its standard input and `WORLDHOST_LOG=info`.
 fn host_with_stdin(args: &[String], stdin: &str) -> Ran {
-    let mut child = host()
-        .args(args)
-        .env("WORLDHOST_LOG", "info")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cannot start host");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap().into()
+    let mut command = host();
+    command.args(args).env("WORLDHOST_LOG", "info");
+    crate::harness::run_with_stdin(command, stdin.as_bytes())
 }
 
 /// A store directory with three text files under `docs/` (3 + 2 + 4 words), one binary blob

@@ -1,14 +1,13 @@
 //! A guest in another language: the Python plugin in `examples/python-plugin`, built against
 //! our `plugin` world by componentize-py (installed by `tests/run`) and run with `host call`.
 
-use std::io::{Read, Write};
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
-use std::{fs, thread};
+use std::time::Duration;
 
-use crate::harness::{EXAMPLES, Ran, host, repo_root};
+use crate::harness::{EXAMPLES, Ran, host, repo_root, run_bounded};
 
 /// How long building the plugin may take (componentize-py links a whole CPython: ~10-30 s).
 const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
@@ -62,60 +61,6 @@ fn python_plugin() -> &'static Path {
         fs::rename(&partial, &out).unwrap();
         out
     })
-}
-
-/// Runs `command` with `stdin` (or none), killing it after `timeout`.
-fn run_bounded(mut command: Command, stdin: Option<&[u8]>, timeout: Duration, what: &str) -> Ran {
-    command
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    if let Some(input) = stdin {
-        // Dropping the handle closes the pipe, so the reader sees end of input. A process that
-        // exits without reading all of it (refusing its arguments) is judged by what it says.
-        match child.stdin.take().unwrap().write_all(input) {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-            written => written.unwrap(),
-        }
-    }
-    let mut pipe_out = child.stdout.take().unwrap();
-    let mut pipe_err = child.stderr.take().unwrap();
-    let out = thread::spawn(move || {
-        let mut bytes = Vec::new();
-        pipe_out.read_to_end(&mut bytes).map(|_| bytes)
-    });
-    let err = thread::spawn(move || {
-        let mut bytes = Vec::new();
-        pipe_err.read_to_end(&mut bytes).map(|_| bytes)
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} took longer than {timeout:?} and was killed");
-        }
-        thread::sleep(Duration::from_millis(50));
-    };
-    let stdout = out.join().unwrap().unwrap();
-    let stderr = err.join().unwrap().unwrap();
-    Ran {
-        code: status
-            .code()
-            .unwrap_or_else(|| panic!("{what} was killed by a signal")),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
 }
 
 /// A world file on the cloud world with a memory store at `.` and `greeting = "hi"`.

@@ -203,7 +203,7 @@ impl Drop for Server {
 
 /// Runs `command` to the end, at most `timeout` (then kills it), with its output in `log`;
 /// returns its exit status and output.
-fn run_bounded(mut command: Command, timeout: Duration, log: &Path) -> (ExitStatus, String) {
+fn run_logged(mut command: Command, timeout: Duration, log: &Path) -> (ExitStatus, String) {
     let file = File::create(log).expect("cannot create a log file");
     let mut child = command
         .stdin(Stdio::null())
@@ -211,20 +211,11 @@ fn run_bounded(mut command: Command, timeout: Duration, log: &Path) -> (ExitStat
         .stderr(file)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{command:?} did not finish within {timeout:?}; its output:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let Some(status) = crate::harness::wait_bounded(&mut child, timeout) else {
+        panic!(
+            "{command:?} did not finish within {timeout:?}; its output:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
     };
     (status, std::fs::read_to_string(log).unwrap_or_default())
 }
@@ -433,7 +424,7 @@ impl AzureServer {
             .env("NO_PROXY", "127.0.0.1")
             .env("no_proxy", "127.0.0.1");
         let log = server.dir.path().join("create-container.log");
-        let (status, output) = run_bounded(create, START_TIMEOUT, &log);
+        let (status, output) = run_logged(create, START_TIMEOUT, &log);
         if !status.success() {
             server.fail(&format!(
                 "did not create container {container} ({status}):\n{output}\nAzurite's output"
