@@ -165,22 +165,22 @@ impl PluginHost {
         let state = new_state(&self.path, &self.world, cloud_fs, &self.options).await?;
         let limits = &self.options.limits;
         let mut store = new_store(&self.engine, state, limits)?;
+        // The time limit covers the call and the storing of what it left open.
         let call = async {
             let plugin = self.pre.instantiate_async(&mut store).await?;
-            plugin
-                .worldhost_host_handler()
-                .call_handle(&mut store, &input)
-                .await
+            let handler = plugin.worldhost_host_handler();
+            let returned = handler.call_handle(&mut store, &input).await?;
+            if returned.is_ok() {
+                // As after a command: files the plugin left open are stored.
+                let stored = store.data_mut().cloud_fs.commit_open_files().await;
+                stored.map_err(wasmtime::Error::from_anyhow)?;
+            }
+            Ok::<_, wasmtime::Error>(returned)
         };
-        let result = match tokio::time::timeout(limits.timeout, call).await {
+        Ok(match tokio::time::timeout(limits.timeout, call).await {
             Ok(Ok(returned)) => CallResult::Returned(returned),
             Ok(Err(error)) => CallResult::Stopped(classify_failure(error, limits)?),
             Err(_) => CallResult::Stopped(Outcome::LimitHit(limits.exceeded(Limit::Timeout))),
-        };
-        if let CallResult::Returned(_) = result {
-            // As after a command: files the plugin left open are stored.
-            store.data_mut().cloud_fs.commit_open_files().await?;
-        }
-        Ok(result)
+        })
     }
 }

@@ -506,3 +506,24 @@ fn a_large_local_write_is_invisible_until_closed_then_whole() {
         .collect();
     assert_eq!(names, ["big.bin"], "staging files left behind");
 }
+
+/// A handle that syncs a large staged file on a local store goes on writing, and the object
+/// ends whole; readers meanwhile saw the synced content.
+#[test]
+fn a_synced_large_local_file_goes_on_being_written() {
+    let store = tempfile::tempdir().unwrap();
+    let mount = format!("file://{}", store.path().display());
+    let ran = cloud_probe(&[mount], &["write-sync", "big.bin", "10"], |_| {});
+    assert_eq!(ran.success(), "wrote 20 MiB\n");
+    let bytes = fs::read(store.path().join("big.bin")).unwrap();
+    assert_eq!(bytes.len(), 20 << 20);
+    assert!(
+        bytes[..10 << 20].iter().all(|b| *b == b'a')
+            && bytes[10 << 20..].iter().all(|b| *b == b'b')
+    );
+    let names: Vec<_> = fs::read_dir(store.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["big.bin"], "staging files left behind");
+}

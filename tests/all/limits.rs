@@ -150,3 +150,23 @@ fn limit_flags_refuse_bad_values() {
     let ran = probe_with(&["--timeout", "soon"], &["args"]);
     assert!(ran.stderr.contains("`soon` is not a duration"), "{ran:#?}");
 }
+
+#[test]
+fn growing_a_file_counts_against_the_store_write_limit() {
+    let ran = probe_with(
+        &[
+            "--world",
+            "cloud",
+            "--mount",
+            "memory:",
+            "--max-store-writes",
+            "10MiB",
+        ],
+        &["grow", "huge.bin", "1073741824"],
+    );
+    assert_stopped(
+        &ran,
+        120,
+        "limit on bytes written to stores of 10.0 MiB (raise it with --max-store-writes)",
+    );
+}

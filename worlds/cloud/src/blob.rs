@@ -17,8 +17,11 @@ use crate::path::{DIR_MARKER, RelPath, is_staging_name};
 
 type BlobResult<T> = wasmtime::Result<Result<T, Error>>;
 
-/// A mount's guest path as a key prefix: `.` and `./x` are relative (`""`, `x`).
+/// A mount's guest path as a key prefix: `.` and `./x` are relative (`""`, `x`); `/` is `/`.
 fn guest_prefix(guest: &str) -> &str {
+    if guest.chars().all(|c| c == '/') && !guest.is_empty() {
+        return "/";
+    }
     let trimmed = guest.trim_start_matches("./").trim_end_matches('/');
     if trimmed == "." { "" } else { trimmed }
 }
@@ -26,8 +29,18 @@ fn guest_prefix(guest: &str) -> &str {
 impl CloudFsView<'_> {
     /// The mount serving `key` and the path below it.
     fn blob_path(&self, key: &str) -> Result<(Arc<Mount>, RelPath), Error> {
-        let key = key.trim_start_matches("./");
+        // Resolve `.`, `..` and doubled slashes first, so the key picks the mount its
+        // resolved path lies in (`x/../out/f` is in `out`), refusing `..` above the top.
         let absolute = key.starts_with('/');
+        let resolved = RelPath::root()
+            .join(key.trim_start_matches('/'))
+            .map_err(|code| Error::InvalidKey(format!("`{key}`: {code:?}")))?;
+        let normalized = match (absolute, resolved.is_root()) {
+            (true, _) => format!("/{}", resolved.key()),
+            (false, true) => String::new(),
+            (false, false) => resolved.key().to_string(),
+        };
+        let key = normalized.as_str();
         let best = self
             .ctx
             .mounts
@@ -39,6 +52,8 @@ impl CloudFsView<'_> {
                 }
                 let rest = if prefix.is_empty() {
                     key
+                } else if prefix == "/" {
+                    key.strip_prefix('/')?
                 } else if key == prefix {
                     ""
                 } else {
@@ -197,5 +212,6 @@ mod tests {
         assert_eq!(guest_prefix("."), "");
         assert_eq!(guest_prefix("./out/"), "out");
         assert_eq!(guest_prefix("/data"), "/data");
+        assert_eq!(guest_prefix("/"), "/");
     }
 }

@@ -28,6 +28,9 @@ use crate::{CloudFsView, FsError};
 
 type FsResult<T> = Result<T, FsError>;
 
+/// The most one `read` returns (as for a real file, a short read is the guest's to repeat).
+const MAX_READ: u64 = 4 << 20;
+
 /// A descriptor handed to the guest: a directory (a prefix) or an open file.
 pub enum Descriptor {
     Dir {
@@ -265,6 +268,10 @@ impl CloudFsView<'_> {
     ) -> FsResult<(Arc<Mount>, RelPath, bool)> {
         let (mount, dir) = self.dir(fd)?;
         let resolved = dir.join_checked(path)?;
+        if mount.local_root.is_some() && resolved.path.has_staging_name() {
+            // `NAME#DIGITS` is where a local store stages uploads: never the guest's.
+            return Err(ErrorCode::Access.into());
+        }
         for dir in resolved
             .must_be_dirs
             .iter()
@@ -326,7 +333,7 @@ impl types::Host for CloudFsView<'_> {
         &mut self,
         err: Resource<wasmtime::Error>,
     ) -> wasmtime::Result<Option<ErrorCode>> {
-        // Our streams fail with a code of their own, or on store or staging errors.
+        // Our streams fail with a code of their own (`StreamCode`), or with a host error.
         let error = self.table.get(&err)?;
         Ok(Some(
             error
@@ -404,6 +411,7 @@ impl types::HostDescriptor for CloudFsView<'_> {
             other => other?,
         };
         let mut state = file.state.lock().await;
+        file.charge(size.saturating_sub(state.size()))?;
         // Shrinking to nothing needs no download of the old content.
         file.materialize(&mut state, size == 0).await?;
         if let Some(spool) = state.spool.as_mut() {
@@ -435,7 +443,8 @@ impl types::HostDescriptor for CloudFsView<'_> {
     ) -> FsResult<(Vec<u8>, bool)> {
         let file = self.file(&fd, DescriptorFlags::READ)?;
         let mut state = file.state.lock().await;
-        let bytes = file.read_at(&mut state, offset, len).await?;
+        // A short read is allowed; the guest's asking for more must not size host buffers.
+        let bytes = file.read_at(&mut state, offset, len.min(MAX_READ)).await?;
         let at_end = offset + bytes.len() as u64 >= state.size();
         Ok((bytes.to_vec(), at_end))
     }
@@ -623,6 +632,7 @@ impl types::HostDescriptor for CloudFsView<'_> {
                     return Err(ErrorCode::Invalid.into());
                 }
                 check_parent(&mount, &path).await?;
+                mount.forget_dirs_under(&path);
                 // A new file: it reaches the store, empty or not, when the guest closes or
                 // syncs it.
                 let state = FileState {
@@ -659,6 +669,14 @@ impl types::HostDescriptor for CloudFsView<'_> {
             Entry::Missing => return Err(ErrorCode::NoEntry.into()),
             Entry::File { .. } => return Err(ErrorCode::NotDirectory.into()),
             Entry::Dir => {}
+        }
+        if let Some(local) = mount.local_path(&path) {
+            // The store's listing hides staged uploads; they keep a directory too.
+            let entries = std::fs::read_dir(&local).map_err(crate::error::spool_error)?;
+            let mut names = entries.filter_map(|entry| entry.ok().map(|entry| entry.file_name()));
+            if names.any(|name| name != DIR_MARKER) {
+                return Err(ErrorCode::NotEmpty.into());
+            }
         }
         let key = path.key();
         let listing = mount
@@ -708,6 +726,8 @@ impl types::HostDescriptor for CloudFsView<'_> {
                 if matches!(target, Entry::Missing) {
                     check_parent(&mount, &to).await?;
                 }
+                mount.forget_ancestors(&from);
+                mount.forget_dirs_under(&to);
                 let (from_key, to_key) = (from.key(), to.key());
                 mount
                     .store
@@ -752,17 +772,21 @@ impl types::HostDescriptor for CloudFsView<'_> {
         match lookup(&mount, &path).await? {
             Entry::Missing => Err(ErrorCode::NoEntry.into()),
             Entry::Dir => Err(ErrorCode::IsDirectory.into()),
-            Entry::File { .. } => match (mount.local_path(&path), &mount.local_root) {
-                (Some(local), Some(root)) => remove_local(&local, root),
-                _ => {
-                    let key = path.key();
-                    mount
-                        .store
-                        .delete(&key)
-                        .await
-                        .map_err(|e| store_error(e, &key))
+            Entry::File { .. } => {
+                // The directories above may vanish with their last object.
+                mount.forget_ancestors(&path);
+                match (mount.local_path(&path), &mount.local_root) {
+                    (Some(local), Some(root)) => remove_local(&local, root),
+                    _ => {
+                        let key = path.key();
+                        mount
+                            .store
+                            .delete(&key)
+                            .await
+                            .map_err(|e| store_error(e, &key))
+                    }
                 }
-            },
+            }
         }
     }
 
@@ -796,8 +820,12 @@ impl types::HostDescriptor for CloudFsView<'_> {
     async fn drop(&mut self, fd: Resource<Descriptor>) -> wasmtime::Result<()> {
         let descriptor = self.table.delete(fd)?;
         if let Descriptor::File { file, .. } = descriptor {
-            // Closing commits. Streams still open keep the staged copy for further writes.
+            // Closing commits. Streams still open keep the staged copy for further writes,
+            // and the file is kept so those writes are committed at exit.
             let closing = Arc::strong_count(&file) == 1;
+            if !closing {
+                self.ctx.keep_until_exit(file.clone());
+            }
             let mut state = file.state.lock().await;
             if file.commit(&mut state, closing).await.is_err() {
                 wasmtime::bail!(

@@ -26,10 +26,12 @@ pub fn store_error(error: object_store::Error, what: &dyn std::fmt::Display) -> 
     code.into()
 }
 
-/// A local I/O failure on a staged file (the host's temporary disk).
+/// A local I/O failure: a staged file, or a local store's own files.
 pub fn spool_error(error: std::io::Error) -> FsError {
     tracing::warn!(%error, "staging file failed");
     match error.kind() {
+        std::io::ErrorKind::NotFound => ErrorCode::NoEntry,
+        std::io::ErrorKind::PermissionDenied => ErrorCode::Access,
         std::io::ErrorKind::StorageFull => ErrorCode::InsufficientSpace,
         std::io::ErrorKind::OutOfMemory => ErrorCode::InsufficientMemory,
         _ => ErrorCode::Io,

@@ -178,9 +178,9 @@ impl OpenFile {
 
     /// Writes `data` at `offset` into the spool (which must exist).
     pub fn write_at(&self, state: &mut FileState, offset: u64, data: &[u8]) -> Result<(), FsError> {
-        self.budget
-            .spend(data.len() as u64)
-            .map_err(FsError::trap)?;
+        // The bytes written, and the zeros of any gap they leave past the end, count.
+        let gap = offset.saturating_sub(state.size());
+        self.charge(data.len() as u64 + gap)?;
         let spool = state
             .spool
             .as_mut()
@@ -191,6 +191,12 @@ impl OpenFile {
         state.dirty = true;
         state.modified = Some(SystemTime::now());
         Ok(())
+    }
+
+    /// Counts `bytes` against the run's budget of bytes written to stores; past it the run
+    /// stops (a guest cannot grow files, or host memory, beyond the limit).
+    pub fn charge(&self, bytes: u64) -> Result<(), FsError> {
+        self.budget.spend(bytes).map_err(FsError::trap)
     }
 
     /// Uploads the spool if it holds new content. With `closing`, the spool is consumed
@@ -247,14 +253,28 @@ impl OpenFile {
                     .mount
                     .local_path(&self.path)
                     .expect("staged only on local stores");
-                let renamed = target
-                    .parent()
-                    .map_or(Ok(()), std::fs::create_dir_all)
-                    .and_then(|()| std::fs::rename(&*staged, &target));
-                renamed.map_err(io_to_store)?;
-                // Further writes stage a fresh copy of the committed file.
-                *staged = std::path::PathBuf::new();
-                state.spool = None;
+                let parent_made = target.parent().map_or(Ok(()), std::fs::create_dir_all);
+                if closing {
+                    parent_made
+                        .and_then(|()| std::fs::rename(&*staged, &target))
+                        .map_err(io_to_store)?;
+                    // Moved into place: nothing staged is left to remove.
+                    *staged = std::path::PathBuf::new();
+                    state.spool = None;
+                } else {
+                    // A sync: publish a copy (renamed into place whole) and keep staging, so
+                    // the handle and its streams go on writing.
+                    let mut copy = staged.clone().into_os_string();
+                    copy.push("0");
+                    let copy = std::path::PathBuf::from(copy);
+                    let published = parent_made
+                        .and_then(|()| std::fs::copy(&*staged, &copy))
+                        .and_then(|_| std::fs::rename(&copy, &target));
+                    if published.is_err() {
+                        let _ = std::fs::remove_file(&copy);
+                    }
+                    published.map_err(io_to_store)?;
+                }
                 state.local_reader = None;
                 Ok(size)
             }

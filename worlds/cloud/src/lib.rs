@@ -113,6 +113,9 @@ pub struct CloudFsCtx {
     /// Every file opened in this run, so that files the guest never closed are still
     /// committed when it exits.
     open_files: Vec<Weak<OpenFile>>,
+    /// Files whose descriptor was closed while a stream on them was still open: kept alive
+    /// so what the stream writes after is committed at exit too.
+    closed_with_streams: Vec<Arc<OpenFile>>,
 }
 
 impl Default for CloudFsCtx {
@@ -121,6 +124,7 @@ impl Default for CloudFsCtx {
             mounts: Vec::new(),
             write_budget: Arc::new(WriteBudget::new(u64::MAX)),
             open_files: Vec::new(),
+            closed_with_streams: Vec::new(),
         }
     }
 }
@@ -157,6 +161,11 @@ impl CloudFsCtx {
         self.write_budget = Arc::new(WriteBudget::new(bytes));
     }
 
+    /// Keeps `file` until the run ends (its descriptor closed, a stream on it still open).
+    fn keep_until_exit(&mut self, file: Arc<OpenFile>) {
+        self.closed_with_streams.push(file);
+    }
+
     fn track(&mut self, file: &Arc<OpenFile>) {
         if self.open_files.len() >= 64 {
             self.open_files.retain(|file| file.strong_count() > 0);
@@ -168,7 +177,9 @@ impl CloudFsCtx {
     /// run returns; fails naming every file that could not be stored.
     pub async fn commit_open_files(&mut self) -> Result<()> {
         let mut failures = Vec::new();
-        for file in self.open_files.drain(..).filter_map(|file| file.upgrade()) {
+        let kept: Vec<_> = self.closed_with_streams.drain(..).collect();
+        let open = self.open_files.drain(..).filter_map(|file| file.upgrade());
+        for file in open.chain(kept) {
             let mut state = file.state.lock().await;
             if file.commit(&mut state, true).await.is_err() {
                 failures.push(format!(

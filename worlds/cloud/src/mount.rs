@@ -197,6 +197,17 @@ impl Mount {
             .retain(|known| !known.starts_with(path));
     }
 
+    /// Forgets the directories above `path`: removing or moving its last object may take
+    /// them away.
+    pub fn forget_ancestors(&self, path: &crate::path::RelPath) {
+        let mut known = self.known_dirs.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ancestor = path.parent();
+        while let Some(dir) = ancestor {
+            known.remove(&dir);
+            ancestor = dir.parent();
+        }
+    }
+
     /// The host path of `path` in a local-directory store.
     pub fn local_path(&self, path: &crate::path::RelPath) -> Option<PathBuf> {
         let root = self.local_root.as_ref()?;

@@ -21,11 +21,14 @@ fn failed(error: impl std::fmt::Display) -> StreamError {
     StreamError::LastOperationFailed(wasmtime::format_err!("{error}"))
 }
 
-/// A filesystem error as a stream error: a host fault (a limit) still stops the run.
+/// A filesystem error as a stream error: its code reaches `filesystem-error-code`, and a
+/// host fault (a limit) still stops the run.
 fn stream_error(error: crate::FsError) -> StreamError {
     match error {
         crate::FsError::Trap(error) => StreamError::Trap(error),
-        code => failed(code),
+        crate::FsError::Code(code) => {
+            StreamError::LastOperationFailed(wasmtime::Error::new(StreamCode(code)))
+        }
     }
 }
 
@@ -37,6 +40,8 @@ pub struct FileInputStream {
     buffer: Bytes,
     window: u64,
     at_end: bool,
+    /// A failed fetch from `ready`, for the next `read` to report.
+    failure: Option<StreamError>,
 }
 
 impl FileInputStream {
@@ -47,6 +52,7 @@ impl FileInputStream {
             buffer: Bytes::new(),
             window: FIRST_READ_WINDOW,
             at_end: false,
+            failure: None,
         }
     }
 
@@ -55,7 +61,7 @@ impl FileInputStream {
         if !self.buffer.is_empty() || self.at_end {
             return Ok(());
         }
-        let len = self.window.max(want);
+        let len = self.window.max(want.min(MAX_READ_WINDOW));
         let mut state = self.file.state.lock().await;
         let bytes = self
             .file
@@ -71,6 +77,9 @@ impl FileInputStream {
     }
 
     fn take(&mut self, size: usize) -> StreamResult<Bytes> {
+        if let Some(failure) = self.failure.take() {
+            return Err(failure);
+        }
         if self.buffer.is_empty() && self.at_end {
             return Err(StreamError::Closed);
         }
@@ -95,9 +104,9 @@ impl InputStream for FileInputStream {
 #[async_trait::async_trait]
 impl Pollable for FileInputStream {
     async fn ready(&mut self) {
-        // An error is kept for `read` to report: leave the buffer empty and not at end.
-        if self.fill(0).await.is_err() {
-            self.at_end = false;
+        // An error is kept for the next `read` to report.
+        if let Err(failure) = self.fill(0).await {
+            self.failure = Some(failure);
         }
     }
 }

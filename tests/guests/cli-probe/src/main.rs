@@ -64,6 +64,26 @@ fn main() {
             drop(file);
             println!("closed");
         }
+        // MIB MiB, a sync, MIB MiB more, then close: a synced handle goes on writing.
+        "write-sync" => {
+            let (path, mib) = (arg(rest, 0), arg(rest, 1));
+            let mib: usize = mib.parse().unwrap_or_else(|e| fail(&e));
+            let mut file = std::fs::File::create(path).unwrap_or_else(|e| fail(&e));
+            file.write_all(&vec![b'a'; mib << 20])
+                .unwrap_or_else(|e| fail(&e));
+            file.sync_all().unwrap_or_else(|e| fail(&e));
+            file.write_all(&vec![b'b'; mib << 20])
+                .unwrap_or_else(|e| fail(&e));
+            drop(file);
+            println!("wrote {} MiB", 2 * mib);
+        }
+        // Grows a new file to SIZE bytes without writing them.
+        "grow" => {
+            let size: u64 = arg(rest, 1).parse().unwrap_or_else(|e| fail(&e));
+            let file = std::fs::File::create(arg(rest, 0)).unwrap_or_else(|e| fail(&e));
+            file.set_len(size).unwrap_or_else(|e| fail(&e));
+            println!("grew to {size}");
+        }
         // Guests that break a limit.
         "spin" => loop {
             std::hint::black_box(());
