@@ -10,7 +10,7 @@ use worldhost::guest::Guest;
 use worldhost::limits::{self, Limits};
 use worldhost::run::{Outcome, RunOptions, engine, run_command};
 use worldhost::world::World;
-use worldhost::world_file::{BUILT_IN, WorldFile};
+use worldhost::world_file::{BUILT_IN, MountEntry, WorldFile};
 
 /// The environment variable that filters the host's own log lines (tracing's EnvFilter syntax).
 const LOG_ENV: &str = "WORLDHOST_LOG";
@@ -237,32 +237,18 @@ fn call(args: CallArgs) -> Result<i32> {
         Payload::Bytes(input)
     };
     let mut definition = WorldFile::load(&args.world)?;
-    for mount in args
-        .mounts
-        .iter()
-        .map(|spec| worldhost::world::mount_flag(spec))
-    {
-        let mount = mount?;
-        definition
-            .mounts
-            .retain(|existing| existing.guest != mount.guest);
-        definition.mounts.push(worldhost::world_file::MountEntry {
+    for spec in &args.mounts {
+        let mount = worldhost::world::mount_flag(spec)?;
+        definition.mount(MountEntry {
             guest: mount.guest,
             host: None,
             store: Some(mount.url),
             read_only: mount.read_only,
         });
     }
-    for dir in args
-        .dirs
-        .iter()
-        .map(|spec| worldhost::world::dir_flag(spec))
-    {
-        let dir = dir?;
-        definition
-            .mounts
-            .retain(|existing| existing.guest != dir.guest);
-        definition.mounts.push(worldhost::world_file::MountEntry {
+    for spec in &args.dirs {
+        let dir = worldhost::world::dir_flag(spec)?;
+        definition.mount(MountEntry {
             guest: dir.guest,
             host: Some(dir.host),
             store: None,

@@ -244,6 +244,12 @@ impl WorldFile {
         self
     }
 
+    /// Adds `mount`, replacing one at the same guest path.
+    pub fn mount(&mut self, mount: MountEntry) {
+        self.mounts.retain(|existing| existing.guest != mount.guest);
+        self.mounts.push(mount);
+    }
+
     /// `self` with `other`'s settings on top: a mount at the same guest path replaces the
     /// base's, lists are joined, single values and config keys override.
     pub fn extended_by(mut self, other: WorldFile) -> WorldFile {
@@ -251,8 +257,7 @@ impl WorldFile {
             self.description = other.description;
         }
         for mount in other.mounts {
-            self.mounts.retain(|existing| existing.guest != mount.guest);
-            self.mounts.push(mount);
+            self.mount(mount);
         }
         self.env.set.extend(other.env.set);
         self.env.pass.extend(other.env.pass);
