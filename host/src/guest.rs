@@ -116,20 +116,36 @@ pub fn component_exports(engine: &Engine, component: &Component) -> Vec<String> 
         .collect()
 }
 
-/// A core module's imports as `module::name`.
-pub fn core_imports(bytes: &[u8]) -> Result<Vec<String>> {
-    let mut imports = Vec::new();
+/// A core module's imports (as `module::name`) and exports, from one pass over it.
+fn scan_core_module(bytes: &[u8]) -> Result<(Vec<String>, Vec<String>)> {
+    let (mut imports, mut exports) = (Vec::new(), Vec::new());
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        if let wasmparser::Payload::ImportSection(reader) =
-            payload.context("not a valid core module")?
-        {
-            for import in reader.into_imports() {
-                let import = import.context("its import section is corrupt")?;
-                imports.push(format!("{}::{}", import.module, import.name));
+        match payload.context("it is not a valid core module (truncated or corrupt?)")? {
+            wasmparser::Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    let import = import.context("its import section is corrupt")?;
+                    imports.push(format!("{}::{}", import.module, import.name));
+                }
             }
+            wasmparser::Payload::ExportSection(reader) => {
+                for export in reader {
+                    exports.push(
+                        export
+                            .context("its export section is corrupt")?
+                            .name
+                            .to_owned(),
+                    );
+                }
+            }
+            _ => {}
         }
     }
-    Ok(imports)
+    Ok((imports, exports))
+}
+
+/// A core module's imports as `module::name`.
+pub fn core_imports(bytes: &[u8]) -> Result<Vec<String>> {
+    Ok(scan_core_module(bytes)?.0)
 }
 
 /// Finds the versioned `wasi:cli/run` export, or says what the component exports instead.
@@ -173,27 +189,13 @@ fn core_module_to_component(bytes: &[u8]) -> Result<Vec<u8>> {
 
 /// A WASI command imports only from `wasi_snapshot_preview1` and exports `_start`.
 fn check_wasip1_command(bytes: &[u8]) -> Result<()> {
-    let mut has_start = false;
-    let mut foreign_imports = Vec::new();
-    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        match payload.context("it is not a valid core module (truncated or corrupt?)")? {
-            wasmparser::Payload::ImportSection(reader) => {
-                for import in reader.into_imports() {
-                    let import = import.context("its import section is corrupt")?;
-                    if import.module != WASIP1_MODULE {
-                        foreign_imports.push(format!("{}::{}", import.module, import.name));
-                    }
-                }
-            }
-            wasmparser::Payload::ExportSection(reader) => {
-                for export in reader {
-                    let export = export.context("its export section is corrupt")?;
-                    has_start |= export.name == "_start";
-                }
-            }
-            _ => {}
-        }
-    }
+    let (imports, exports) = scan_core_module(bytes)?;
+    let has_start = exports.iter().any(|name| name == "_start");
+    let wasip1 = format!("{WASIP1_MODULE}::");
+    let foreign_imports: Vec<String> = imports
+        .into_iter()
+        .filter(|import| !import.starts_with(&wasip1))
+        .collect();
     if !has_start {
         bail!(
             "it is a core module without a `_start` export, so it is not a WASI command \
