@@ -10,7 +10,7 @@ use worldhost::guest::Guest;
 use worldhost::limits::{self, Limits};
 use worldhost::run::{Outcome, RunOptions, engine, run_command};
 use worldhost::world::World;
-use worldhost::world_file::{BUILT_IN, MountEntry, WorldFile};
+use worldhost::world_file::{BUILT_IN, WorldFile};
 
 /// The environment variable that filters the host's own log lines (tracing's EnvFilter syntax).
 const LOG_ENV: &str = "WORLDHOST_LOG";
@@ -237,24 +237,7 @@ fn call(args: CallArgs) -> Result<i32> {
         Payload::Bytes(input)
     };
     let mut definition = WorldFile::load(&args.world)?;
-    for spec in &args.mounts {
-        let mount = worldhost::world::mount_flag(spec)?;
-        definition.mount(MountEntry {
-            guest: mount.guest,
-            host: None,
-            store: Some(mount.url),
-            read_only: mount.read_only,
-        });
-    }
-    for spec in &args.dirs {
-        let dir = worldhost::world::dir_flag(spec)?;
-        definition.mount(MountEntry {
-            guest: dir.guest,
-            host: Some(dir.host),
-            store: None,
-            read_only: dir.read_only,
-        });
-    }
+    worldhost::world::add_mount_flags(&mut definition, &args.dirs, &args.mounts)?;
     let options = RunOptions {
         env: environment(&definition, &args.env)?,
         limits: args.limits.over(definition.limits()),
@@ -339,18 +322,9 @@ fn exit_with(result: Result<i32>) -> ExitCode {
 fn run(args: RunArgs) -> Result<i32> {
     let mut wasm_and_args = args.wasm_and_args.into_iter();
     let wasm = PathBuf::from(wasm_and_args.next().context("no wasm file given")?);
-    let dirs = args
-        .dirs
-        .iter()
-        .map(|spec| worldhost::world::dir_flag(spec))
-        .collect::<Result<Vec<_>>>()?;
-    let mounts = args
-        .mounts
-        .iter()
-        .map(|spec| worldhost::world::mount_flag(spec))
-        .collect::<Result<Vec<_>>>()?;
-    let definition = WorldFile::load(&args.world)?;
-    let world = World::from_definition(&definition, dirs, mounts)?;
+    let mut definition = WorldFile::load(&args.world)?;
+    worldhost::world::add_mount_flags(&mut definition, &args.dirs, &args.mounts)?;
+    let world = World::from_definition(&definition)?;
     let options = RunOptions {
         args: wasm_and_args.collect(),
         env: environment(&definition, &args.env)?,

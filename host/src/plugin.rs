@@ -125,7 +125,7 @@ impl PluginHost {
                 }
             );
         }
-        let world = World::from_definition(definition, Vec::new(), Vec::new())?;
+        let world = World::from_definition(definition)?;
         check_imports(path, &guest::component_imports(&engine, &component), &world)?;
         let linker = linker(&engine, &world)?;
         let instance_pre = linker.instantiate_pre(&component).map_err(|e| {

@@ -11,7 +11,7 @@ use wasmtime_wasi::WasiCtxBuilder;
 use worldhost_world_cli::DirMount;
 use worldhost_world_cloud::{CloudFsCtx, MountSpec};
 
-use crate::world_file::WorldFile;
+use crate::world_file::{MountEntry, WorldFile};
 
 use crate::run::HostState;
 
@@ -57,6 +57,43 @@ pub fn mount_flag(spec: &str) -> Result<MountSpec> {
     })
 }
 
+/// Adds the command line's `--dir` and `--mount` values to `definition`, each replacing the
+/// definition's mount at the same guest path. Each world takes only its own kind of flag.
+pub fn add_mount_flags(
+    definition: &mut WorldFile,
+    dirs: &[String],
+    mounts: &[String],
+) -> Result<()> {
+    if definition.base == "cli" && !mounts.is_empty() {
+        bail!("`--mount` serves the `cloud` world; in the `cli` world use `--dir HOST[::GUEST]`");
+    }
+    if definition.base == "cloud" && !dirs.is_empty() {
+        bail!(
+            "`--dir` serves the `cli` world; in the `cloud` world mount a local directory \
+             as a store with `--mount file:///ABSOLUTE/PATH::GUEST`"
+        );
+    }
+    for spec in dirs {
+        let dir = dir_flag(spec)?;
+        definition.mount(MountEntry {
+            guest: dir.guest,
+            host: Some(dir.host),
+            store: None,
+            read_only: dir.read_only,
+        });
+    }
+    for spec in mounts {
+        let mount = mount_flag(spec)?;
+        definition.mount(MountEntry {
+            guest: mount.guest,
+            host: None,
+            store: Some(mount.url),
+            read_only: mount.read_only,
+        });
+    }
+    Ok(())
+}
+
 /// A world, with everything it needs to serve one run.
 #[derive(Debug, Clone)]
 pub enum World {
@@ -67,21 +104,11 @@ pub enum World {
 }
 
 impl World {
-    /// The world `definition` describes, with the command line's `--dir` and `--mount` on
-    /// top (a mount at the same guest path replaces the definition's). Each world takes only
-    /// its own kind of mount.
-    pub fn from_definition(
-        definition: &WorldFile,
-        dirs: Vec<DirMount>,
-        mounts: Vec<MountSpec>,
-    ) -> Result<World> {
+    /// The world `definition` describes (command-line mounts already added to it with
+    /// [`add_mount_flags`]). Each world takes only its own kind of mount.
+    pub fn from_definition(definition: &WorldFile) -> Result<World> {
         match definition.base.as_str() {
             "cli" => {
-                if !mounts.is_empty() {
-                    bail!(
-                        "`--mount` serves the `cloud` world; in the `cli` world use `--dir HOST[::GUEST]`"
-                    );
-                }
                 let mut all = Vec::new();
                 for entry in &definition.mounts {
                     let Some(host) = &entry.host else {
@@ -97,19 +124,9 @@ impl World {
                         read_only: entry.read_only,
                     });
                 }
-                for dir in dirs {
-                    all.retain(|existing: &DirMount| existing.guest != dir.guest);
-                    all.push(dir);
-                }
                 Ok(World::Cli { dirs: all })
             }
             "cloud" => {
-                if !dirs.is_empty() {
-                    bail!(
-                        "`--dir` serves the `cli` world; in the `cloud` world mount a local directory \
-                         as a store with `--mount file:///ABSOLUTE/PATH::GUEST`"
-                    );
-                }
                 let mut all = Vec::new();
                 for entry in &definition.mounts {
                     let url = match entry.store.as_deref() {
@@ -127,10 +144,6 @@ impl World {
                         guest: entry.guest.clone(),
                         read_only: entry.read_only,
                     });
-                }
-                for mount in mounts {
-                    all.retain(|existing: &MountSpec| existing.guest != mount.guest);
-                    all.push(mount);
                 }
                 Ok(World::Cloud { mounts: all })
             }

@@ -86,7 +86,7 @@ fn main() {
         let engine = plugin_engine().unwrap();
         let bytes = std::fs::read(&wasm).unwrap();
         let (_, component) = worldhost::guest::compile(&engine, &wasm, &bytes).unwrap();
-        let definition_world = World::from_definition(&world, Vec::new(), Vec::new()).unwrap();
+        let definition_world = World::from_definition(&world).unwrap();
         let linker = linker(&engine, &definition_world).unwrap();
         let pre = linker.instantiate_pre(&component).unwrap();
         let options = RunOptions::default();
