@@ -134,6 +134,9 @@ impl Host for CloudFsView<'_> {
     async fn get(&mut self, key: String) -> BlobResult<Vec<u8>> {
         let (mount, path) = attempt!(self.blob_path(&key));
         let result = async { mount.store.get(&path.key()).await?.bytes().await }.await;
+        if let Ok(bytes) = &result {
+            mount.stats.read(bytes.len() as u64);
+        }
         Ok(result.map(|bytes| bytes.to_vec()).map_err(blob_error))
     }
 
@@ -145,13 +148,20 @@ impl Host for CloudFsView<'_> {
             return Ok(Ok(Vec::new()));
         }
         let range = mount.store.get_range(&path.key(), offset..end).await;
+        if let Ok(bytes) = &range {
+            mount.stats.read(bytes.len() as u64);
+        }
         Ok(range.map(|bytes| bytes.to_vec()).map_err(blob_error))
     }
 
     async fn put(&mut self, key: String, data: Vec<u8>) -> BlobResult<()> {
         let (mount, path) = attempt!(self.writable_blob_path(&key));
         self.ctx.write_budget.spend(data.len() as u64)?;
+        let size = data.len() as u64;
         let put = mount.store.put(&path.key(), PutPayload::from(data)).await;
+        if put.is_ok() {
+            mount.stats.wrote(size);
+        }
         Ok(put.map(|_| ()).map_err(blob_error))
     }
 
@@ -175,21 +185,21 @@ impl Host for CloudFsView<'_> {
         let (from_mount, from) = attempt!(self.blob_path(&source));
         let (to_mount, to) = attempt!(self.writable_blob_path(&destination));
         if Arc::ptr_eq(&from_mount, &to_mount) {
-            return Ok(from_mount
-                .store
-                .copy(&from.key(), &to.key())
-                .await
-                .map_err(blob_error));
+            let copied = from_mount.store.copy(&from.key(), &to.key()).await;
+            if copied.is_ok() {
+                to_mount.stats.wrote(0);
+            }
+            return Ok(copied.map_err(blob_error));
         }
         // Across mounts: read whole, then put.
         let data = attempt!(self.get(source).await?);
         self.ctx.write_budget.spend(data.len() as u64)?;
-        Ok(to_mount
-            .store
-            .put(&to.key(), PutPayload::from(data))
-            .await
-            .map(|_| ())
-            .map_err(blob_error))
+        let size = data.len() as u64;
+        let put = to_mount.store.put(&to.key(), PutPayload::from(data)).await;
+        if put.is_ok() {
+            to_mount.stats.wrote(size);
+        }
+        Ok(put.map(|_| ()).map_err(blob_error))
     }
 
     async fn metadata(&mut self, key: String) -> BlobResult<ObjectMetadata> {

@@ -734,6 +734,7 @@ impl types::HostDescriptor for CloudFsView<'_> {
                     .copy(&from_key, &to_key)
                     .await
                     .map_err(|e| store_error(e, &from_key))?;
+                mount.stats.wrote(0);
                 mount
                     .store
                     .delete(&from_key)
@@ -859,6 +860,7 @@ async fn rename_prefix(mount: &Mount, from: &RelPath, to: &RelPath) -> FsResult<
             .copy(&meta.location, &target)
             .await
             .map_err(|e| store_error(e, &meta.location))?;
+        mount.stats.wrote(0);
     }
     for meta in &objects {
         mount

@@ -162,15 +162,20 @@ impl OpenFile {
                             Some(std::fs::File::open(&local).map_err(spool_error)?);
                     }
                     let reader = state.local_reader.as_ref().expect("opened above");
-                    read_exact_at(reader, offset, end - offset).map_err(spool_error)
+                    let bytes = read_exact_at(reader, offset, end - offset).map_err(spool_error)?;
+                    self.mount.stats.read(bytes.len() as u64);
+                    Ok(bytes)
                 }
                 None => {
                     let key = self.path.key();
-                    self.mount
+                    let bytes = self
+                        .mount
                         .store
                         .get_range(&key, offset..end)
                         .await
-                        .map_err(|e| store_error(e, &key))
+                        .map_err(|e| store_error(e, &key))?;
+                    self.mount.stats.read(bytes.len() as u64);
+                    Ok(bytes)
                 }
             },
         }
@@ -211,6 +216,7 @@ impl OpenFile {
                 state.dirty = false;
                 state.stored_size = Some(*size);
                 state.failed = None;
+                self.mount.stats.wrote(*size);
                 tracing::debug!(mount = %self.mount.url, path = %self.path, size, "committed");
             }
             Err(error) => {

@@ -12,6 +12,7 @@ pub mod descriptor;
 mod error;
 mod file;
 pub mod mount;
+pub mod outputs;
 mod path;
 mod streams;
 
@@ -297,16 +298,22 @@ pub fn add_to_linker<T: CloudFsState + 'static>(linker: &mut Linker<T>) -> Resul
 pub async fn open_mounts(specs: &[MountSpec]) -> Result<CloudFsCtx> {
     let ctx = CloudFsCtx::new(specs).context("the cloud world cannot start")?;
     for mount in &ctx.mounts {
-        if mount.url.starts_with("http") {
-            continue; // plain HTTP servers need not support listing
-        }
-        mount.store.list_with_delimiter(None).await.map_err(|error| {
-            anyhow::anyhow!(
-                "the cloud world cannot start: the store `{}` (mounted at `{}`) does not answer: {error}",
-                mount.url,
-                mount.guest
-            )
-        })?;
+        check_mount(mount).await?;
     }
     Ok(ctx)
+}
+
+/// Checks that a mount's store answers (one listing request).
+pub async fn check_mount(mount: &Mount) -> Result<()> {
+    if mount.url.starts_with("http") {
+        return Ok(()); // plain HTTP servers need not support listing
+    }
+    mount.store.list_with_delimiter(None).await.map_err(|error| {
+        anyhow::anyhow!(
+            "the cloud world cannot start: the store `{}` (mounted at `{}`) does not answer: {error}",
+            mount.url,
+            mount.guest
+        )
+    })?;
+    Ok(())
 }

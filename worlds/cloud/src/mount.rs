@@ -15,6 +15,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -54,6 +55,30 @@ pub struct Mount {
     /// Directories known to exist, so creating many files in one directory does not list it
     /// each time. Kept up to date by this run's own directory removals and renames.
     pub known_dirs: std::sync::Mutex<std::collections::HashSet<crate::path::RelPath>>,
+    /// What the guest has moved through this mount, for run reports.
+    pub stats: MountStats,
+}
+
+/// Bytes and objects the guest moved through one mount: reads of stored objects (not of its
+/// own unclosed writes), and objects stored by closing or syncing a file, a blob `put` or
+/// `copy`, or a rename. Server-side copies and renames count as objects, not bytes.
+#[derive(Debug, Default)]
+pub struct MountStats {
+    pub bytes_read: AtomicU64,
+    pub bytes_written: AtomicU64,
+    pub objects_written: AtomicU64,
+}
+
+impl MountStats {
+    pub fn read(&self, bytes: u64) {
+        self.bytes_read.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// One object of `bytes` stored.
+    pub fn wrote(&self, bytes: u64) {
+        self.bytes_written.fetch_add(bytes, Ordering::Relaxed);
+        self.objects_written.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for Mount {
@@ -168,7 +193,25 @@ impl Mount {
             in_memory,
             local_root: None,
             known_dirs: Default::default(),
+            stats: MountStats::default(),
         }
+    }
+
+    /// A mount at the same guest path whose objects live under `prefix` of this mount's store:
+    /// a job's output staging area. The guest sees only what the run itself writes there.
+    pub fn staged(&self, prefix: &str) -> Mount {
+        let store = Arc::new(PrefixStore::new(self.store.clone(), prefix));
+        let mut staged = Mount::new(
+            &MountSpec {
+                url: self.url.clone(),
+                guest: self.guest.clone(),
+                read_only: false,
+            },
+            store,
+            self.in_memory,
+        );
+        staged.local_root = self.local_root.as_ref().map(|root| root.join(prefix));
+        staged
     }
 
     /// Whether `path` is known to be a directory.

@@ -1,0 +1,144 @@
+//! A job's outputs: written to a staging area, published at their final keys only when the job
+//! succeeds, so a failed run never leaves half a result set.
+//!
+//! An output mount's guest writes go to `.worldhost-staging/RUN/` under the mount's own prefix
+//! (the same store, so publishing is a rename: one `rename(2)` on a local store, a server-side
+//! copy and a delete elsewhere). On success every staged object is moved to its final key,
+//! replacing an object of the same name; keys the run did not write are left alone. On
+//! failure the staged objects are deleted, or moved to `.worldhost-quarantine/RUN/` to be
+//! looked at. Publishing many objects is not atomic across them: if the store fails part-way,
+//! the objects not yet moved stay staged and the error names the staging prefix.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use futures::TryStreamExt;
+use object_store::ObjectStoreExt;
+use object_store::path::Path as Key;
+
+use crate::mount::Mount;
+
+/// Where staged outputs live, under each output mount's prefix.
+pub const STAGING_DIR: &str = ".worldhost-staging";
+/// Where the outputs of a failed run are kept when asked.
+pub const QUARANTINE_DIR: &str = ".worldhost-quarantine";
+
+/// One output mount: the store the results belong in, and the staged mount the guest writes.
+pub struct StagedOutput {
+    /// The output's own mount (its final keys).
+    pub target: Arc<Mount>,
+    /// The mount the guest is given: the target's store under the staging prefix.
+    pub staged: Arc<Mount>,
+    /// `.worldhost-staging/RUN`, relative to the target's root.
+    pub prefix: String,
+}
+
+impl StagedOutput {
+    /// Stages writes to `target` under a prefix named after `run_id`.
+    pub fn new(target: Arc<Mount>, run_id: &str) -> StagedOutput {
+        let prefix = format!("{STAGING_DIR}/{run_id}");
+        let staged = Arc::new(target.staged(&prefix));
+        StagedOutput {
+            target,
+            staged,
+            prefix,
+        }
+    }
+
+    /// Moves every staged object to its final key; returns how many were published.
+    pub async fn publish(&self) -> Result<u64> {
+        let moved = self.move_to("").await.with_context(|| {
+            format!(
+                "publishing the outputs in `{}` failed; what was not yet published is still under `{}`",
+                self.target.url, self.prefix
+            )
+        })?;
+        self.remove_leftovers();
+        Ok(moved)
+    }
+
+    /// Deletes every staged object.
+    pub async fn discard(&self) -> Result<()> {
+        let store = &self.target.store;
+        let objects = self.staged_objects().await?;
+        for key in objects {
+            store
+                .delete(&key)
+                .await
+                .with_context(|| format!("cannot discard the staged output `{key}`"))?;
+        }
+        self.remove_leftovers();
+        Ok(())
+    }
+
+    /// Moves the staged objects to `.worldhost-quarantine/RUN/`; returns that prefix.
+    pub async fn quarantine(&self) -> Result<String> {
+        let run_id = self.prefix.rsplit('/').next().unwrap_or_default();
+        let quarantine = format!("{QUARANTINE_DIR}/{run_id}");
+        self.move_to(&quarantine).await.with_context(|| {
+            format!(
+                "cannot quarantine the outputs in `{}`; they are under `{}`",
+                self.target.url, self.prefix
+            )
+        })?;
+        self.remove_leftovers();
+        Ok(quarantine)
+    }
+
+    /// The keys of the staged objects, in the target's store.
+    async fn staged_objects(&self) -> Result<Vec<Key>> {
+        let prefix = Key::from(self.prefix.as_str());
+        let listed: Vec<_> = self
+            .target
+            .store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot list the staged outputs under `{}` in `{}`",
+                    self.prefix, self.target.url
+                )
+            })?;
+        Ok(listed.into_iter().map(|meta| meta.location).collect())
+    }
+
+    /// Renames every staged object to the same key under `destination` (`""`: the root).
+    async fn move_to(&self, destination: &str) -> Result<u64> {
+        let store = &self.target.store;
+        let mut moved = 0;
+        for key in self.staged_objects().await? {
+            let relative = key
+                .as_ref()
+                .strip_prefix(&self.prefix)
+                .unwrap_or(key.as_ref())
+                .trim_start_matches('/');
+            let to = if destination.is_empty() {
+                Key::from(relative)
+            } else {
+                Key::from(format!("{destination}/{relative}"))
+            };
+            store
+                .rename(&key, &to)
+                .await
+                .with_context(|| format!("cannot move `{key}` to `{to}`"))?;
+            moved += 1;
+        }
+        Ok(moved)
+    }
+
+    /// On a local store, removes the staging directory itself (and any half-written file a
+    /// crashed write left in it, which listings never show).
+    fn remove_leftovers(&self) {
+        if let Some(dir) = &self.staged.local_root
+            && let Err(error) = std::fs::remove_dir_all(dir)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(dir = %dir.display(), %error, "cannot remove the staging directory");
+        }
+        if let Some(root) = &self.target.local_root {
+            // `.worldhost-staging` itself, once no other run is using it.
+            let _ = std::fs::remove_dir(root.join(STAGING_DIR));
+        }
+    }
+}
