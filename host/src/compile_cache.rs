@@ -32,14 +32,15 @@ pub fn cache_dir() -> Option<PathBuf> {
     }
 }
 
-/// The component `compile` makes of `bytes`, from the cache when it holds it.
+/// The component `compile` makes of `bytes`, from the cache when it holds it; says whether
+/// it came from the cache.
 pub fn load_or_compile(
     engine: &Engine,
     bytes: &[u8],
     compile: impl FnOnce() -> Result<Component>,
-) -> Result<Component> {
+) -> Result<(Component, bool)> {
     let Some(dir) = cache_dir() else {
-        return compile();
+        return Ok((compile()?, false));
     };
     let mut settings = std::hash::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut settings);
@@ -52,7 +53,7 @@ pub fn load_or_compile(
         match unsafe { Component::deserialize_file(engine, &path) } {
             Ok(component) => {
                 tracing::debug!(path = %path.display(), "compiled guest loaded from the cache");
-                return Ok(component);
+                return Ok((component, true));
             }
             Err(error) => {
                 tracing::warn!(path = %path.display(), %error, "cached guest unusable; compiling again")
@@ -63,7 +64,7 @@ pub fn load_or_compile(
     if let Err(error) = store(&component, &dir, &path) {
         tracing::warn!(dir = %dir.display(), %error, "cannot cache the compiled guest");
     }
-    Ok(component)
+    Ok((component, false))
 }
 
 fn store(component: &Component, dir: &std::path::Path, path: &std::path::Path) -> Result<()> {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use wasi_preview1_component_adapter_provider::{
     WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER,
+    WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
 };
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -28,13 +29,44 @@ pub enum GuestFormat {
     CoreModule,
 }
 
+/// What a run calls in the guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryPoint {
+    /// `run` of the `wasi:cli/run` export, by its full versioned name (`wasi:cli/run@0.2.6`).
+    CliRun(String),
+    /// An exported function that takes and returns nothing: top level, or in an exported
+    /// interface (`instance`).
+    Function {
+        instance: Option<String>,
+        name: String,
+    },
+}
+
+impl std::fmt::Display for EntryPoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EntryPoint::CliRun(interface) => write!(f, "{interface}#run"),
+            EntryPoint::Function {
+                instance: Some(instance),
+                name,
+            } => write!(f, "{instance}#{name}"),
+            EntryPoint::Function {
+                instance: None,
+                name,
+            } => write!(f, "{name}"),
+        }
+    }
+}
+
 /// A compiled guest, ready to instantiate in any world.
 pub struct Guest {
     pub path: PathBuf,
     pub format: GuestFormat,
     pub component: Component,
-    /// The full versioned name of the `wasi:cli/run` export, e.g. `wasi:cli/run@0.2.6`.
-    pub run_export: String,
+    /// What a run calls.
+    pub entry: EntryPoint,
+    /// Whether the compiled code came from the cache (no compiling was needed).
+    pub from_cache: bool,
 }
 
 impl Guest {
@@ -42,20 +74,48 @@ impl Guest {
     pub fn load(engine: &Engine, path: &Path) -> Result<Guest> {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-        Self::from_bytes(engine, path, &bytes)
+        Self::from_bytes(engine, path, &bytes, None)
     }
 
     /// Like [`Guest::load`], for bytes already in memory; `path` is only used in messages.
-    pub fn from_bytes(engine: &Engine, path: &Path, bytes: &[u8]) -> Result<Guest> {
-        let (format, component) = compile(engine, path, bytes)?;
-        let run_export = find_run_export(engine, &component)
-            .with_context(|| format!("`{}` cannot be run as a command", path.display()))?;
-        tracing::debug!(path = %path.display(), ?format, %run_export, "guest loaded");
+    /// `entry` names the function a run calls: `None`, `wasi:cli/run` or `_start` for the
+    /// command's own, else an export taking and returning nothing (`NAME`, or
+    /// `INTERFACE#NAME` in a component). A core module's entry becomes its `_start`.
+    pub fn from_bytes(
+        engine: &Engine,
+        path: &Path,
+        bytes: &[u8],
+        entry: Option<&str>,
+    ) -> Result<Guest> {
+        let shown = path.display();
+        let custom_entry = custom_entry(entry);
+        let renamed;
+        let bytes = match custom_entry {
+            Some(name) if wasmparser::Parser::is_core_wasm(bytes) => {
+                renamed = export_as_start(bytes, name)
+                    .with_context(|| format!("`{shown}` cannot start at `{name}`"))?;
+                &renamed[..]
+            }
+            _ => bytes,
+        };
+        let (format, component, from_cache) = compile(engine, path, bytes)?;
+        let entry = match custom_entry {
+            Some(name) if format == GuestFormat::Component => {
+                find_function_export(engine, &component, name)
+                    .with_context(|| format!("`{shown}` has no entry point `{name}`"))?
+            }
+            _ => EntryPoint::CliRun(
+                find_run_export(engine, &component)
+                    .with_context(|| format!("`{shown}` cannot be run as a command"))?,
+            ),
+        };
+        tracing::debug!(path = %shown, ?format, %entry, "guest loaded");
         Ok(Guest {
             path: path.to_owned(),
             format,
             component,
-            run_export,
+            entry,
+            from_cache,
         })
     }
 
@@ -65,37 +125,95 @@ impl Guest {
     }
 }
 
-/// Checks, converts if needed, and compiles a guest file's bytes.
-pub fn compile(engine: &Engine, path: &Path, bytes: &[u8]) -> Result<(GuestFormat, Component)> {
+/// An entry point other than the command's own (`wasi:cli/run`, or `_start` in a core module).
+fn custom_entry(entry: Option<&str>) -> Option<&str> {
+    entry.filter(|e| !matches!(unversioned(e), RUN_INTERFACE | "_start"))
+}
+
+/// The component form of a command guest, for composing with others: a component as it is,
+/// a core module converted (with its `entry` made its `_start`). Returns the entry point
+/// still to be found in the component (`None`: `wasi:cli/run`).
+pub fn command_component<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+    entry: Option<&'a str>,
+) -> Result<(std::borrow::Cow<'a, [u8]>, Option<&'a str>)> {
+    let entry = custom_entry(entry);
+    match (format_of(path, bytes)?, entry) {
+        (GuestFormat::Component, _) => Ok((std::borrow::Cow::Borrowed(bytes), entry)),
+        (GuestFormat::CoreModule, None) => {
+            Ok((component_bytes(path, bytes, CoreRole::Command)?, None))
+        }
+        (GuestFormat::CoreModule, Some(name)) => {
+            let renamed = export_as_start(bytes, name)
+                .with_context(|| format!("`{}` cannot start at `{name}`", path.display()))?;
+            let component = component_bytes(path, &renamed, CoreRole::Command)?.into_owned();
+            Ok((std::borrow::Cow::Owned(component), None))
+        }
+    }
+}
+
+/// What a wasm file holds, or a one-line reason it is not a guest.
+pub fn format_of(path: &Path, bytes: &[u8]) -> Result<GuestFormat> {
     let shown = path.display();
     if !bytes.starts_with(b"\0asm") {
         bail!(
             "`{shown}` is not a WebAssembly file: it does not start with the `\\0asm` magic bytes"
         );
     }
-    let format = if wasmparser::Parser::is_component(bytes) {
-        GuestFormat::Component
+    if wasmparser::Parser::is_component(bytes) {
+        Ok(GuestFormat::Component)
     } else if wasmparser::Parser::is_core_wasm(bytes) {
-        GuestFormat::CoreModule
+        Ok(GuestFormat::CoreModule)
     } else {
         bail!("`{shown}` has the WebAssembly magic bytes but an unknown version or layer");
-    };
+    }
+}
+
+/// How a core module is made into a component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoreRole {
+    /// A WASI command (`_start`), run through `wasi:cli/run`.
+    Command,
+    /// A library whose exports other components import (an import module of a job): it needs
+    /// WIT metadata (as wit-bindgen embeds) saying what its exports are.
+    Library,
+}
+
+/// The component form of a guest file's bytes: a component as it is, a core module converted.
+pub fn component_bytes<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+    role: CoreRole,
+) -> Result<std::borrow::Cow<'a, [u8]>> {
+    Ok(match format_of(path, bytes)? {
+        GuestFormat::Component => std::borrow::Cow::Borrowed(bytes),
+        GuestFormat::CoreModule => std::borrow::Cow::Owned(
+            core_module_to_component(bytes, role)
+                .with_context(|| format!("cannot use core module `{}`", path.display()))?,
+        ),
+    })
+}
+
+/// Checks, converts if needed, and compiles a guest file's bytes; says whether the compiled
+/// code came from the cache.
+pub fn compile(
+    engine: &Engine,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<(GuestFormat, Component, bool)> {
+    let format = format_of(path, bytes)?;
     // Keyed on the file's own bytes: a cached core module skips its conversion too.
-    let component = crate::compile_cache::load_or_compile(engine, bytes, || {
-        let component_bytes = match format {
-            GuestFormat::Component => std::borrow::Cow::Borrowed(bytes),
-            GuestFormat::CoreModule => std::borrow::Cow::Owned(
-                core_module_to_component(bytes)
-                    .with_context(|| format!("cannot run core module `{shown}`"))?,
-            ),
-        };
+    let (component, from_cache) = crate::compile_cache::load_or_compile(engine, bytes, || {
+        let component_bytes = component_bytes(path, bytes, CoreRole::Command)?;
         Component::from_binary(engine, &component_bytes).map_err(|e| {
             anyhow::anyhow!(
-                "`{shown}` is not a valid WebAssembly component (truncated or corrupt?): {e:#}"
+                "`{}` is not a valid WebAssembly component (truncated or corrupt?): {e:#}",
+                path.display()
             )
         })
     })?;
-    Ok((format, component))
+    Ok((format, component, from_cache))
 }
 
 /// The fully qualified names of a component's imports.
@@ -116,20 +234,34 @@ pub fn component_exports(engine: &Engine, component: &Component) -> Vec<String> 
         .collect()
 }
 
-/// A core module's imports (as `module::name`) and exports, from one pass over it.
-fn scan_core_module(bytes: &[u8]) -> Result<(Vec<String>, Vec<String>)> {
-    let (mut imports, mut exports) = (Vec::new(), Vec::new());
+/// What one pass over a core module finds.
+struct CoreScan {
+    /// Imports as `module::name`.
+    imports: Vec<String>,
+    exports: Vec<String>,
+    /// Whether it carries WIT metadata (wit-bindgen's `component-type` custom sections), which
+    /// describes its non-WASI imports and exports as interfaces.
+    has_wit: bool,
+}
+
+fn scan_core_module(bytes: &[u8]) -> Result<CoreScan> {
+    let mut scan = CoreScan {
+        imports: Vec::new(),
+        exports: Vec::new(),
+        has_wit: false,
+    };
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
         match payload.context("it is not a valid core module (truncated or corrupt?)")? {
             wasmparser::Payload::ImportSection(reader) => {
                 for import in reader.into_imports() {
                     let import = import.context("its import section is corrupt")?;
-                    imports.push(format!("{}::{}", import.module, import.name));
+                    scan.imports
+                        .push(format!("{}::{}", import.module, import.name));
                 }
             }
             wasmparser::Payload::ExportSection(reader) => {
                 for export in reader {
-                    exports.push(
+                    scan.exports.push(
                         export
                             .context("its export section is corrupt")?
                             .name
@@ -137,15 +269,70 @@ fn scan_core_module(bytes: &[u8]) -> Result<(Vec<String>, Vec<String>)> {
                     );
                 }
             }
+            wasmparser::Payload::CustomSection(section)
+                if section.name().starts_with("component-type") =>
+            {
+                scan.has_wit = true;
+            }
             _ => {}
         }
     }
-    Ok((imports, exports))
+    Ok(scan)
 }
 
 /// A core module's imports as `module::name`.
 pub fn core_imports(bytes: &[u8]) -> Result<Vec<String>> {
-    Ok(scan_core_module(bytes)?.0)
+    Ok(scan_core_module(bytes)?.imports)
+}
+
+/// The core module `bytes` with its export `name` renamed to `_start` (replacing the old
+/// `_start`), so the preview1 adapter's `run` calls it.
+fn export_as_start(bytes: &[u8], name: &str) -> Result<Vec<u8>> {
+    use wasm_encoder::{ExportKind, ExportSection, RawSection};
+    let mut module = wasm_encoder::Module::new();
+    let mut found = false;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        let payload = payload.context("it is not a valid core module (truncated or corrupt?)")?;
+        if let wasmparser::Payload::ExportSection(reader) = &payload {
+            let mut exports = ExportSection::new();
+            let mut names = Vec::new();
+            for export in reader.clone() {
+                let export = export.context("its export section is corrupt")?;
+                names.push(export.name);
+                let kind = match export.kind {
+                    wasmparser::ExternalKind::Func | wasmparser::ExternalKind::FuncExact => {
+                        ExportKind::Func
+                    }
+                    wasmparser::ExternalKind::Table => ExportKind::Table,
+                    wasmparser::ExternalKind::Memory => ExportKind::Memory,
+                    wasmparser::ExternalKind::Global => ExportKind::Global,
+                    wasmparser::ExternalKind::Tag => ExportKind::Tag,
+                };
+                if export.name == name {
+                    if kind != ExportKind::Func {
+                        bail!("its export `{name}` is not a function");
+                    }
+                    found = true;
+                    exports.export("_start", kind, export.index);
+                } else if export.name != "_start" {
+                    exports.export(export.name, kind, export.index);
+                }
+            }
+            if !found {
+                bail!("it exports no `{name}`; it exports: {}", names.join(", "));
+            }
+            module.section(&exports);
+        } else if let Some((id, range)) = payload.as_section() {
+            module.section(&RawSection {
+                id,
+                data: &bytes[range],
+            });
+        }
+    }
+    if !found {
+        bail!("it exports nothing, so not `{name}`");
+    }
+    Ok(module.finish())
 }
 
 /// Finds the versioned `wasi:cli/run` export, or says what the component exports instead.
@@ -176,37 +363,107 @@ pub fn unversioned(name: &str) -> &str {
     name.split_once('@').map_or(name, |(base, _)| base)
 }
 
-/// Converts a wasip1 command module into a component, so it runs through the same linker.
-fn core_module_to_component(bytes: &[u8]) -> Result<Vec<u8>> {
-    check_wasip1_command(bytes)?;
+/// Converts a wasip1 core module into a component, so it runs through the same linker: a
+/// command with the command adapter, a library with the reactor adapter.
+fn core_module_to_component(bytes: &[u8], role: CoreRole) -> Result<Vec<u8>> {
+    check_core_module(bytes, role)?;
+    let adapter = match role {
+        CoreRole::Command => WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER,
+        CoreRole::Library => WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+    };
     wit_component::ComponentEncoder::default()
         .validate(true)
         .module(bytes)?
-        .adapter(WASIP1_MODULE, WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER)?
+        .adapter(WASIP1_MODULE, adapter)?
         .encode()
         .map_err(|e| anyhow::anyhow!("converting it to a component failed: {e:#}"))
 }
 
-/// A WASI command imports only from `wasi_snapshot_preview1` and exports `_start`.
-fn check_wasip1_command(bytes: &[u8]) -> Result<()> {
-    let (imports, exports) = scan_core_module(bytes)?;
-    let has_start = exports.iter().any(|name| name == "_start");
+/// A WASI command exports `_start`; a library carries WIT metadata for its exports. Imports
+/// from outside `wasi_snapshot_preview1` need WIT metadata saying which interfaces they are.
+fn check_core_module(bytes: &[u8], role: CoreRole) -> Result<()> {
+    let scan = scan_core_module(bytes)?;
+    let has_start = scan.exports.iter().any(|name| name == "_start");
     let wasip1 = format!("{WASIP1_MODULE}::");
-    let foreign_imports: Vec<String> = imports
-        .into_iter()
+    let foreign_imports: Vec<&String> = scan
+        .imports
+        .iter()
         .filter(|import| !import.starts_with(&wasip1))
         .collect();
-    if !has_start {
+    if role == CoreRole::Command && !has_start {
         bail!(
             "it is a core module without a `_start` export, so it is not a WASI command \
              (a reactor or library module?)"
         );
     }
-    if !foreign_imports.is_empty() {
+    if role == CoreRole::Library && !scan.has_wit {
+        bail!(
+            "it is a core module without WIT metadata, so its exports have no interface types \
+             another component could import; build it as a component (wasm32-wasip2), or with \
+             wit-bindgen, which embeds the metadata"
+        );
+    }
+    if !foreign_imports.is_empty() && !scan.has_wit {
         bail!(
             "it imports functions that no WASI world provides: {}",
-            foreign_imports.join(", ")
+            foreign_imports
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     Ok(())
+}
+
+/// Finds the export a custom entry point names: `NAME` at the top level, or
+/// `INTERFACE#NAME`; it must be a function that takes and returns nothing.
+fn find_function_export(engine: &Engine, component: &Component, entry: &str) -> Result<EntryPoint> {
+    let (instance, name) = match entry.rsplit_once('#') {
+        Some((instance, name)) => (Some(instance), name),
+        None => (None, entry),
+    };
+    let ty = component.component_type();
+    let mut functions = Vec::new();
+    let mut found = None;
+    for (export, item) in ty.exports(engine) {
+        match item.ty {
+            ComponentItem::ComponentFunc(func) => {
+                functions.push(export.to_owned());
+                if instance.is_none() && export == name {
+                    found = Some((None, func));
+                }
+            }
+            ComponentItem::ComponentInstance(interface) => {
+                for (inner, item) in interface.exports(engine) {
+                    if let ComponentItem::ComponentFunc(func) = item.ty {
+                        functions.push(format!("{export}#{inner}"));
+                        let matches =
+                            instance.is_some_and(|i| unversioned(i) == unversioned(export));
+                        if matches && inner == name {
+                            found = Some((Some(export.to_owned()), func));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let Some((instance, func)) = found else {
+        bail!(
+            "the component exports no function `{entry}`; its functions: {}",
+            if functions.is_empty() {
+                "none".to_owned()
+            } else {
+                functions.join(", ")
+            }
+        );
+    };
+    if func.params().len() != 0 || func.results().len() != 0 {
+        bail!("the entry point `{entry}` must take and return nothing");
+    }
+    Ok(EntryPoint::Function {
+        instance,
+        name: name.to_owned(),
+    })
 }

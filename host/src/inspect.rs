@@ -22,7 +22,7 @@ pub fn missing_in_world(worlds: &Worlds, world: &str, imports: &[String]) -> Res
 /// The report `host inspect` prints.
 pub fn inspect(engine: &Engine, path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-    let (format, component) = guest::compile(engine, path, &bytes)?;
+    let (format, component, _) = guest::compile(engine, path, &bytes)?;
     let imports = guest::component_imports(engine, &component);
     let exports = guest::component_exports(engine, &component);
     let mut out = String::new();

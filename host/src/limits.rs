@@ -88,6 +88,18 @@ impl Limit {
         }
     }
 
+    /// The limit's key in a world or job file's `[limits]`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Limit::Memory => "memory",
+            Limit::Cpu => "fuel",
+            Limit::Stdout => "stdout",
+            Limit::Timeout => "timeout",
+            Limit::Stderr => "stderr",
+            Limit::StoreWrites => "store-writes",
+        }
+    }
+
     fn describe(self) -> &'static str {
         match self {
             Limit::Memory => "memory limit",

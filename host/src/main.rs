@@ -33,6 +33,9 @@ enum Command {
     /// Run a command guest (a component exporting `wasi:cli/run`, or a wasip1 module).
     #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
+    /// Link import modules into a component (as `wasm-tools compose` does) and write the result.
+    #[command(after_help = COMPOSE_EXAMPLES)]
+    Compose(ComposeArgs),
     /// Call a plugin (a component exporting `worldhost:host/handler`) once and print its output.
     #[command(after_help = CALL_EXAMPLES)]
     Call(CallArgs),
@@ -76,6 +79,36 @@ as with `host run`.
 Examples:
   echo docs/ | host call --text --input - word_count.wasm
   host call --world ./my-world.toml --mount s3://bucket/jobs::. --input photo.png thumbnail.wasm";
+
+const COMPOSE_EXAMPLES: &str = "\
+Without --config every import module is a definition: an instance it exports satisfies every
+import of the same name, one instance shared by all importers. With --config (wasm-compose's
+YAML, or TOML with the same keys) import modules are dependencies named NAME, wired by its
+`instantiations`. What no module satisfies stays an import of the result.
+
+Examples:
+  host compose app.wasm --import greeter.wasm -o composed.wasm
+  host compose app.wasm --import shout=shouter.wasm --config wiring.yml -o composed.wasm
+  host compose --job job.toml -o composed.wasm      # the job's modules, fetched and checked";
+
+#[derive(clap::Args)]
+struct ComposeArgs {
+    /// Compose the entry module and import modules of this job file.
+    #[arg(long, value_name = "JOB.toml", conflicts_with_all = ["root", "imports", "config"])]
+    job: Option<PathBuf>,
+    /// An import module: PATH, or NAME=PATH to give it the name a --config uses.
+    #[arg(long = "import", value_name = "[NAME=]PATH")]
+    imports: Vec<String>,
+    /// A wasm-compose configuration (YAML, or TOML with the same keys).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where to write the composed component.
+    #[arg(short, long, value_name = "OUT.wasm")]
+    output: PathBuf,
+    /// The entry component (a core module is converted first).
+    #[arg(required_unless_present = "job")]
+    root: Option<PathBuf>,
+}
 
 #[derive(clap::Args)]
 struct CallArgs {
@@ -135,13 +168,23 @@ struct RunArgs {
     #[arg(long, default_value = "cli", value_name = "NAME|FILE")]
     world: String,
 
+    /// Run the job this file describes (module, imports, world, inputs, outputs, limits); ARGS
+    /// given replace its `args`, and --env and limit flags override it.
+    #[arg(long, value_name = "JOB.toml", conflicts_with_all = ["dirs", "mounts", "world"])]
+    job: Option<PathBuf>,
+
+    /// With --job: write a JSON report of the run to FILE (exit code, duration, module digest,
+    /// bytes and objects per mount, any limit hit, what happened to the outputs).
+    #[arg(long, value_name = "FILE", requires = "job")]
+    report: Option<PathBuf>,
+
     #[command(flatten)]
     limits: LimitArgs,
 
-    /// The wasm file, then the guest's arguments.
+    /// The wasm file, then the guest's arguments (with --job: only arguments).
     #[arg(
         value_name = "WASM [ARGS]...",
-        required = true,
+        required_unless_present = "job",
         trailing_var_arg = true,
         allow_hyphen_values = true
     )]
@@ -191,6 +234,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => exit_with(run(args)),
         Command::Call(args) => exit_with(call(args)),
+        Command::Compose(args) => exit_with(compose(args)),
         Command::Inspect { wasm } => exit_with(engine().and_then(|engine| {
             print!("{}", worldhost::inspect::inspect(&engine, &wasm)?);
             Ok(0)
@@ -239,7 +283,7 @@ fn call(args: CallArgs) -> Result<i32> {
     let mut definition = WorldFile::load(&args.world)?;
     worldhost::world::add_mount_flags(&mut definition, &args.dirs, &args.mounts)?;
     let options = RunOptions {
-        env: environment(&definition, &args.env)?,
+        env: definition.environment(&args.env)?,
         limits: args.limits.over(definition.limits()),
         ..RunOptions::default()
     };
@@ -320,6 +364,9 @@ fn exit_with(result: Result<i32>) -> ExitCode {
 }
 
 fn run(args: RunArgs) -> Result<i32> {
+    if let Some(job) = &args.job {
+        return run_job(job, &args);
+    }
     let mut wasm_and_args = args.wasm_and_args.into_iter();
     let wasm = PathBuf::from(wasm_and_args.next().context("no wasm file given")?);
     let mut definition = WorldFile::load(&args.world)?;
@@ -327,7 +374,7 @@ fn run(args: RunArgs) -> Result<i32> {
     let world = World::from_definition(&definition)?;
     let options = RunOptions {
         args: wasm_and_args.collect(),
-        env: environment(&definition, &args.env)?,
+        env: definition.environment(&args.env)?,
         limits: args.limits.over(definition.limits()),
         network_allow: definition.network.allow.clone(),
         config: definition.config.clone(),
@@ -350,58 +397,112 @@ fn run(args: RunArgs) -> Result<i32> {
     Ok(outcome.exit_code())
 }
 
-/// The guest's environment: the world definition's, then `--env` flags over it.
-fn environment(definition: &WorldFile, flags: &[String]) -> Result<Vec<(String, String)>> {
-    let mut env: Vec<(String, String)> = Vec::new();
-    if definition.env.inherit_all {
-        env.extend(std::env::vars());
+/// `host run --job`: runs the job, prints why it stopped, writes the report if asked.
+fn run_job(path: &std::path::Path, args: &RunArgs) -> Result<i32> {
+    let mut job = worldhost::job::Job::load(path)?;
+    job.options.env = job.definition.environment(&args.env)?;
+    job.options.limits = args.limits.over(job.options.limits.clone());
+    if !args.wasm_and_args.is_empty() {
+        job.options.args = args.wasm_and_args.clone();
     }
-    for name in &definition.env.pass {
-        if let Ok(value) = std::env::var(name) {
-            env.push((name.clone(), value));
-        }
+    let engine = engine()?;
+    let report = async_runtime()?.block_on(job.run(&engine));
+    match (report.outcome, &report.error) {
+        ("trapped", Some(trap)) => eprintln!(
+            "error: the guest `{}` trapped: {trap}",
+            job.file.module.source
+        ),
+        (_, Some(error)) => eprintln!("error: {error}"),
+        _ => {}
     }
-    env.extend(
-        definition
-            .env
-            .set
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone())),
-    );
-    for (name, value) in parse_env(flags)? {
-        env.retain(|(existing, _)| *existing != name);
-        env.push((name, value));
+    if let Some(hit) = &report.limit_hit {
+        eprintln!(
+            "error: stopped: the guest hit its {} limit of {}",
+            hit.limit, hit.value
+        );
     }
-    // A later setting of the same name wins.
-    let mut seen = std::collections::HashSet::new();
-    env.reverse();
-    env.retain(|(name, _)| seen.insert(name.clone()));
-    env.reverse();
-    Ok(env)
+    if let Some(file) = &args.report {
+        let json = serde_json::to_string_pretty(&report).context("cannot encode the report")?;
+        std::fs::write(file, json + "\n")
+            .with_context(|| format!("cannot write the report `{}`", file.display()))?;
+    }
+    Ok(report.exit_code)
 }
 
-/// `NAME=VALUE` sets a value; `NAME` alone passes the host's value on (skipped if unset).
-fn parse_env(specs: &[String]) -> Result<Vec<(String, String)>> {
-    let mut env = Vec::new();
-    for spec in specs {
-        let (name, value) = match spec.split_once('=') {
-            Some((name, value)) => (name, Some(value.to_owned())),
-            None => (spec.as_str(), std::env::var(spec).ok()),
+/// `host compose`: the composed component, written whole to the output file.
+fn compose(args: ComposeArgs) -> Result<i32> {
+    let composed = match (&args.job, &args.root) {
+        (Some(job), _) => {
+            let job = worldhost::job::Job::load(job)?;
+            async_runtime()?.block_on(job.compose_only())?
+        }
+        (None, Some(root)) => compose_files(root, &args.imports, args.config.as_deref())?,
+        (None, None) => bail!("give the entry component, or --job"),
+    };
+    let folder = args.output.parent().filter(|p| !p.as_os_str().is_empty());
+    let temp = tempfile::NamedTempFile::new_in(folder.unwrap_or(std::path::Path::new(".")))
+        .context("cannot write the output")?;
+    std::fs::write(temp.path(), &composed)?;
+    temp.persist(&args.output)
+        .with_context(|| format!("cannot write `{}`", args.output.display()))?;
+    eprintln!(
+        "composed {} bytes into `{}`",
+        composed.len(),
+        args.output.display()
+    );
+    Ok(0)
+}
+
+/// Composes local files: `root` with `--import [NAME=]PATH` modules (core modules converted).
+fn compose_files(
+    root: &std::path::Path,
+    specs: &[String],
+    config: Option<&std::path::Path>,
+) -> Result<Vec<u8>> {
+    use worldhost::compose::{ImportModule, read_config};
+    use worldhost::guest::{CoreRole, command_component, component_bytes};
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))
+    };
+    // wasm-compose reads files: converted modules are written to a folder of their own.
+    let temp = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let root_bytes = read(root)?;
+    let root_path = temp.path().join("root.wasm");
+    std::fs::write(&root_path, command_component(root, &root_bytes, None)?.0)?;
+    let mut imports = Vec::new();
+    for (index, spec) in specs.iter().enumerate() {
+        let (name, path) = match spec.split_once('=') {
+            Some((name, path)) => (name.to_owned(), PathBuf::from(path)),
+            None => {
+                let path = PathBuf::from(spec);
+                let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+                (stem.into_owned(), path)
+            }
         };
-        if name.is_empty() {
-            bail!("`--env {spec}`: the variable name is empty");
-        }
-        match value {
-            Some(value) => env.push((name.to_owned(), value)),
-            None => tracing::debug!(name, "not set on the host, so not passed to the guest"),
-        }
+        let converted = temp.path().join(format!("import-{index}.wasm"));
+        std::fs::write(
+            &converted,
+            component_bytes(&path, &read(&path)?, CoreRole::Library)?,
+        )?;
+        imports.push(ImportModule {
+            name,
+            path: converted,
+        });
     }
-    Ok(env)
+    let config = config.map(read_config).transpose()?;
+    worldhost::compose::compose(&root_path, &imports, config.as_ref())
+}
+
+fn async_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env(LOG_ENV)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,wasm_compose=error"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -109,7 +109,7 @@ impl PluginHost {
         let engine = plugin_engine()?;
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-        let (_, component) = guest::compile(&engine, path, &bytes)?;
+        let (_, component, _) = guest::compile(&engine, path, &bytes)?;
         let exports = guest::component_exports(&engine, &component);
         if !exports
             .iter()

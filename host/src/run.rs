@@ -6,7 +6,7 @@ use wasmtime::{Engine, Store};
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use worldhost_world_cloud::{CloudFsCtx, CloudFsState, CloudFsView};
 
-use crate::guest::Guest;
+use crate::guest::{EntryPoint, Guest};
 use crate::limits::{CappedOutput, EpochTicker, Limit, LimitExceeded, Limits, MemoryLimiter, past};
 use crate::world::World;
 
@@ -193,10 +193,21 @@ pub async fn run_command(
     world: &World,
     options: &RunOptions,
 ) -> Result<Outcome> {
+    run_command_in(engine, guest, world, None, options).await
+}
+
+/// [`run_command`] over a cloud filesystem already opened (`None`: open the world's own).
+pub async fn run_command_in(
+    engine: &Engine,
+    guest: &Guest,
+    world: &World,
+    cloud_fs: Option<CloudFsCtx>,
+    options: &RunOptions,
+) -> Result<Outcome> {
     check_imports(&guest.path, &guest.imports(engine), world)?;
     let linker = linker(engine, world)?;
     let limits = &options.limits;
-    let state = new_state(&guest.path, world, None, options).await?;
+    let state = new_state(&guest.path, world, cloud_fs, options).await?;
     let mut store = new_store(engine, state, limits)?;
     let _ticker = EpochTicker::start(engine);
     match tokio::time::timeout(
@@ -237,19 +248,48 @@ async fn run_in_store(
             });
         }
     };
-    let run_interface = instance
-        .get_export_index(&mut *store, None, &guest.run_export)
-        .context("the guest's run interface disappeared after loading")?;
-    let run_func = instance
-        .get_export_index(&mut *store, Some(&run_interface), "run")
-        .context("the guest's `wasi:cli/run` interface has no `run` function")?;
-    let run = instance
-        .get_typed_func::<(), (Result<(), ()>,)>(&mut *store, &run_func)
-        .map_err(|e| anyhow::Error::from(e).context("the guest's `run` has the wrong type"))?;
-
-    let outcome = match run.call_async(&mut *store, ()).await {
-        Ok((Ok(()),)) => Outcome::Exited(0),
-        Ok((Err(()),)) => Outcome::Exited(1),
+    let (instance_name, func_name) = match &guest.entry {
+        EntryPoint::CliRun(interface) => (Some(interface.as_str()), "run"),
+        EntryPoint::Function { instance, name } => (instance.as_deref(), name.as_str()),
+    };
+    let parent = match instance_name {
+        Some(name) => Some(
+            instance
+                .get_export_index(&mut *store, None, name)
+                .with_context(|| {
+                    format!("the guest's export `{name}` disappeared after loading")
+                })?,
+        ),
+        None => None,
+    };
+    let func = instance
+        .get_export_index(&mut *store, parent.as_ref(), func_name)
+        .with_context(|| format!("the guest has no entry point `{}`", guest.entry))?;
+    let called = match &guest.entry {
+        EntryPoint::CliRun(_) => {
+            let run = instance
+                .get_typed_func::<(), (Result<(), ()>,)>(&mut *store, &func)
+                .map_err(|e| {
+                    anyhow::Error::from(e).context("the guest's `run` has the wrong type")
+                })?;
+            run.call_async(&mut *store, ())
+                .await
+                .map(|(result,)| i32::from(result.is_err()))
+        }
+        EntryPoint::Function { .. } => {
+            let entry = instance
+                .get_typed_func::<(), ()>(&mut *store, &func)
+                .map_err(|e| {
+                    anyhow::Error::from(e).context(format!(
+                        "the entry point `{}` must take and return nothing",
+                        guest.entry
+                    ))
+                })?;
+            entry.call_async(&mut *store, ()).await.map(|()| 0)
+        }
+    };
+    let outcome = match called {
+        Ok(code) => Outcome::Exited(code),
         Err(error) => classify_failure(error, limits)?,
     };
     // Files a guest left open when it exited are stored as closing them would have; a

@@ -99,7 +99,7 @@ pub struct LimitsSection {
     pub store_writes: Option<u64>,
 }
 
-fn size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+pub(crate) fn size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Size {
@@ -114,7 +114,7 @@ fn size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error>
     }
 }
 
-fn duration<'de, D: serde::Deserializer<'de>>(
+pub(crate) fn duration<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Option<std::time::Duration>, D::Error> {
     let text = String::deserialize(d)?;
@@ -123,7 +123,9 @@ fn duration<'de, D: serde::Deserializer<'de>>(
         .map_err(serde::de::Error::custom)
 }
 
-fn store_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub(crate) fn store_url<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<String>, D::Error> {
     let url = String::deserialize(d)?;
     check_store_url(&url).map_err(serde::de::Error::custom)?;
     Ok(Some(url))
@@ -159,28 +161,32 @@ pub fn check_store_url(url: &str) -> Result<(), String> {
     }
 }
 
+/// Parses TOML `text` into `T`, failing with one paragraph that names `origin` (a file path),
+/// the line and column, and what is wrong there.
+pub fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, origin: &str) -> Result<T> {
+    toml::from_str(text).map_err(|e| {
+        // One paragraph: where, then what (toml's own rendering spans several lines).
+        let message = e.message().trim().replace('\n', " ");
+        match e.span() {
+            Some(span) => {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
+                anyhow::anyhow!("{origin}: line {line}, column {column}: {message}")
+            }
+            None => anyhow::anyhow!("{origin}: {message}"),
+        }
+    })
+}
+
 impl WorldFile {
     /// Parses `text`, naming `origin` (a file path or `built-in world NAME`) in errors.
     pub fn parse(text: &str, origin: &str) -> Result<WorldFile> {
-        let parsed: Result<WorldFile, _> = toml::from_str(text);
-        parsed
-            .map(|file| WorldFile {
-                origin: origin.to_owned(),
-                ..file
-            })
-            .map_err(|e| {
-                // One paragraph: where, then what (toml's own rendering spans several lines).
-                let message = e.message().trim().replace('\n', " ");
-                match e.span() {
-                    Some(span) => {
-                        let before = &text[..span.start.min(text.len())];
-                        let line = before.matches('\n').count() + 1;
-                        let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
-                        anyhow::anyhow!("{origin}: line {line}, column {column}: {message}")
-                    }
-                    None => anyhow::anyhow!("{origin}: {message}"),
-                }
-            })
+        let file: WorldFile = parse_toml(text, origin)?;
+        Ok(WorldFile {
+            origin: origin.to_owned(),
+            ..file
+        })
     }
 
     /// The built-in world called `name`.
@@ -274,6 +280,30 @@ impl WorldFile {
         self
     }
 
+    /// The guest's environment: the world definition's, then `--env` flags over it.
+    pub fn environment(&self, flags: &[String]) -> Result<Vec<(String, String)>> {
+        let mut env: Vec<(String, String)> = Vec::new();
+        if self.env.inherit_all {
+            env.extend(std::env::vars());
+        }
+        for name in &self.env.pass {
+            if let Ok(value) = std::env::var(name) {
+                env.push((name.clone(), value));
+            }
+        }
+        env.extend(self.env.set.iter().map(|(k, v)| (k.clone(), v.clone())));
+        for (name, value) in parse_env(flags)? {
+            env.retain(|(existing, _)| *existing != name);
+            env.push((name, value));
+        }
+        // A later setting of the same name wins.
+        let mut seen = std::collections::HashSet::new();
+        env.reverse();
+        env.retain(|(name, _)| seen.insert(name.clone()));
+        env.reverse();
+        Ok(env)
+    }
+
     /// The limits this file sets, over the host's defaults.
     pub fn limits(&self) -> Limits {
         let defaults = Limits::default();
@@ -287,6 +317,25 @@ impl WorldFile {
             store_writes: set.store_writes.unwrap_or(defaults.store_writes),
         }
     }
+}
+
+/// `NAME=VALUE` sets a value; `NAME` alone passes the host's value on (skipped if unset).
+pub fn parse_env(specs: &[String]) -> Result<Vec<(String, String)>> {
+    let mut env = Vec::new();
+    for spec in specs {
+        let (name, value) = match spec.split_once('=') {
+            Some((name, value)) => (name, Some(value.to_owned())),
+            None => (spec.as_str(), std::env::var(spec).ok()),
+        };
+        if name.is_empty() {
+            bail!("`--env {spec}`: the variable name is empty");
+        }
+        match value {
+            Some(value) => env.push((name.to_owned(), value)),
+            None => tracing::debug!(name, "not set on the host, so not passed to the guest"),
+        }
+    }
+    Ok(env)
 }
 
 #[cfg(test)]

@@ -85,7 +85,7 @@ fn main() {
     let per_instance = one_core.block_on(async {
         let engine = plugin_engine().unwrap();
         let bytes = std::fs::read(&wasm).unwrap();
-        let (_, component) = worldhost::guest::compile(&engine, &wasm, &bytes).unwrap();
+        let (_, component, _) = worldhost::guest::compile(&engine, &wasm, &bytes).unwrap();
         let definition_world = World::from_definition(&world).unwrap();
         let linker = linker(&engine, &definition_world).unwrap();
         let pre = linker.instantiate_pre(&component).unwrap();

@@ -1,0 +1,127 @@
+//! Linking a job's import modules into its entry component, the way `wasm-tools compose`
+//! does (with the wasm-compose crate, so its configuration files work here as they are).
+//!
+//! Without a wiring configuration every import module is a *definition*: an instance it
+//! exports satisfies any import of the same name, and each module is instantiated once, so
+//! every importer of a name shares its instance. With one (wasm-compose's `instantiations`,
+//! and the rest of its keys) import modules are its *dependencies*, by name: an instantiation
+//! argument maps an import to another instance or to one of its exports. Whatever no module
+//! satisfies stays an import of the composed component, for the world to provide.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use wasm_compose::composer::ComponentComposer;
+use wasm_compose::config::{Config, Dependency};
+
+/// An import module in component form, on disk (wasm-compose reads files).
+#[derive(Debug, Clone)]
+pub struct ImportModule {
+    /// The name a wiring configuration calls it by.
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// Reads a wasm-compose configuration file: YAML (as `wasm-tools compose --config` takes) or
+/// TOML with the same keys. Relative paths in it are relative to its folder.
+pub fn read_config(path: &Path) -> Result<Config> {
+    let shown = path.display();
+    let mut config = if path.extension().is_some_and(|e| e == "toml") {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the compose configuration `{shown}`"))?;
+        crate::world_file::parse_toml(&text, &shown.to_string())?
+    } else {
+        Config::from_file(path).map_err(|e| {
+            anyhow::anyhow!("{e:#}").context(format!("`{shown}` is not a compose configuration"))
+        })?
+    };
+    config.dir = path.parent().unwrap_or(Path::new(".")).to_owned();
+    Ok(config)
+}
+
+/// Composes `root` (a component file) with `imports`, wired by `wiring` when given; returns
+/// the composed component's bytes.
+pub fn compose(root: &Path, imports: &[ImportModule], wiring: Option<&Config>) -> Result<Vec<u8>> {
+    let mut config = wiring.cloned().unwrap_or_default();
+    // wasm-compose names a definition after its file, and names must be kebab-case: each
+    // module is linked into a folder of its own under a name derived from its own.
+    let folder = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let mut named = Vec::new();
+    for (index, import) in imports.iter().enumerate() {
+        let link = folder
+            .path()
+            .join(format!("{}-{index}.wasm", kebab(&import.name)));
+        let target = std::path::absolute(&import.path)?;
+        std::os::unix::fs::symlink(&target, &link)
+            .with_context(|| format!("cannot link `{}`", target.display()))?;
+        named.push(ImportModule {
+            name: import.name.clone(),
+            path: link,
+        });
+    }
+    for import in &named {
+        if wiring.is_some() {
+            if config.dependencies.contains_key(&import.name) {
+                bail!(
+                    "the import module `{}` is also a dependency in the compose configuration; name it once",
+                    import.name
+                );
+            }
+            config.dependencies.insert(
+                import.name.clone(),
+                Dependency {
+                    path: import.path.clone(),
+                },
+            );
+        } else {
+            config.definitions.push(import.path.clone());
+        }
+    }
+    let started = std::time::Instant::now();
+    let composed = ComponentComposer::new(root, &config)
+        .compose()
+        .map_err(|e| anyhow::anyhow!("{e:#}"))
+        .with_context(|| {
+            let names: Vec<_> = imports.iter().map(|i| i.name.as_str()).collect();
+            format!(
+                "cannot link the import modules ({}) into the entry module",
+                names.join(", ")
+            )
+        })?;
+    // wasm-compose leaves validation to its caller.
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(&composed)
+        .map_err(|e| anyhow::anyhow!("the composed component is not valid: {e}"))?;
+    tracing::debug!(
+        elapsed = ?started.elapsed(),
+        bytes = composed.len(),
+        "import modules composed"
+    );
+    Ok(composed)
+}
+
+/// `name` as a kebab-case word list (`job_greeter` -> `job-greeter`), starting with a letter.
+fn kebab(name: &str) -> String {
+    let words: Vec<String> = name
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    match words.first() {
+        Some(first) if first.starts_with(|c: char| c.is_ascii_alphabetic()) => words.join("-"),
+        _ => format!("module-{}", words.join("-"))
+            .trim_end_matches('-')
+            .to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn kebab_names() {
+        assert_eq!(super::kebab("job_greeter"), "job-greeter");
+        assert_eq!(super::kebab("Greet.V2"), "greet-v2");
+        assert_eq!(super::kebab("0eb0"), "module-0eb0");
+        assert_eq!(super::kebab(""), "module");
+    }
+}

@@ -1,0 +1,272 @@
+//! Wasm modules a job names: a local path, or a URL of an object in a store; checked against
+//! the SHA-256 digest the job gives, and cached by digest so a job run again fetches nothing.
+//!
+//! The cache is `modules/` in the compiled-code cache directory ([`crate::compile_cache`]):
+//! `SHA256.wasm` holds a module's bytes. A module named by digest is served from there without
+//! asking the store; one named without a digest is looked up by a HEAD request (its ETag and
+//! size, recorded in `by-source/`) and fetched only when it changed. Files are written whole
+//! (temp file, then rename) and checked against their digest when read, so a damaged entry is
+//! fetched again. With `WORLDHOST_CACHE=off` modules go to a temporary directory for the run.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use object_store::ObjectStoreExt;
+use sha2::{Digest, Sha256};
+use worldhost_world_cloud::{Mount, MountSpec};
+
+/// A module's bytes, where they came from, and a file holding them.
+pub struct Module {
+    /// The source as the job wrote it.
+    pub source: String,
+    pub bytes: Vec<u8>,
+    /// Lowercase hex SHA-256 of `bytes`.
+    pub sha256: String,
+    /// A local file holding `bytes` (the source itself, or the cache's copy).
+    pub path: PathBuf,
+    /// Whether the bytes were fetched from a store in this run (not a local file or the cache).
+    pub fetched: bool,
+}
+
+/// Where fetched modules (and components made from them) are kept.
+pub struct ModuleCache {
+    dir: PathBuf,
+    /// Holds the directory when caching is off, until the run ends.
+    _temporary: Option<tempfile::TempDir>,
+}
+
+/// Lowercase hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// A digest as a job writes it (`HEX` or `sha256:HEX`), checked and lowercased.
+pub fn parse_sha256(text: &str) -> Result<String, String> {
+    let hex = text.strip_prefix("sha256:").unwrap_or(text);
+    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(hex.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "`{text}` is not a SHA-256 digest (64 hex digits, optionally after `sha256:`; \
+             `sha256sum FILE` prints one)"
+        ))
+    }
+}
+
+impl ModuleCache {
+    pub fn open() -> Result<ModuleCache> {
+        match crate::compile_cache::cache_dir() {
+            Some(dir) => {
+                let dir = dir.join("modules");
+                std::fs::create_dir_all(dir.join("by-source")).with_context(|| {
+                    format!("cannot create the module cache `{}`", dir.display())
+                })?;
+                Ok(ModuleCache {
+                    dir,
+                    _temporary: None,
+                })
+            }
+            None => {
+                let temporary =
+                    tempfile::tempdir().context("cannot create a temporary directory")?;
+                std::fs::create_dir_all(temporary.path().join("by-source"))?;
+                Ok(ModuleCache {
+                    dir: temporary.path().to_owned(),
+                    _temporary: Some(temporary),
+                })
+            }
+        }
+    }
+
+    /// Reads the module `source` (a path relative to `folder`, or a store URL), checking it
+    /// against `expected` (a digest from [`parse_sha256`]).
+    pub async fn load(
+        &self,
+        source: &str,
+        expected: Option<&str>,
+        folder: &Path,
+    ) -> Result<Module> {
+        let module = if let Some(path) = local_path(source, folder) {
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("cannot read the module `{}`", path.display()))?;
+            Module {
+                source: source.to_owned(),
+                sha256: sha256_hex(&bytes),
+                bytes,
+                path,
+                fetched: false,
+            }
+        } else {
+            self.fetch(source, expected).await?
+        };
+        if let Some(expected) = expected
+            && module.sha256 != expected
+        {
+            bail!(
+                "the module `{source}` has SHA-256 {} but the job requires {expected}; \
+                 refusing to run it (update `sha256` if the module changed on purpose)",
+                module.sha256
+            );
+        }
+        Ok(module)
+    }
+
+    /// A module from a store: from the cache when its digest (or its unchanged ETag) is there.
+    async fn fetch(&self, source: &str, expected: Option<&str>) -> Result<Module> {
+        if let Some(digest) = expected
+            && let Some(module) = self.cached(source, digest)
+        {
+            return Ok(module);
+        }
+        let (mount, key) = open_store_object(source)?;
+        let record = self
+            .dir
+            .join("by-source")
+            .join(sha256_hex(source.as_bytes()));
+        let head = if expected.is_none() {
+            let meta = mount
+                .store
+                .head(&key)
+                .await
+                .with_context(|| format!("cannot fetch the module `{source}`"))?;
+            let version = format!("{} {}", meta.e_tag.unwrap_or_default(), meta.size);
+            if let Ok(recorded) = std::fs::read_to_string(&record)
+                && let Some((recorded_version, digest)) = recorded.rsplit_once(' ')
+                && recorded_version == version
+                && let Some(module) = self.cached(source, digest)
+            {
+                return Ok(module);
+            }
+            Some(version)
+        } else {
+            None
+        };
+        let bytes = async { mount.store.get(&key).await?.bytes().await }
+            .await
+            .with_context(|| format!("cannot fetch the module `{source}`"))?
+            .to_vec();
+        let sha256 = sha256_hex(&bytes);
+        let path = self.dir.join(format!("{sha256}.wasm"));
+        write_whole(&path, &bytes)?;
+        if let Some(version) = head {
+            // A failed record only costs a fetch next time.
+            let _ = write_whole(&record, format!("{version} {sha256}").as_bytes());
+        }
+        tracing::debug!(source, sha256, bytes = bytes.len(), "module fetched");
+        Ok(Module {
+            source: source.to_owned(),
+            bytes,
+            sha256,
+            path,
+            fetched: true,
+        })
+    }
+
+    /// The cached module with `digest`, if the cache holds it undamaged.
+    fn cached(&self, source: &str, digest: &str) -> Option<Module> {
+        let path = self.dir.join(format!("{digest}.wasm"));
+        let bytes = std::fs::read(&path).ok()?;
+        if sha256_hex(&bytes) != digest {
+            tracing::warn!(path = %path.display(), "cached module damaged; fetching it again");
+            return None;
+        }
+        tracing::debug!(source, digest, "module from the cache");
+        Some(Module {
+            source: source.to_owned(),
+            bytes,
+            sha256: digest.to_owned(),
+            path,
+            fetched: false,
+        })
+    }
+
+    /// A file holding `bytes` derived from a module (such as its component form), named
+    /// `name` in the cache; written once.
+    pub fn derived(&self, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+        let path = self.dir.join(name);
+        if std::fs::metadata(&path).map(|m| m.len()).ok() != Some(bytes.len() as u64) {
+            write_whole(&path, bytes)?;
+        }
+        Ok(path)
+    }
+}
+
+/// The local file a source names: a path (relative to `folder`) or a `file://` URL.
+fn local_path(source: &str, folder: &Path) -> Option<PathBuf> {
+    if let Some(path) = source.strip_prefix("file://") {
+        return Some(PathBuf::from(path));
+    }
+    if source.contains("://") || source.starts_with("memory:") {
+        return None;
+    }
+    Some(folder.join(source))
+}
+
+/// The store holding the object a URL names, and the object's key in it.
+fn open_store_object(source: &str) -> Result<(Mount, object_store::path::Path)> {
+    let (folder, name) = source
+        .rsplit_once('/')
+        .filter(|(folder, name)| !name.is_empty() && !folder.ends_with('/'))
+        .with_context(|| {
+            format!(
+                "`{source}` names no object: a module URL is a store URL and the object's key, \
+                 like s3://BUCKET/PATH/app.wasm"
+            )
+        })?;
+    if source.starts_with("memory:") {
+        bail!("`{source}`: a module cannot come from `memory:`, which is empty at start");
+    }
+    let mount = Mount::open(&MountSpec {
+        url: folder.to_owned(),
+        guest: ".".to_owned(),
+        read_only: true,
+    })?;
+    Ok((mount, object_store::path::Path::from(name)))
+}
+
+fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let temp = tempfile::NamedTempFile::new_in(folder)
+        .with_context(|| format!("cannot write to `{}`", folder.display()))?;
+    std::fs::write(temp.path(), bytes)?;
+    temp.persist(path)
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_parse_with_or_without_prefix() {
+        let hex = "AB".repeat(32);
+        assert_eq!(parse_sha256(&hex).unwrap(), "ab".repeat(32));
+        assert_eq!(
+            parse_sha256(&format!("sha256:{hex}")).unwrap(),
+            "ab".repeat(32)
+        );
+        assert!(parse_sha256("abc").unwrap_err().contains("64 hex digits"));
+        assert!(parse_sha256(&"zz".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn sources_are_paths_or_urls() {
+        let folder = Path::new("/jobs");
+        assert_eq!(
+            local_path("m.wasm", folder).unwrap(),
+            Path::new("/jobs/m.wasm")
+        );
+        assert_eq!(
+            local_path("file:///x/m.wasm", folder).unwrap(),
+            Path::new("/x/m.wasm")
+        );
+        assert!(local_path("s3://b/m.wasm", folder).is_none());
+        assert!(open_store_object("s3://bucket/").is_err());
+        let (_, key) = open_store_object("s3://bucket/dir/m.wasm").unwrap();
+        assert_eq!(key.as_ref(), "m.wasm");
+    }
+}
