@@ -101,7 +101,7 @@ pub fn compose(root: &Path, imports: &[ImportModule], wiring: Option<&Config>) -
 }
 
 /// `name` as a kebab-case word list (`job_greeter` -> `job-greeter`), starting with a letter.
-fn kebab(name: &str) -> String {
+pub fn kebab(name: &str) -> String {
     let words: Vec<String> = name
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|word| !word.is_empty())

@@ -81,7 +81,9 @@ pub struct ImportEntry {
     pub source: String,
     #[serde(default, deserialize_with = "digest")]
     pub sha256: Option<String>,
-    /// The name `[compose]` wiring calls it by (default: the file name without `.wasm`).
+    /// The name `[compose]` wiring calls it by, kebab-case (default: the file name without
+    /// `.wasm`, in kebab-case: `job_greeter.wasm` is `job-greeter`).
+    #[serde(default, deserialize_with = "kebab_name")]
     pub name: Option<String>,
 }
 
@@ -141,6 +143,9 @@ pub struct Report {
     pub run_id: String,
     pub module: Option<ModuleReport>,
     pub imports: Vec<ModuleReport>,
+    /// Whether the (composed) guest had to be compiled: false when the compiled-code cache
+    /// held it.
+    pub compiled: bool,
     pub mounts: Vec<MountReport>,
     /// `published`, `discarded`, `quarantined`, or `none` (no outputs, or never staged).
     pub outputs: &'static str,
@@ -183,10 +188,11 @@ impl Job {
             .with_context(|| format!("cannot read job file `{shown}`"))?;
         let file: JobFile = parse_toml(&text, &shown)?;
         let folder = folder_of(path);
-        let world_name = if WorldFile::built_in(&file.world).is_some() {
-            file.world.clone()
-        } else {
+        // A name, or a world file relative to the job file.
+        let world_name = if file.world.ends_with(".toml") || file.world.contains('/') {
             folder.join(&file.world).display().to_string()
+        } else {
+            file.world.clone()
         };
         let world = WorldFile::load(&world_name).with_context(|| format!("{shown}: `world`"))?;
         if world.base != "cloud" {
@@ -388,6 +394,7 @@ impl Job {
             let (composed, entry_point) = self.composed(&cache, &entry, &imports)?;
             Guest::from_bytes(engine, &shown, &composed, entry_point.as_deref())?
         };
+        report.compiled = !guest.from_cache;
         let mut mounts = Vec::new();
         for input in &self.file.inputs {
             mounts.push(Arc::new(open_mount(input, true)?));
@@ -458,8 +465,21 @@ fn folder_of(path: &Path) -> &Path {
 fn import_name(import: &ImportEntry) -> String {
     import.name.clone().unwrap_or_else(|| {
         let file = import.source.rsplit('/').next().unwrap_or(&import.source);
-        file.strip_suffix(".wasm").unwrap_or(file).to_owned()
+        crate::compose::kebab(file.strip_suffix(".wasm").unwrap_or(file))
     })
+}
+
+/// An import module's name is a component name in the composition: kebab-case.
+fn kebab_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let name = String::deserialize(d)?;
+    if name == crate::compose::kebab(&name) {
+        Ok(Some(name))
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "`{name}` is not a kebab-case name (lowercase words joined by `-`, like `{}`)",
+            crate::compose::kebab(&name)
+        )))
+    }
 }
 
 fn open_mount(mount: &StoreMount, read_only: bool) -> Result<Mount> {

@@ -476,7 +476,7 @@ fn compose_files(
             None => {
                 let path = PathBuf::from(spec);
                 let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-                (stem.into_owned(), path)
+                (worldhost::compose::kebab(&stem), path)
             }
         };
         let converted = temp.path().join(format!("import-{index}.wasm"));

@@ -6,6 +6,7 @@ mod cli_world;
 mod cloud_world;
 mod examples;
 mod harness;
+mod jobs;
 mod limits;
 mod plugins;
 mod plugins_sdk;

@@ -1,0 +1,585 @@
+//! Jobs (`host run --job`): modules and inputs from stores, import modules linked in, outputs
+//! published only on success, run reports, digests, and every bad field refused.
+//!
+//! The guests: `job-entry` imports `worldhost-test:greet/greet` and greets every name in its
+//! inputs (`--fail` makes it fail after writing); `job-greeter` and `job-shouter` export that
+//! interface; `job-core` is a plain wasip1 command with a second entry point `alt`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use object_store::ObjectStoreExt;
+use object_store::path::Path as Key;
+use serde_json::Value;
+
+use crate::harness::{Ran, TEST_GUESTS, Target, guest, host};
+use crate::servers::{S3Server, runtime, s3_store};
+
+const GREET: &str = "worldhost-test:greet/greet@0.1.0";
+
+fn job_guest(name: &str, target: Target) -> PathBuf {
+    guest(TEST_GUESTS, name, target)
+}
+
+fn sha256(path: &Path) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(std::fs::read(path).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A folder with a job file, an `in/` store holding two names and an `out/` store.
+struct Workspace {
+    dir: tempfile::TempDir,
+    /// A private module and compiled-code cache.
+    cache: tempfile::TempDir,
+}
+
+impl Workspace {
+    fn new() -> Workspace {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("in")).unwrap();
+        std::fs::write(dir.path().join("in/names.txt"), "ada\ngrace\n").unwrap();
+        Workspace {
+            dir,
+            cache: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    /// `[[input]]` at /in and `[[output]]` at /out, both local stores in the workspace.
+    fn local_mounts(&self) -> String {
+        format!(
+            "[[input]]\nguest = \"/in\"\nstore = \"file://{}\"\n\n[[output]]\nguest = \"/out\"\nstore = \"file://{}\"\n",
+            self.path("in").display(),
+            self.path("out").display()
+        )
+    }
+
+    fn write_job(&self, text: &str) -> PathBuf {
+        let path = self.path("job.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn command(&self) -> Command {
+        let mut command = host();
+        command.env("WORLDHOST_CACHE", self.cache.path());
+        command
+    }
+
+    /// Runs the job with a report; returns what the host did and the report.
+    fn run(&self, configure: impl FnOnce(&mut Command)) -> (Ran, Value) {
+        let report = self.path("report.json");
+        let _ = std::fs::remove_file(&report);
+        let mut command = self.command();
+        command
+            .args(["run", "--job"])
+            .arg(self.path("job.toml"))
+            .arg("--report")
+            .arg(&report);
+        configure(&mut command);
+        let ran: Ran = command.output().unwrap().into();
+        let text = std::fs::read_to_string(&report)
+            .unwrap_or_else(|e| panic!("no report ({e}): {ran:#?}"));
+        (ran, serde_json::from_str(&text).unwrap())
+    }
+
+    /// Every file under `out/`, relative, sorted.
+    fn outputs(&self) -> Vec<String> {
+        let root = self.path("out");
+        let mut files: Vec<String> = walk(&root)
+            .into_iter()
+            .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
+            .collect();
+        files.sort();
+        files
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// A job file: top-level keys `top`, the module `entry` with `module_keys`, `imports`, `rest`.
+fn entry_job(top: &str, entry: &Path, module_keys: &str, imports: &[&Path], rest: &str) -> String {
+    let mut job = format!(
+        "{top}[module]\nsource = \"{}\"\n{module_keys}",
+        entry.display()
+    );
+    for import in imports {
+        job.push_str(&format!(
+            "\n[[import]]\nsource = \"{}\"\n",
+            import.display()
+        ));
+    }
+    job.push('\n');
+    job.push_str(rest);
+    job
+}
+
+#[test]
+fn a_job_whose_module_and_inputs_come_from_s3() {
+    let server = S3Server::start();
+    let store = s3_store(&server, false);
+    let rt = runtime();
+    let entry = job_guest("job-entry", Target::P2);
+    let greeter = job_guest("job_greeter", Target::P2);
+    for (key, path) in [
+        ("bin/job-entry.wasm", &entry),
+        ("bin/greeter.wasm", &greeter),
+    ] {
+        let bytes = std::fs::read(path).unwrap();
+        rt.block_on(store.put(&Key::from(key), bytes.into()))
+            .unwrap();
+    }
+    let names = "ada\ngrace\nlin\n";
+    rt.block_on(store.put(&Key::from("in/names.txt"), names.as_bytes().to_vec().into()))
+        .unwrap();
+    // An object from an earlier run the job does not write stays as it is.
+    rt.block_on(store.put(&Key::from("out/old.txt"), b"old".to_vec().into()))
+        .unwrap();
+
+    let work = Workspace::new();
+    work.write_job(&format!(
+        "description = \"greet everyone\"\n\n[module]\nsource = \"{}\"\nsha256 = \"{}\"\n\n\
+         [[import]]\nsource = \"{}\"\n\n\
+         [[input]]\nguest = \"/in\"\nstore = \"{}\"\n\n[[output]]\nguest = \"/out\"\nstore = \"{}\"\n",
+        server.url("bin/job-entry.wasm"),
+        sha256(&entry),
+        server.url("bin/greeter.wasm"),
+        server.url("in"),
+        server.url("out"),
+    ));
+    let (ran, report) = work.run(|command| {
+        server.set_env(command);
+    });
+    assert_eq!(ran.code, 0, "{ran:#?}");
+    assert_eq!(ran.stdout, "hello, ada\nhello, grace\nhello, lin\n");
+    let get = |key: &str| {
+        rt.block_on(async { store.get(&Key::from(key)).await?.bytes().await })
+            .map(|bytes| String::from_utf8(bytes.to_vec()).unwrap())
+    };
+    assert_eq!(
+        get("out/greetings.txt").unwrap(),
+        "hello, ada\nhello, grace\nhello, lin\n"
+    );
+    assert_eq!(get("out/sub/count.txt").unwrap(), "3");
+    assert_eq!(get("out/old.txt").unwrap(), "old");
+    let listed: Vec<_> = rt
+        .block_on(futures::TryStreamExt::try_collect::<Vec<_>>(
+            store.list(Some(&Key::from("out"))),
+        ))
+        .unwrap();
+    assert!(
+        listed
+            .iter()
+            .all(|meta| !meta.location.as_ref().contains(".worldhost-staging")),
+        "staging left behind: {listed:?}"
+    );
+
+    assert_eq!(report["exit_code"], 0);
+    assert_eq!(report["outcome"], "exited");
+    assert_eq!(report["outputs"], "published");
+    assert_eq!(report["module"]["sha256"], sha256(&entry));
+    assert_eq!(report["module"]["fetched"], true);
+    assert_eq!(report["imports"][0]["fetched"], true);
+    assert_eq!(report["compiled"], true);
+    let mounts = report["mounts"].as_array().unwrap();
+    assert_eq!(mounts[0]["role"], "input");
+    assert_eq!(mounts[0]["bytes_read"], names.len());
+    assert_eq!(mounts[1]["role"], "output");
+    assert_eq!(mounts[1]["objects_written"], 2);
+    assert_eq!(
+        mounts[1]["bytes_written"],
+        "hello, ada\nhello, grace\nhello, lin\n".len() + 1
+    );
+    assert!(report["duration_seconds"].as_f64().unwrap() > 0.0);
+
+    // Again: the entry module (named by digest) is not even asked for, the import (no digest)
+    // is checked by a HEAD, and nothing is compiled.
+    let (ran, report) = work.run(|command| {
+        server.set_env(command);
+    });
+    assert_eq!(ran.code, 0, "{ran:#?}");
+    assert_eq!(report["module"]["fetched"], false);
+    assert_eq!(report["imports"][0]["fetched"], false);
+    assert_eq!(report["compiled"], false);
+
+    // A changed import module is fetched again.
+    let shouter = std::fs::read(job_guest("job_shouter", Target::P2)).unwrap();
+    rt.block_on(store.put(&Key::from("bin/greeter.wasm"), shouter.into()))
+        .unwrap();
+    let (ran, report) = work.run(|command| {
+        server.set_env(command);
+    });
+    assert_eq!(ran.code, 0, "{ran:#?}");
+    assert_eq!(report["imports"][0]["fetched"], true);
+    assert!(ran.stdout.starts_with("HELLO, ADA!"), "{ran:#?}");
+}
+
+#[test]
+fn import_modules_satisfy_the_entry_modules_imports() {
+    // Components, and wasip1 core modules (with wit-bindgen's metadata) converted on load.
+    for target in Target::BOTH {
+        let work = Workspace::new();
+        let entry = job_guest("job-entry", target);
+        let greeter = job_guest("job_greeter", target);
+        work.write_job(&entry_job(
+            "",
+            &entry,
+            "",
+            &[&greeter],
+            &work.local_mounts(),
+        ));
+        let (ran, report) = work.run(|_| {});
+        assert_eq!(ran.code, 0, "{target:?}: {ran:#?}");
+        assert_eq!(ran.stdout, "hello, ada\nhello, grace\n", "{target:?}");
+        assert_eq!(
+            std::fs::read_to_string(work.path("out/greetings.txt")).unwrap(),
+            "hello, ada\nhello, grace\n"
+        );
+        assert_eq!(report["outputs"], "published");
+    }
+}
+
+#[test]
+fn the_entry_module_alone_cannot_run() {
+    let work = Workspace::new();
+    let entry = job_guest("job-entry", Target::P2);
+    work.write_job(&entry_job("", &entry, "", &[], &work.local_mounts()));
+    let (ran, report) = work.run(|_| {});
+    ran.refused_with(&["cannot run in the `cloud` world", GREET]);
+    assert_eq!(report["outcome"], "error");
+    assert!(work.outputs().is_empty());
+}
+
+#[test]
+fn compose_wiring_picks_the_instance_for_an_import() {
+    let work = Workspace::new();
+    let entry = job_guest("job-entry", Target::P2);
+    let greeter = job_guest("job_greeter", Target::P2);
+    let shouter = job_guest("job_shouter", Target::P2);
+    let wiring =
+        format!("[compose.instantiations.root.arguments]\n\"{GREET}\" = \"job-shouter\"\n");
+    work.write_job(&entry_job(
+        "",
+        &entry,
+        "",
+        &[&greeter, &shouter],
+        &format!("{}\n{wiring}", work.local_mounts()),
+    ));
+    let (ran, _) = work.run(|_| {});
+    assert_eq!(ran.code, 0, "{ran:#?}");
+    assert_eq!(ran.stdout, "HELLO, ADA!\nHELLO, GRACE!\n");
+
+    // The same wiring in wasm-compose's own YAML, through `host compose`; the result runs
+    // anywhere the world's imports are offered.
+    let yaml = work.path("wiring.yml");
+    std::fs::write(
+        &yaml,
+        format!("instantiations:\n  root:\n    arguments:\n      {GREET}: loud\n"),
+    )
+    .unwrap();
+    let composed = work.path("composed.wasm");
+    let ran: Ran = work
+        .command()
+        .arg("compose")
+        .arg(&entry)
+        .arg("--import")
+        .arg(&greeter)
+        .arg("--import")
+        .arg(format!("loud={}", shouter.display()))
+        .arg("--config")
+        .arg(&yaml)
+        .arg("-o")
+        .arg(&composed)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(ran.code, 0, "{ran:#?}");
+    let ran: Ran = work
+        .command()
+        .args(["run", "--world", "cloud", "--mount"])
+        .arg(format!("file://{}::/in:ro", work.path("in").display()))
+        .arg("--mount")
+        .arg(format!("file://{}::/out", work.path("elsewhere").display()))
+        .arg(&composed)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(ran.code, 0, "{ran:#?}");
+    assert_eq!(ran.stdout, "HELLO, ADA!\nHELLO, GRACE!\n");
+    assert!(work.path("elsewhere/greetings.txt").exists());
+}
+
+#[test]
+fn a_failing_job_leaves_no_outputs() {
+    let work = Workspace::new();
+    let entry = job_guest("job-entry", Target::P2);
+    let greeter = job_guest("job_greeter", Target::P2);
+    std::fs::create_dir_all(work.path("out")).unwrap();
+    std::fs::write(work.path("out/greetings.txt"), "from the last good run\n").unwrap();
+    let job = entry_job(
+        "args = [\"--fail\"]\n",
+        &entry,
+        "",
+        &[&greeter],
+        &work.local_mounts(),
+    );
+    work.write_job(&job);
+    let (ran, report) = work.run(|_| {});
+    assert_eq!(ran.code, 1, "{ran:#?}");
+    assert!(ran.stderr.contains("failing on purpose"), "{ran:#?}");
+    assert_eq!(report["outputs"], "discarded");
+    assert_eq!(report["exit_code"], 1);
+    // The guest wrote two files before failing; neither was published, the old one is intact.
+    assert_eq!(work.outputs(), ["greetings.txt"]);
+    assert_eq!(
+        std::fs::read_to_string(work.path("out/greetings.txt")).unwrap(),
+        "from the last good run\n"
+    );
+    let written = &report["mounts"][1];
+    assert_eq!(written["objects_written"], 2, "{report:#}");
+
+    // Asked to, the failed run's outputs are kept aside.
+    work.write_job(&format!("on-failure = \"quarantine\"\n{job}"));
+    let (ran, report) = work.run(|_| {});
+    assert_eq!(ran.code, 1, "{ran:#?}");
+    assert_eq!(report["outputs"], "quarantined");
+    let run_id = report["run_id"].as_str().unwrap();
+    let quarantined = format!(".worldhost-quarantine/{run_id}");
+    assert_eq!(
+        report["quarantine"][0],
+        format!("file://{}/{quarantined}", work.path("out").display())
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.path("out").join(&quarantined).join("greetings.txt")).unwrap(),
+        "hello, ada\nhello, grace\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.path("out/greetings.txt")).unwrap(),
+        "from the last good run\n"
+    );
+
+    // A run stopped at a limit publishes nothing either.
+    work.write_job(&entry_job(
+        "",
+        &entry,
+        "",
+        &[&greeter],
+        &format!("[limits]\nfuel = 1000\n\n{}", work.local_mounts()),
+    ));
+    let (ran, report) = work.run(|_| {});
+    assert_eq!(ran.code, 122, "{ran:#?}");
+    assert_eq!(report["outcome"], "limit");
+    assert_eq!(report["limit_hit"]["limit"], "fuel");
+    assert_eq!(report["outputs"], "discarded");
+}
+
+#[test]
+fn a_digest_mismatch_is_refused() {
+    let work = Workspace::new();
+    let entry = job_guest("job-entry", Target::P2);
+    let wrong = "0".repeat(64);
+    work.write_job(&format!(
+        "[module]\nsource = \"{}\"\nsha256 = \"{wrong}\"\n\n{}",
+        entry.display(),
+        work.local_mounts()
+    ));
+    let (ran, report) = work.run(|_| {});
+    ran.refused_with(&["SHA-256", &sha256(&entry), &wrong, "refusing to run it"]);
+    assert!(ran.stdout.is_empty());
+    assert_eq!(report["outcome"], "error");
+    assert!(work.outputs().is_empty());
+}
+
+#[test]
+fn entry_points_other_than_run() {
+    let work = Workspace::new();
+    // A component's exported function.
+    let entry = job_guest("job-entry", Target::P2);
+    let greeter = job_guest("job_greeter", Target::P2);
+    work.write_job(&entry_job(
+        "",
+        &entry,
+        "entry = \"batch\"\n",
+        &[&greeter],
+        &work.local_mounts(),
+    ));
+    let (ran, _) = work.run(|_| {});
+    assert_eq!(ran.code, 0, "{ran:#?}");
+    assert!(ran.stdout.is_empty(), "main ran: {ran:#?}");
+    assert_eq!(work.outputs(), ["batch.txt"]);
+    assert_eq!(
+        std::fs::read_to_string(work.path("out/batch.txt")).unwrap(),
+        "hello, batch"
+    );
+
+    // A core module's exported function.
+    let core = job_guest("job-core", Target::P1);
+    work.write_job(&format!(
+        "[module]\nsource = \"{}\"\nentry = \"alt\"\n\n{}",
+        core.display(),
+        work.local_mounts()
+    ));
+    let (ran, _) = work.run(|_| {});
+    assert_eq!(ran.code, 0, "{ran:#?}");
+    assert_eq!(ran.stdout, "alt entry\n");
+    assert!(work.path("out/alt.txt").exists());
+
+    // One that is not there is named, with what there is.
+    work.write_job(&entry_job(
+        "",
+        &entry,
+        "entry = \"nope\"\n",
+        &[&greeter],
+        &work.local_mounts(),
+    ));
+    let (ran, _) = work.run(|_| {});
+    ran.refused_with(&["no entry point `nope`", "batch"]);
+}
+
+#[test]
+fn every_bad_job_field_is_refused_clearly() {
+    let work = Workspace::new();
+    let entry = job_guest("job-entry", Target::P2);
+    let module = format!("[module]\nsource = \"{}\"\n", entry.display());
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        (
+            "description = \"no module\"\n".into(),
+            vec!["missing field `module`"],
+        ),
+        (
+            format!("{module}colour = \"blue\"\n"),
+            vec!["line 3", "unknown field `colour`", "`entry`"],
+        ),
+        (
+            format!("wrold = \"cloud\"\n{module}"),
+            vec!["line 1", "unknown field `wrold`", "`world`"],
+        ),
+        (
+            format!("{module}sha256 = \"abc\"\n"),
+            vec!["line 3", "not a SHA-256 digest"],
+        ),
+        (
+            "[module]\nentry = \"x\"\n".into(),
+            vec!["missing field `source`"],
+        ),
+        (
+            format!("{module}[[input]]\nguest = \"/in\"\nstore = \"ftp://x\"\n"),
+            vec!["line 5", "is not a store URL"],
+        ),
+        (
+            format!("{module}[[output]]\nstore = \"memory:\"\n"),
+            vec!["missing field `guest`"],
+        ),
+        (
+            format!("{module}[limits]\nmemory = \"lots\"\n"),
+            vec!["line 4", "is not a size"],
+        ),
+        (
+            format!("on-failure = \"keep\"\n{module}"),
+            vec!["line 1", "unknown variant `keep`", "`quarantine`"],
+        ),
+        (
+            format!("world = \"cli\"\n{module}"),
+            vec!["jobs run in the `cloud` world"],
+        ),
+        (
+            format!("world = \"nowhere\"\n{module}"),
+            vec!["there is no world called `nowhere`"],
+        ),
+        (
+            format!("args = \"--fail\"\n{module}"),
+            vec!["line 1", "invalid type"],
+        ),
+        (
+            format!(
+                "{module}[[input]]\nguest = \"/d\"\nstore = \"memory:\"\n[[output]]\nguest = \"/d/\"\nstore = \"memory:\"\n"
+            ),
+            vec!["two mounts at the guest path `/d/`"],
+        ),
+        (
+            format!(
+                "{module}[[import]]\nsource = \"a/g.wasm\"\n[[import]]\nsource = \"b/g.wasm\"\n"
+            ),
+            vec!["two import modules are called `g`"],
+        ),
+        (
+            format!("{module}[[import]]\nsource = \"g.wasm\"\nname = \"My_Greeter\"\n"),
+            vec!["line 5", "not a kebab-case name", "`my-greeter`"],
+        ),
+        (
+            format!("{module}[compose]\nsearch-pahts = []\n"),
+            vec!["line 4", "unknown field `search-pahts`"],
+        ),
+        (
+            "[module]\nsource = \"missing.wasm\"\n".into(),
+            vec!["cannot read the module", "missing.wasm"],
+        ),
+        (
+            "[module]\nsource = \"s3://bucket-only\"\n".into(),
+            vec!["names no object"],
+        ),
+        (
+            format!("{module}[[import]]\nsource = \"nothing-here.wasm\"\n"),
+            vec!["import module `nothing-here`", "cannot read the module"],
+        ),
+        ("[module\n".into(), vec!["line 1"]),
+    ];
+    for (text, words) in cases {
+        work.write_job(&text);
+        let ran: Ran = work
+            .command()
+            .args(["run", "--job"])
+            .arg(work.path("job.toml"))
+            .output()
+            .unwrap()
+            .into();
+        let mut words = words;
+        words.push("job.toml");
+        if !text.contains("missing.wasm")
+            && !text.contains("bucket-only")
+            && !text.contains("nothing-here")
+        {
+            ran.refused_with(&words);
+        } else {
+            // Found when the job runs rather than when it is read; the file is still named.
+            words.pop();
+            ran.refused_with(&words);
+        }
+    }
+    // A job file that does not exist, and flags that the job file replaces.
+    let ran: Ran = work
+        .command()
+        .args(["run", "--job", "no-such-job.toml"])
+        .output()
+        .unwrap()
+        .into();
+    ran.refused_with(&["cannot read job file `no-such-job.toml`"]);
+    let ran: Ran = work
+        .command()
+        .args(["run", "--job", "job.toml", "--mount", "memory:"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(ran.code, 2, "{ran:#?}");
+    assert!(ran.stderr.contains("cannot be used with"), "{ran:#?}");
+}
