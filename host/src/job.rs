@@ -92,7 +92,7 @@ pub struct ImportEntry {
 pub struct StoreMount {
     /// Where the guest sees it.
     pub guest: String,
-    /// The store URL (or `default`).
+    /// The store URL (or `default`, or `default/PREFIX`).
     #[serde(deserialize_with = "store")]
     pub store: String,
 }
@@ -483,12 +483,8 @@ fn kebab_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, 
 }
 
 fn open_mount(mount: &StoreMount, read_only: bool) -> Result<Mount> {
-    let url = match mount.store.as_str() {
-        "default" => worldhost_world_cloud::default_mount().url,
-        url => url.to_owned(),
-    };
     Mount::open(&MountSpec {
-        url,
+        url: crate::world_file::resolve_store_url(&mount.store),
         guest: mount.guest.clone(),
         read_only,
     })

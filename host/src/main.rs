@@ -67,7 +67,8 @@ Examples:
   host run --dir ./in::in:ro --dir ./out::out app.wasm
   host run --env HOME --env MODE=fast app.wasm
   host run --world cloud app.wasm            # `.` is the default store (~/.local/share/worldhost/store)
-  host run --world cloud --mount s3://bucket/jobs/42::. --mount memory:::/tmp app.wasm";
+  host run --world cloud --mount s3://bucket/jobs/42::. --mount memory:::/tmp app.wasm
+  host run --job job.toml --report report.json   # a described job (examples/jobs/README.md)";
 
 const CALL_EXAMPLES: &str = "\
 The plugin runs on a fresh instance in the world given (default `cloud`: the default store at

@@ -130,8 +130,7 @@ impl World {
                 let mut all = Vec::new();
                 for entry in &definition.mounts {
                     let url = match entry.store.as_deref() {
-                        Some("default") => worldhost_world_cloud::default_mount().url,
-                        Some(url) => url.to_owned(),
+                        Some(url) => crate::world_file::resolve_store_url(url),
                         None => bail!(
                             "{}: the mount at `{}` names a host directory, which the `cloud` world serves as a store: \
                              use `store = \"file:///ABSOLUTE/PATH\"`",

@@ -146,16 +146,30 @@ fn host_ports<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::
     Ok(entries)
 }
 
+/// The URL a store URL in a definition stands for: `default` is the default store's directory,
+/// `default/PREFIX` a folder in it; anything else is itself.
+pub fn resolve_store_url(url: &str) -> String {
+    let default = worldhost_world_cloud::default_mount().url;
+    match url.strip_prefix("default") {
+        Some("") => default,
+        Some(rest) if rest.starts_with('/') => format!("{}{rest}", default.trim_end_matches('/')),
+        _ => url.to_owned(),
+    }
+}
+
 /// The store URL schemes the cloud world mounts, and `default`.
 pub fn check_store_url(url: &str) -> Result<(), String> {
     const SCHEMES: [&str; 8] = [
         "memory:", "file:///", "s3://", "gs://", "az://", "azure://", "http://", "https://",
     ];
-    if url == "default" || SCHEMES.iter().any(|scheme| url.starts_with(scheme)) {
+    if url == "default"
+        || url.starts_with("default/")
+        || SCHEMES.iter().any(|scheme| url.starts_with(scheme))
+    {
         Ok(())
     } else {
         Err(format!(
-            "`{url}` is not a store URL: use `default`, memory:, file:///ABSOLUTE/PATH, s3://BUCKET/PREFIX, \
+            "`{url}` is not a store URL: use `default` (or `default/PREFIX`), memory:, file:///ABSOLUTE/PATH, s3://BUCKET/PREFIX, \
              gs://BUCKET/PREFIX, az://CONTAINER/PREFIX or http(s)://HOST/PATH"
         ))
     }

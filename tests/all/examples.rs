@@ -73,3 +73,39 @@ fn image_resize_without_inputs_fails_cleanly() {
     assert!(ran.stderr.contains("no .png image in `inputs`"), "{ran:#?}");
     assert!(!Path::new(&empty.path().join("outputs")).exists());
 }
+
+#[test]
+fn the_example_job_publishes_the_images_to_the_default_store() {
+    // The job file names the guest by its build path: build it first.
+    guest(EXAMPLES, "image-resize", Target::P2);
+    let store = tempfile::tempdir().unwrap();
+    fs::create_dir_all(store.path().join("inputs")).unwrap();
+    fs::copy(
+        repo_root().join("examples/image-resize/inputs/landscape.png"),
+        store.path().join("inputs/landscape.png"),
+    )
+    .unwrap();
+    let report = store.path().join("report.json");
+    let ran: crate::harness::Ran = crate::harness::host()
+        .env("WORLDHOST_STORE", store.path())
+        .args(["run", "--job"])
+        .arg(repo_root().join("examples/jobs/resize.toml"))
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .unwrap()
+        .into();
+    assert!(ran.success().contains("360x200 -> 300x200"), "{ran:#?}");
+    for name in OUTPUTS {
+        assert!(store.path().join("outputs").join(name).exists(), "{name}");
+    }
+    let report: serde_json::Value = serde_json::from_slice(&fs::read(report).unwrap()).unwrap();
+    assert_eq!(report["outputs"], "published");
+    assert_eq!(report["objects_published"], OUTPUTS.len());
+    assert_eq!(
+        report["mounts"][0]["bytes_read"],
+        fs::metadata(store.path().join("inputs/landscape.png"))
+            .unwrap()
+            .len()
+    );
+}
