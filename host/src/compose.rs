@@ -59,6 +59,11 @@ pub fn compose(root: &Path, imports: &[ImportModule], wiring: Option<&Config>) -
             path: link,
         });
     }
+    // Without a configuration file of its own, nothing is looked for beyond the modules
+    // given (wasm-compose would search its folder for a file named after each import).
+    if config.dir.as_os_str().is_empty() {
+        config.dir = folder.path().to_owned();
+    }
     for import in &named {
         if wiring.is_some() {
             if config.dependencies.contains_key(&import.name) {

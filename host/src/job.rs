@@ -203,11 +203,17 @@ impl Job {
                 world.base
             );
         }
-        let mut guests = std::collections::HashSet::new();
-        for mount in file.inputs.iter().chain(&file.outputs) {
-            if !guests.insert(mount.guest.trim_end_matches('/')) {
-                bail!("{shown}: two mounts at the guest path `{}`", mount.guest);
-            }
+        check_mounts(&file).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+        if let Some(wiring) = &file.compose
+            && !(wiring.dependencies.is_empty()
+                && wiring.definitions.is_empty()
+                && wiring.search_paths.is_empty())
+        {
+            // They would link files the job does not list, unchecked by any digest.
+            bail!(
+                "{shown}: `[compose]` takes `instantiations` here; list every module as an \
+                 `[[import]]` (with its `sha256`) instead of `dependencies`, `definitions` or `search-paths`"
+            );
         }
         let mut names = std::collections::HashSet::new();
         for import in &file.imports {
@@ -274,8 +280,11 @@ impl Job {
         let shown = Path::new(&entry.source);
         let requested = self.file.module.entry.as_deref();
         let (root, entry_point) = crate::guest::command_component(shown, &entry.bytes, requested)?;
+        // Composed from copies of the checked bytes, never from the sources again.
         let root_path = match root {
-            std::borrow::Cow::Borrowed(_) => entry.path.clone(),
+            std::borrow::Cow::Borrowed(bytes) => {
+                cache.derived(&format!("{}.wasm", entry.sha256), bytes)?
+            }
             std::borrow::Cow::Owned(bytes) => cache.derived(
                 &format!(
                     "{}-{}.command.wasm",
@@ -292,18 +301,16 @@ impl Job {
             let path = match crate::guest::component_bytes(shown, &module.bytes, CoreRole::Library)
                 .with_context(|| format!("import module `{name}`"))?
             {
-                std::borrow::Cow::Borrowed(_) => module.path.clone(),
+                std::borrow::Cow::Borrowed(bytes) => {
+                    cache.derived(&format!("{}.wasm", module.sha256), bytes)?
+                }
                 std::borrow::Cow::Owned(bytes) => {
                     cache.derived(&format!("{}.library.wasm", module.sha256), &bytes)?
                 }
             };
             linked.push(ImportModule { name, path });
         }
-        let mut wiring = self.file.compose.clone();
-        if let Some(wiring) = &mut wiring {
-            wiring.dir = folder_of(&self.path).to_owned();
-        }
-        let composed = compose(&root_path, &linked, wiring.as_ref())?;
+        let composed = compose(&root_path, &linked, self.file.compose.as_ref())?;
         Ok((composed, entry_point.map(str::to_owned)))
     }
 
@@ -426,33 +433,96 @@ impl Job {
         succeeded: bool,
         report: &mut Report,
     ) -> Result<()> {
-        if succeeded {
-            for output in staged {
-                report.objects_published += output.publish().await?;
-            }
-            report.outputs = "published";
-            return Ok(());
-        }
-        match self.file.on_failure {
-            OnFailure::Discard => {
-                for output in staged {
-                    output.discard().await?;
-                }
-                report.outputs = "discarded";
-            }
-            OnFailure::Quarantine => {
-                for output in staged {
-                    let prefix = output.quarantine().await?;
-                    report.quarantine.push(format!(
-                        "{}/{prefix}",
-                        output.target.url.trim_end_matches('/')
-                    ));
-                }
-                report.outputs = "quarantined";
+        // Every output is finished even if one fails, and every failure is named.
+        let mut failures = Vec::new();
+        for output in staged {
+            let finished = match (succeeded, self.file.on_failure) {
+                (true, _) => output.publish().await.map(|published| {
+                    report.objects_published += published;
+                }),
+                (false, OnFailure::Discard) => output.discard().await,
+                (false, OnFailure::Quarantine) => output.quarantine().await.map(|prefix| {
+                    let url = output.target.url.trim_end_matches('/');
+                    report.quarantine.push(format!("{url}/{prefix}"));
+                }),
+            };
+            if let Err(error) = finished {
+                failures.push(format!("{error:#}"));
             }
         }
-        Ok(())
+        report.outputs = match (succeeded, self.file.on_failure) {
+            (true, _) => "published",
+            (false, OnFailure::Discard) => "discarded",
+            (false, OnFailure::Quarantine) => "quarantined",
+        };
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            bail!("{}", failures.join("; "))
+        }
     }
+}
+
+/// Inputs and outputs must be stores that outlive the run, at distinct guest paths; outputs
+/// must be writable and apart from one another (each is staged and published on its own).
+fn check_mounts(file: &JobFile) -> Result<()> {
+    let mut guests = std::collections::HashSet::new();
+    for mount in file.inputs.iter().chain(&file.outputs) {
+        let guest = mount.guest.trim_end_matches('/');
+        if guest.is_empty() && mount.guest.is_empty() {
+            bail!("a mount has an empty guest path");
+        }
+        if !guests.insert(guest) {
+            bail!("two mounts at the guest path `{}`", mount.guest);
+        }
+        if mount.store.starts_with("memory:") {
+            bail!(
+                "the mount at `{}` is `memory:`, which is empty at start and gone at the end; \
+                 a job's inputs and outputs are stores that outlive it",
+                mount.guest
+            );
+        }
+    }
+    for input in &file.inputs {
+        let url = crate::world_file::resolve_store_url(&input.store);
+        if let Some(dir) = url.strip_prefix("file://")
+            && !Path::new(dir).is_dir()
+        {
+            bail!(
+                "the input at `{}` is `{url}`, which is not a directory",
+                input.guest
+            );
+        }
+    }
+    let outputs: Vec<String> = file
+        .outputs
+        .iter()
+        .map(|o| {
+            crate::world_file::resolve_store_url(&o.store)
+                .trim_end_matches('/')
+                .to_owned()
+                + "/"
+        })
+        .collect();
+    for (index, url) in outputs.iter().enumerate() {
+        if url.starts_with("http") {
+            bail!(
+                "the output at `{}` is `{url}`: http(s) stores are read-only (use it as an `[[input]]`)",
+                file.outputs[index].guest
+            );
+        }
+        for other in &outputs[index + 1..] {
+            if url.starts_with(other.as_str()) || other.starts_with(url.as_str()) {
+                bail!(
+                    "the outputs `{}` and `{}` are the same store or one is inside the other; \
+                     give each output a store of its own",
+                    url.trim_end_matches('/'),
+                    other.trim_end_matches('/')
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn folder_of(path: &Path) -> &Path {

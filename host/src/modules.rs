@@ -132,15 +132,17 @@ impl ModuleCache {
                 .head(&key)
                 .await
                 .with_context(|| format!("cannot fetch the module `{source}`"))?;
-            let version = format!("{} {}", meta.e_tag.unwrap_or_default(), meta.size);
-            if let Ok(recorded) = std::fs::read_to_string(&record)
+            // Without an ETag a same-size change would go unseen: such objects are fetched.
+            let version = meta.e_tag.map(|tag| format!("{tag} {}", meta.size));
+            if let Some(version) = &version
+                && let Ok(recorded) = std::fs::read_to_string(&record)
                 && let Some((recorded_version, digest)) = recorded.rsplit_once(' ')
                 && recorded_version == version
                 && let Some(module) = self.cached(source, digest)
             {
                 return Ok(module);
             }
-            Some(version)
+            version
         } else {
             None
         };
@@ -183,11 +185,11 @@ impl ModuleCache {
         })
     }
 
-    /// A file holding `bytes` derived from a module (such as its component form), named
-    /// `name` in the cache; written once.
+    /// A file holding `bytes` (a module, or one derived from it such as its component form),
+    /// named `name` in the cache; rewritten unless it holds exactly these bytes.
     pub fn derived(&self, name: &str, bytes: &[u8]) -> Result<PathBuf> {
         let path = self.dir.join(name);
-        if std::fs::metadata(&path).map(|m| m.len()).ok() != Some(bytes.len() as u64) {
+        if std::fs::read(&path).ok().as_deref() != Some(bytes) {
             write_whole(&path, bytes)?;
         }
         Ok(path)

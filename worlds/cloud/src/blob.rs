@@ -13,7 +13,7 @@ use object_store::{ObjectStoreExt, PutPayload};
 use crate::CloudFsView;
 use crate::bindings::host_imports::worldhost::host::blob::{Entry, Error, Host, ObjectMetadata};
 use crate::mount::Mount;
-use crate::path::{DIR_MARKER, RelPath, is_staging_name};
+use crate::path::RelPath;
 
 type BlobResult<T> = wasmtime::Result<Result<T, Error>>;
 
@@ -115,8 +115,10 @@ impl Host for CloudFsView<'_> {
         let mut entries: Vec<Entry> = listed
             .into_iter()
             .filter(|meta| {
-                let name = meta.location.filename().unwrap_or_default();
-                name != DIR_MARKER && !is_staging_name(name)
+                !meta
+                    .location
+                    .parts()
+                    .any(|part| crate::path::is_reserved(part.as_ref()))
             })
             .map(|meta| Entry {
                 key: if shown.is_empty() {

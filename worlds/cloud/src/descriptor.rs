@@ -154,7 +154,7 @@ fn list_local(local: &std::path::Path) -> FsResult<Vec<DirectoryEntry>> {
         let Ok(name) = entry.file_name().into_string() else {
             continue;
         };
-        if name == DIR_MARKER || crate::path::is_staging_name(&name) {
+        if crate::path::is_reserved(&name) {
             continue;
         }
         let kind = entry.file_type().map_err(crate::error::spool_error)?;
@@ -478,14 +478,18 @@ impl types::HostDescriptor for CloudFsView<'_> {
             .list_with_delimiter(prefix.as_ref())
             .await
             .map_err(|e| store_error(e, &path))?;
-        let dirs = listing.common_prefixes.iter().map(|key| DirectoryEntry {
-            type_: DescriptorType::Directory,
-            name: RelPath::from_key(key).name().to_owned(),
-        });
+        let dirs = listing
+            .common_prefixes
+            .iter()
+            .filter(|key| !crate::path::is_reserved(key.filename().unwrap_or_default()))
+            .map(|key| DirectoryEntry {
+                type_: DescriptorType::Directory,
+                name: RelPath::from_key(key).name().to_owned(),
+            });
         let files = listing
             .objects
             .iter()
-            .filter(|meta| meta.location.filename() != Some(DIR_MARKER))
+            .filter(|meta| !crate::path::is_reserved(meta.location.filename().unwrap_or_default()))
             .map(|meta| DirectoryEntry {
                 type_: DescriptorType::RegularFile,
                 name: RelPath::from_key(&meta.location).name().to_owned(),

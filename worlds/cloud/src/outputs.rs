@@ -18,10 +18,7 @@ use object_store::path::Path as Key;
 
 use crate::mount::Mount;
 
-/// Where staged outputs live, under each output mount's prefix.
-pub const STAGING_DIR: &str = ".worldhost-staging";
-/// Where the outputs of a failed run are kept when asked.
-pub const QUARANTINE_DIR: &str = ".worldhost-quarantine";
+pub use crate::path::{QUARANTINE_DIR, STAGING_DIR};
 
 /// One output mount: the store the results belong in, and the staged mount the guest writes.
 pub struct StagedOutput {
@@ -87,7 +84,7 @@ impl StagedOutput {
 
     /// The keys of the staged objects, in the target's store.
     async fn staged_objects(&self) -> Result<Vec<Key>> {
-        let prefix = Key::from(self.prefix.as_str());
+        let prefix = Key::from_iter(self.prefix.split('/'));
         let listed: Vec<_> = self
             .target
             .store
@@ -106,18 +103,20 @@ impl StagedOutput {
     /// Renames every staged object to the same key under `destination` (`""`: the root).
     async fn move_to(&self, destination: &str) -> Result<u64> {
         let store = &self.target.store;
+        let staging = Key::from_iter(self.prefix.split('/'));
         let mut moved = 0;
         for key in self.staged_objects().await? {
-            let relative = key
-                .as_ref()
-                .strip_prefix(&self.prefix)
-                .unwrap_or(key.as_ref())
-                .trim_start_matches('/');
-            let to = if destination.is_empty() {
-                Key::from(relative)
-            } else {
-                Key::from(format!("{destination}/{relative}"))
+            // Part by part: keys hold the guest's names unencoded, and must stay so.
+            let Some(relative) = key.prefix_match(&staging) else {
+                continue;
             };
+            let to = Key::from_iter(
+                destination
+                    .split('/')
+                    .filter(|part| !part.is_empty())
+                    .map(object_store::path::PathPart::from)
+                    .chain(relative),
+            );
             store
                 .rename(&key, &to)
                 .await

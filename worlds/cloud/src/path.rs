@@ -22,6 +22,16 @@ pub fn is_staging_name(name: &str) -> bool {
 /// the guest, and the guest cannot create or open a file of this name.
 pub const DIR_MARKER: &str = ".worldhost-dir";
 
+/// Where a job's output mount stages its writes (see `outputs`).
+pub const STAGING_DIR: &str = ".worldhost-staging";
+/// Where the outputs of a failed job are kept when asked.
+pub const QUARANTINE_DIR: &str = ".worldhost-quarantine";
+
+/// Names the host keeps for itself: never listed, and the guest cannot open or create them.
+pub fn is_reserved(name: &str) -> bool {
+    matches!(name, DIR_MARKER | STAGING_DIR | QUARANTINE_DIR) || is_staging_name(name)
+}
+
 /// A key below a mount's root, as its segments (empty for the root) and as an object key.
 /// Keys hold the guest's names unencoded, so listings give back exactly what was written.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -78,7 +88,7 @@ impl RelPath {
                 }
                 name => {
                     PathPart::parse(name).map_err(|_| ErrorCode::IllegalByteSequence)?;
-                    if name == DIR_MARKER {
+                    if matches!(name, DIR_MARKER | STAGING_DIR | QUARANTINE_DIR) {
                         return Err(ErrorCode::Access);
                     }
                     segments.push(name.to_owned());
