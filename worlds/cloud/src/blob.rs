@@ -80,6 +80,23 @@ impl CloudFsView<'_> {
     }
 }
 
+/// Stores `data` at `path` in `mount`: counted against the run's write `budget` first, and in
+/// the mount's stats once stored.
+async fn put_counted(
+    budget: &crate::WriteBudget,
+    mount: &Mount,
+    path: &RelPath,
+    data: Vec<u8>,
+) -> BlobResult<()> {
+    let size = data.len() as u64;
+    budget.spend(size)?;
+    let put = mount.store.put(&path.key(), PutPayload::from(data)).await;
+    if put.is_ok() {
+        mount.stats.wrote(size);
+    }
+    Ok(put.map(|_| ()).map_err(blob_error))
+}
+
 fn blob_error(error: object_store::Error) -> Error {
     if crate::error::is_not_found(&error) {
         Error::NotFound
@@ -158,13 +175,7 @@ impl Host for CloudFsView<'_> {
 
     async fn put(&mut self, key: String, data: Vec<u8>) -> BlobResult<()> {
         let (mount, path) = attempt!(self.writable_blob_path(&key));
-        self.ctx.write_budget.spend(data.len() as u64)?;
-        let size = data.len() as u64;
-        let put = mount.store.put(&path.key(), PutPayload::from(data)).await;
-        if put.is_ok() {
-            mount.stats.wrote(size);
-        }
-        Ok(put.map(|_| ()).map_err(blob_error))
+        put_counted(&self.ctx.write_budget.clone(), &mount, &path, data).await
     }
 
     async fn delete(&mut self, key: String) -> BlobResult<()> {
@@ -195,13 +206,7 @@ impl Host for CloudFsView<'_> {
         }
         // Across mounts: read whole, then put.
         let data = attempt!(self.get(source).await?);
-        self.ctx.write_budget.spend(data.len() as u64)?;
-        let size = data.len() as u64;
-        let put = to_mount.store.put(&to.key(), PutPayload::from(data)).await;
-        if put.is_ok() {
-            to_mount.stats.wrote(size);
-        }
-        Ok(put.map(|_| ()).map_err(blob_error))
+        put_counted(&self.ctx.write_budget.clone(), &to_mount, &to, data).await
     }
 
     async fn metadata(&mut self, key: String) -> BlobResult<ObjectMetadata> {
