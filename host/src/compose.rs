@@ -8,18 +8,18 @@
 //! argument maps an import to another instance or to one of its exports. Whatever no module
 //! satisfies stays an import of the composed component, for the world to provide.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use wasm_compose::composer::ComponentComposer;
 use wasm_compose::config::{Config, Dependency};
 
-/// An import module in component form, on disk (wasm-compose reads files).
+/// An import module in component form.
 #[derive(Debug, Clone)]
-pub struct ImportModule {
+pub struct ImportModule<'a> {
     /// The name a wiring configuration calls it by.
     pub name: String,
-    pub path: PathBuf,
+    pub bytes: std::borrow::Cow<'a, [u8]>,
 }
 
 /// Reads a wasm-compose configuration file: YAML (as `wasm-tools compose --config` takes) or
@@ -39,51 +39,43 @@ pub fn read_config(path: &Path) -> Result<Config> {
     Ok(config)
 }
 
-/// Composes `root` (a component file) with `imports`, wired by `wiring` when given; returns
+/// Composes `root` (component bytes) with `imports`, wired by `wiring` when given; returns
 /// the composed component's bytes.
-pub fn compose(root: &Path, imports: &[ImportModule], wiring: Option<&Config>) -> Result<Vec<u8>> {
+pub fn compose(root: &[u8], imports: &[ImportModule], wiring: Option<&Config>) -> Result<Vec<u8>> {
     let mut config = wiring.cloned().unwrap_or_default();
-    // wasm-compose names a definition after its file, and names must be kebab-case: each
-    // module is linked into a folder of its own under a name derived from its own.
+    // wasm-compose reads files, and names a definition after its file (names must be
+    // kebab-case): every module is written to a folder of its own, under its own name.
     let folder = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let root_path = folder.path().join("root.wasm");
+    std::fs::write(&root_path, root).context("cannot write the entry component")?;
     let mut named = Vec::new();
     for (index, import) in imports.iter().enumerate() {
-        let link = folder
+        let path = folder
             .path()
             .join(format!("{}-{index}.wasm", kebab(&import.name)));
-        let target = std::path::absolute(&import.path)?;
-        std::os::unix::fs::symlink(&target, &link)
-            .with_context(|| format!("cannot link `{}`", target.display()))?;
-        named.push(ImportModule {
-            name: import.name.clone(),
-            path: link,
-        });
+        std::fs::write(&path, &import.bytes)
+            .with_context(|| format!("cannot write the import module `{}`", import.name))?;
+        named.push((import.name.clone(), path));
     }
     // Without a configuration file of its own, nothing is looked for beyond the modules
     // given (wasm-compose would search its folder for a file named after each import).
     if config.dir.as_os_str().is_empty() {
         config.dir = folder.path().to_owned();
     }
-    for import in &named {
+    for (name, path) in named {
         if wiring.is_some() {
-            if config.dependencies.contains_key(&import.name) {
+            if config.dependencies.contains_key(&name) {
                 bail!(
-                    "the import module `{}` is also a dependency in the compose configuration; name it once",
-                    import.name
+                    "the import module `{name}` is also a dependency in the compose configuration; name it once"
                 );
             }
-            config.dependencies.insert(
-                import.name.clone(),
-                Dependency {
-                    path: import.path.clone(),
-                },
-            );
+            config.dependencies.insert(name, Dependency { path });
         } else {
-            config.definitions.push(import.path.clone());
+            config.definitions.push(path);
         }
     }
     let started = std::time::Instant::now();
-    let composed = ComponentComposer::new(root, &config)
+    let composed = ComponentComposer::new(&root_path, &config)
         .compose()
         .map_err(|e| anyhow::anyhow!("{e:#}"))
         .with_context(|| {

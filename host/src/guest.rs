@@ -88,23 +88,12 @@ impl Guest {
         entry: Option<&str>,
     ) -> Result<Guest> {
         let shown = path.display();
-        let custom_entry = custom_entry(entry);
-        let renamed;
-        let bytes = match custom_entry {
-            Some(name) if wasmparser::Parser::is_core_wasm(bytes) => {
-                renamed = export_as_start(bytes, name)
-                    .with_context(|| format!("`{shown}` cannot start at `{name}`"))?;
-                &renamed[..]
-            }
-            _ => bytes,
-        };
-        let (format, component, from_cache) = compile(engine, path, bytes)?;
-        let entry = match custom_entry {
-            Some(name) if format == GuestFormat::Component => {
-                find_function_export(engine, &component, name)
-                    .with_context(|| format!("`{shown}` has no entry point `{name}`"))?
-            }
-            _ => EntryPoint::CliRun(
+        let (bytes, entry) = with_entry(path, bytes, entry)?;
+        let (format, component, from_cache) = compile(engine, path, &bytes)?;
+        let entry = match entry {
+            Some(name) => find_function_export(engine, &component, name)
+                .with_context(|| format!("`{shown}` has no entry point `{name}`"))?,
+            None => EntryPoint::CliRun(
                 find_run_export(engine, &component)
                     .with_context(|| format!("`{shown}` cannot be run as a command"))?,
             ),
@@ -125,9 +114,23 @@ impl Guest {
     }
 }
 
-/// An entry point other than the command's own (`wasi:cli/run`, or `_start` in a core module).
-fn custom_entry(entry: Option<&str>) -> Option<&str> {
-    entry.filter(|e| !matches!(unversioned(e), RUN_INTERFACE | "_start"))
+/// A guest's bytes with `entry` applied where it can be: a core module's entry export becomes
+/// its `_start`. Returns the entry point still to find in the component (`None`: the
+/// command's own, `wasi:cli/run`).
+fn with_entry<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+    entry: Option<&'a str>,
+) -> Result<(std::borrow::Cow<'a, [u8]>, Option<&'a str>)> {
+    let custom = entry.filter(|e| !matches!(unversioned(e), RUN_INTERFACE | "_start"));
+    match custom {
+        Some(name) if format_of(path, bytes)? == GuestFormat::CoreModule => {
+            let renamed = export_as_start(bytes, name)
+                .with_context(|| format!("`{}` cannot start at `{name}`", path.display()))?;
+            Ok((std::borrow::Cow::Owned(renamed), None))
+        }
+        _ => Ok((std::borrow::Cow::Borrowed(bytes), custom)),
+    }
 }
 
 /// The component form of a command guest, for composing with others: a component as it is,
@@ -138,19 +141,14 @@ pub fn command_component<'a>(
     bytes: &'a [u8],
     entry: Option<&'a str>,
 ) -> Result<(std::borrow::Cow<'a, [u8]>, Option<&'a str>)> {
-    let entry = custom_entry(entry);
-    match (format_of(path, bytes)?, entry) {
-        (GuestFormat::Component, _) => Ok((std::borrow::Cow::Borrowed(bytes), entry)),
-        (GuestFormat::CoreModule, None) => {
-            Ok((component_bytes(path, bytes, CoreRole::Command)?, None))
+    let (bytes, entry) = with_entry(path, bytes, entry)?;
+    let component = match bytes {
+        std::borrow::Cow::Borrowed(bytes) => component_bytes(path, bytes, CoreRole::Command)?,
+        std::borrow::Cow::Owned(bytes) => {
+            std::borrow::Cow::Owned(component_bytes(path, &bytes, CoreRole::Command)?.into_owned())
         }
-        (GuestFormat::CoreModule, Some(name)) => {
-            let renamed = export_as_start(bytes, name)
-                .with_context(|| format!("`{}` cannot start at `{name}`", path.display()))?;
-            let component = component_bytes(path, &renamed, CoreRole::Command)?.into_owned();
-            Ok((std::borrow::Cow::Owned(component), None))
-        }
-    }
+    };
+    Ok((component, entry))
 }
 
 /// What a wasm file holds, or a one-line reason it is not a guest.
@@ -385,9 +383,10 @@ fn check_core_module(bytes: &[u8], role: CoreRole) -> Result<()> {
     let scan = scan_core_module(bytes)?;
     let has_start = scan.exports.iter().any(|name| name == "_start");
     let wasip1 = format!("{WASIP1_MODULE}::");
-    let foreign_imports: Vec<&String> = scan
+    let foreign_imports: Vec<&str> = scan
         .imports
         .iter()
+        .map(String::as_str)
         .filter(|import| !import.starts_with(&wasip1))
         .collect();
     if role == CoreRole::Command && !has_start {
@@ -406,11 +405,7 @@ fn check_core_module(bytes: &[u8], role: CoreRole) -> Result<()> {
     if !foreign_imports.is_empty() && !scan.has_wit {
         bail!(
             "it imports functions that no WASI world provides: {}",
-            foreign_imports
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            foreign_imports.join(", ")
         );
     }
     Ok(())

@@ -137,7 +137,7 @@ pub struct Report {
     /// `exited`, `trapped`, `limit` (a limit stopped it) or `error` (the host could not run it).
     pub outcome: &'static str,
     pub limit_hit: Option<LimitHit>,
-    /// The host's error, or the trap.
+    /// The host's error, the trap, or the limit hit (as `host run` words it).
     pub error: Option<String>,
     pub duration_seconds: f64,
     pub run_id: String,
@@ -270,47 +270,20 @@ impl Job {
     }
 
     /// The entry module with its import modules linked in, as component bytes, and the entry
-    /// point to call in it.
-    fn composed(
-        &self,
-        cache: &ModuleCache,
-        entry: &Module,
-        imports: &[Module],
-    ) -> Result<(Vec<u8>, Option<String>)> {
-        let shown = Path::new(&entry.source);
+    /// point to call in it. Composed from the checked bytes, never from the sources again.
+    fn composed(&self, entry: &Module, imports: &[Module]) -> Result<(Vec<u8>, Option<String>)> {
         let requested = self.file.module.entry.as_deref();
-        let (root, entry_point) = crate::guest::command_component(shown, &entry.bytes, requested)?;
-        // Composed from copies of the checked bytes, never from the sources again.
-        let root_path = match root {
-            std::borrow::Cow::Borrowed(bytes) => {
-                cache.derived(&format!("{}.wasm", entry.sha256), bytes)?
-            }
-            std::borrow::Cow::Owned(bytes) => cache.derived(
-                &format!(
-                    "{}-{}.command.wasm",
-                    entry.sha256,
-                    &crate::modules::sha256_hex(requested.unwrap_or("_start").as_bytes())[..12]
-                ),
-                &bytes,
-            )?,
-        };
+        let (root, entry_point) =
+            crate::guest::command_component(Path::new(&entry.source), &entry.bytes, requested)?;
         let mut linked = Vec::new();
-        for (entry, module) in self.file.imports.iter().zip(imports) {
-            let name = import_name(entry);
+        for (import, module) in self.file.imports.iter().zip(imports) {
+            let name = import_name(import);
             let shown = Path::new(&module.source);
-            let path = match crate::guest::component_bytes(shown, &module.bytes, CoreRole::Library)
-                .with_context(|| format!("import module `{name}`"))?
-            {
-                std::borrow::Cow::Borrowed(bytes) => {
-                    cache.derived(&format!("{}.wasm", module.sha256), bytes)?
-                }
-                std::borrow::Cow::Owned(bytes) => {
-                    cache.derived(&format!("{}.library.wasm", module.sha256), &bytes)?
-                }
-            };
-            linked.push(ImportModule { name, path });
+            let bytes = crate::guest::component_bytes(shown, &module.bytes, CoreRole::Library)
+                .with_context(|| format!("import module `{name}`"))?;
+            linked.push(ImportModule { name, bytes });
         }
-        let composed = compose(&root_path, &linked, self.file.compose.as_ref())?;
+        let composed = compose(&root, &linked, self.file.compose.as_ref())?;
         Ok((composed, entry_point.map(str::to_owned)))
     }
 
@@ -322,9 +295,8 @@ impl Job {
                 self.path.display()
             );
         }
-        let cache = ModuleCache::open()?;
-        let (entry, imports) = self.modules(&cache).await?;
-        Ok(self.composed(&cache, &entry, &imports)?.0)
+        let (entry, imports) = self.modules(&ModuleCache::open()?).await?;
+        Ok(self.composed(&entry, &imports)?.0)
     }
 
     /// Runs the job; the report says how it went, including a failure of the host (with
@@ -358,6 +330,7 @@ impl Job {
                 }
                 Outcome::LimitHit(exceeded) => {
                     report.outcome = "limit";
+                    report.error = Some(exceeded.to_string());
                     report.limit_hit = Some(LimitHit {
                         limit: exceeded.limit.key(),
                         value: exceeded.value.clone(),
@@ -398,7 +371,7 @@ impl Job {
                 self.file.module.entry.as_deref(),
             )?
         } else {
-            let (composed, entry_point) = self.composed(&cache, &entry, &imports)?;
+            let (composed, entry_point) = self.composed(&entry, &imports)?;
             Guest::from_bytes(engine, &shown, &composed, entry_point.as_deref())?
         };
         report.compiled = !guest.from_cache;

@@ -388,13 +388,7 @@ fn run(args: RunArgs) -> Result<i32> {
         .build()
         .context("cannot start the async runtime")?;
     let outcome = runtime.block_on(run_command(&engine, &guest, &world, &options))?;
-    match &outcome {
-        Outcome::Trapped(trap) => {
-            eprintln!("error: the guest `{}` trapped: {trap}", wasm.display())
-        }
-        Outcome::LimitHit(exceeded) => eprintln!("error: stopped: {exceeded}"),
-        Outcome::Exited(_) => {}
-    }
+    report(&wasm, &outcome);
     Ok(outcome.exit_code())
 }
 
@@ -408,19 +402,15 @@ fn run_job(path: &std::path::Path, args: &RunArgs) -> Result<i32> {
     }
     let engine = engine()?;
     let report = async_runtime()?.block_on(job.run(&engine));
+    // The same lines as `host run` prints for a trap or a limit.
     match (report.outcome, &report.error) {
         ("trapped", Some(trap)) => eprintln!(
             "error: the guest `{}` trapped: {trap}",
             job.file.module.source
         ),
+        ("limit", Some(limit)) => eprintln!("error: stopped: {limit}"),
         (_, Some(error)) => eprintln!("error: {error}"),
         _ => {}
-    }
-    if let Some(hit) = &report.limit_hit {
-        eprintln!(
-            "error: stopped: the guest hit its {} limit of {}",
-            hit.limit, hit.value
-        );
     }
     if let Some(file) = &args.report {
         let json = serde_json::to_string_pretty(&report).context("cannot encode the report")?;
@@ -465,13 +455,10 @@ fn compose_files(
     let read = |path: &std::path::Path| {
         std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))
     };
-    // wasm-compose reads files: converted modules are written to a folder of their own.
-    let temp = tempfile::tempdir().context("cannot create a temporary directory")?;
     let root_bytes = read(root)?;
-    let root_path = temp.path().join("root.wasm");
-    std::fs::write(&root_path, command_component(root, &root_bytes, None)?.0)?;
+    let (root_component, _) = command_component(root, &root_bytes, None)?;
     let mut imports = Vec::new();
-    for (index, spec) in specs.iter().enumerate() {
+    for spec in specs {
         let (name, path) = match spec.split_once('=') {
             Some((name, path)) => (name.to_owned(), PathBuf::from(path)),
             None => {
@@ -480,18 +467,14 @@ fn compose_files(
                 (worldhost::compose::kebab(&stem), path)
             }
         };
-        let converted = temp.path().join(format!("import-{index}.wasm"));
-        std::fs::write(
-            &converted,
-            component_bytes(&path, &read(&path)?, CoreRole::Library)?,
-        )?;
+        let bytes = component_bytes(&path, &read(&path)?, CoreRole::Library)?.into_owned();
         imports.push(ImportModule {
             name,
-            path: converted,
+            bytes: bytes.into(),
         });
     }
     let config = config.map(read_config).transpose()?;
-    worldhost::compose::compose(&root_path, &imports, config.as_ref())
+    worldhost::compose::compose(&root_component, &imports, config.as_ref())
 }
 
 fn async_runtime() -> Result<tokio::runtime::Runtime> {

@@ -6,7 +6,7 @@
 //! asking the store; one named without a digest is looked up by a HEAD request (its ETag and
 //! size, recorded in `by-source/`) and fetched only when it changed. Files are written whole
 //! (temp file, then rename) and checked against their digest when read, so a damaged entry is
-//! fetched again. With `WORLDHOST_CACHE=off` modules go to a temporary directory for the run.
+//! fetched again. With `WORLDHOST_CACHE=off` every module is fetched.
 
 use std::path::{Path, PathBuf};
 
@@ -15,24 +15,20 @@ use object_store::ObjectStoreExt;
 use sha2::{Digest, Sha256};
 use worldhost_world_cloud::{Mount, MountSpec};
 
-/// A module's bytes, where they came from, and a file holding them.
+/// A module's bytes and where they came from.
 pub struct Module {
     /// The source as the job wrote it.
     pub source: String,
     pub bytes: Vec<u8>,
     /// Lowercase hex SHA-256 of `bytes`.
     pub sha256: String,
-    /// A local file holding `bytes` (the source itself, or the cache's copy).
-    pub path: PathBuf,
     /// Whether the bytes were fetched from a store in this run (not a local file or the cache).
     pub fetched: bool,
 }
 
-/// Where fetched modules (and components made from them) are kept.
+/// Where fetched modules are kept (`None`: caching is off).
 pub struct ModuleCache {
-    dir: PathBuf,
-    /// Holds the directory when caching is off, until the run ends.
-    _temporary: Option<tempfile::TempDir>,
+    dir: Option<PathBuf>,
 }
 
 /// Lowercase hex SHA-256.
@@ -58,27 +54,12 @@ pub fn parse_sha256(text: &str) -> Result<String, String> {
 
 impl ModuleCache {
     pub fn open() -> Result<ModuleCache> {
-        match crate::compile_cache::cache_dir() {
-            Some(dir) => {
-                let dir = dir.join("modules");
-                std::fs::create_dir_all(dir.join("by-source")).with_context(|| {
-                    format!("cannot create the module cache `{}`", dir.display())
-                })?;
-                Ok(ModuleCache {
-                    dir,
-                    _temporary: None,
-                })
-            }
-            None => {
-                let temporary =
-                    tempfile::tempdir().context("cannot create a temporary directory")?;
-                std::fs::create_dir_all(temporary.path().join("by-source"))?;
-                Ok(ModuleCache {
-                    dir: temporary.path().to_owned(),
-                    _temporary: Some(temporary),
-                })
-            }
+        let dir = crate::compile_cache::cache_dir().map(|dir| dir.join("modules"));
+        if let Some(dir) = &dir {
+            std::fs::create_dir_all(dir.join("by-source"))
+                .with_context(|| format!("cannot create the module cache `{}`", dir.display()))?;
         }
+        Ok(ModuleCache { dir })
     }
 
     /// Reads the module `source` (a path relative to `folder`, or a store URL), checking it
@@ -96,7 +77,6 @@ impl ModuleCache {
                 source: source.to_owned(),
                 sha256: sha256_hex(&bytes),
                 bytes,
-                path,
                 fetched: false,
             }
         } else {
@@ -122,54 +102,55 @@ impl ModuleCache {
             return Ok(module);
         }
         let (mount, key) = open_store_object(source)?;
+        // Without a digest, the object's version (ETag and size, recorded per source) says
+        // whether the cached copy is current. Without an ETag a same-size change would go
+        // unseen: such objects are always fetched.
         let record = self
             .dir
-            .join("by-source")
-            .join(sha256_hex(source.as_bytes()));
-        let head = if expected.is_none() {
+            .as_ref()
+            .filter(|_| expected.is_none())
+            .map(|dir| dir.join("by-source").join(sha256_hex(source.as_bytes())));
+        let mut version = None;
+        if let Some(record) = &record {
             let meta = mount
                 .store
                 .head(&key)
                 .await
                 .with_context(|| format!("cannot fetch the module `{source}`"))?;
-            // Without an ETag a same-size change would go unseen: such objects are fetched.
-            let version = meta.e_tag.map(|tag| format!("{tag} {}", meta.size));
+            version = meta.e_tag.map(|tag| format!("{tag} {}", meta.size));
             if let Some(version) = &version
-                && let Ok(recorded) = std::fs::read_to_string(&record)
+                && let Ok(recorded) = std::fs::read_to_string(record)
                 && let Some((recorded_version, digest)) = recorded.rsplit_once(' ')
                 && recorded_version == version
                 && let Some(module) = self.cached(source, digest)
             {
                 return Ok(module);
             }
-            version
-        } else {
-            None
-        };
+        }
         let bytes = async { mount.store.get(&key).await?.bytes().await }
             .await
             .with_context(|| format!("cannot fetch the module `{source}`"))?
             .to_vec();
         let sha256 = sha256_hex(&bytes);
-        let path = self.dir.join(format!("{sha256}.wasm"));
-        write_whole(&path, &bytes)?;
-        if let Some(version) = head {
-            // A failed record only costs a fetch next time.
-            let _ = write_whole(&record, format!("{version} {sha256}").as_bytes());
+        if let Some(dir) = &self.dir {
+            write_whole(&dir.join(format!("{sha256}.wasm")), &bytes)?;
+            if let (Some(record), Some(version)) = (&record, &version) {
+                // A failed record only costs a fetch next time.
+                let _ = write_whole(record, format!("{version} {sha256}").as_bytes());
+            }
         }
         tracing::debug!(source, sha256, bytes = bytes.len(), "module fetched");
         Ok(Module {
             source: source.to_owned(),
             bytes,
             sha256,
-            path,
             fetched: true,
         })
     }
 
     /// The cached module with `digest`, if the cache holds it undamaged.
     fn cached(&self, source: &str, digest: &str) -> Option<Module> {
-        let path = self.dir.join(format!("{digest}.wasm"));
+        let path = self.dir.as_ref()?.join(format!("{digest}.wasm"));
         let bytes = std::fs::read(&path).ok()?;
         if sha256_hex(&bytes) != digest {
             tracing::warn!(path = %path.display(), "cached module damaged; fetching it again");
@@ -180,19 +161,8 @@ impl ModuleCache {
             source: source.to_owned(),
             bytes,
             sha256: digest.to_owned(),
-            path,
             fetched: false,
         })
-    }
-
-    /// A file holding `bytes` (a module, or one derived from it such as its component form),
-    /// named `name` in the cache; rewritten unless it holds exactly these bytes.
-    pub fn derived(&self, name: &str, bytes: &[u8]) -> Result<PathBuf> {
-        let path = self.dir.join(name);
-        if std::fs::read(&path).ok().as_deref() != Some(bytes) {
-            write_whole(&path, bytes)?;
-        }
-        Ok(path)
     }
 }
 

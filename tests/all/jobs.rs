@@ -395,6 +395,12 @@ fn a_failing_job_leaves_no_outputs() {
     assert_eq!(ran.code, 122, "{ran:#?}");
     assert_eq!(report["outcome"], "limit");
     assert_eq!(report["limit_hit"]["limit"], "fuel");
+    // Worded as `host run` words it.
+    assert!(
+        ran.stderr
+            .contains("error: stopped: the guest hit its CPU limit of 1000 fuel units"),
+        "{ran:#?}"
+    );
     assert_eq!(report["outputs"], "discarded");
 }
 
