@@ -2,12 +2,12 @@
 //! succeeds, so a failed run never leaves half a result set.
 //!
 //! An output mount's guest writes go to `.worldhost-staging/RUN/` under the mount's own prefix
-//! (the same store, so publishing is a rename: one `rename(2)` on a local store, a server-side
-//! copy and a delete elsewhere). On success every staged object is moved to its final key,
+//! (the same store, so publishing is [`move_prefix`]: hard links on a local store, server-side
+//! copies elsewhere, then deletes). On success every staged object is moved to its final key,
 //! replacing an object of the same name; keys the run did not write are left alone. On
 //! failure the staged objects are deleted, or moved to `.worldhost-quarantine/RUN/` to be
 //! looked at. Publishing many objects is not atomic across them: if the store fails part-way,
-//! the objects not yet moved stay staged and the error names the staging prefix.
+//! the staged objects stay where they are and the error names the staging prefix.
 
 use std::sync::Arc;
 
@@ -17,8 +17,8 @@ use object_store::ObjectStoreExt;
 use object_store::path::Path as Key;
 
 use crate::mount::Mount;
-
-pub use crate::path::{QUARANTINE_DIR, STAGING_DIR};
+use crate::names::{QUARANTINE_DIR, STAGING_DIR};
+use crate::prefix::move_prefix;
 
 /// One output mount: the store the results belong in, and the staged mount the guest writes.
 pub struct StagedOutput {
@@ -42,14 +42,20 @@ impl StagedOutput {
         }
     }
 
+    fn staging_key(&self) -> Key {
+        Key::from_iter(self.prefix.split('/'))
+    }
+
     /// Moves every staged object to its final key; returns how many were published.
     pub async fn publish(&self) -> Result<u64> {
-        let moved = self.move_to("").await.with_context(|| {
-            format!(
-                "publishing the outputs in `{}` failed; what was not yet published is still under `{}`",
-                self.target.url, self.prefix
-            )
-        })?;
+        let moved = move_prefix(&*self.target.store, &self.staging_key(), &Key::default())
+            .await
+            .with_context(|| {
+                format!(
+                    "publishing the outputs in `{}` failed; what was not yet published is still under `{}`",
+                    self.target.url, self.prefix
+                )
+            })?;
         self.remove_leftovers();
         Ok(moved)
     }
@@ -57,12 +63,21 @@ impl StagedOutput {
     /// Deletes every staged object.
     pub async fn discard(&self) -> Result<()> {
         let store = &self.target.store;
-        let objects = self.staged_objects().await?;
-        for key in objects {
+        let objects: Vec<_> = store
+            .list(Some(&self.staging_key()))
+            .try_collect()
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot list the staged outputs under `{}` in `{}`",
+                    self.prefix, self.target.url
+                )
+            })?;
+        for meta in objects {
             store
-                .delete(&key)
+                .delete(&meta.location)
                 .await
-                .with_context(|| format!("cannot discard the staged output `{key}`"))?;
+                .with_context(|| format!("cannot discard the staged output `{}`", meta.location))?;
         }
         self.remove_leftovers();
         Ok(())
@@ -72,58 +87,17 @@ impl StagedOutput {
     pub async fn quarantine(&self) -> Result<String> {
         let run_id = self.prefix.rsplit('/').next().unwrap_or_default();
         let quarantine = format!("{QUARANTINE_DIR}/{run_id}");
-        self.move_to(&quarantine).await.with_context(|| {
-            format!(
-                "cannot quarantine the outputs in `{}`; they are under `{}`",
-                self.target.url, self.prefix
-            )
-        })?;
-        self.remove_leftovers();
-        Ok(quarantine)
-    }
-
-    /// The keys of the staged objects, in the target's store.
-    async fn staged_objects(&self) -> Result<Vec<Key>> {
-        let prefix = Key::from_iter(self.prefix.split('/'));
-        let listed: Vec<_> = self
-            .target
-            .store
-            .list(Some(&prefix))
-            .try_collect()
+        let destination = Key::from_iter(quarantine.split('/'));
+        move_prefix(&*self.target.store, &self.staging_key(), &destination)
             .await
             .with_context(|| {
                 format!(
-                    "cannot list the staged outputs under `{}` in `{}`",
-                    self.prefix, self.target.url
+                    "cannot quarantine the outputs in `{}`; they are under `{}`",
+                    self.target.url, self.prefix
                 )
             })?;
-        Ok(listed.into_iter().map(|meta| meta.location).collect())
-    }
-
-    /// Renames every staged object to the same key under `destination` (`""`: the root).
-    async fn move_to(&self, destination: &str) -> Result<u64> {
-        let store = &self.target.store;
-        let staging = Key::from_iter(self.prefix.split('/'));
-        let mut moved = 0;
-        for key in self.staged_objects().await? {
-            // Part by part: keys hold the guest's names unencoded, and must stay so.
-            let Some(relative) = key.prefix_match(&staging) else {
-                continue;
-            };
-            let to = Key::from_iter(
-                destination
-                    .split('/')
-                    .filter(|part| !part.is_empty())
-                    .map(object_store::path::PathPart::from)
-                    .chain(relative),
-            );
-            store
-                .rename(&key, &to)
-                .await
-                .with_context(|| format!("cannot move `{key}` to `{to}`"))?;
-            moved += 1;
-        }
-        Ok(moved)
+        self.remove_leftovers();
+        Ok(quarantine)
     }
 
     /// On a local store, removes the staging directory itself (and any half-written file a

@@ -1,0 +1,27 @@
+//! Blob storage for worldhost: everything about stores that is not a filesystem.
+//!
+//! - [`StoreUrl`]: a store URL parsed once into the store it names (`memory:`, `file:///`,
+//!   `s3://`, `gs://`, `az://`, `http(s)://`, and `default` for the embedded default store).
+//! - [`Mount`]: a store opened for a guest path, with its byte and object counts.
+//! - [`names`]: the object names the host keeps for itself.
+//! - [`move_prefix`]: the one way a group of objects moves (directory renames, publishing).
+//! - [`WriteBudget`]: the bytes a run may write to stores, across its mounts.
+//! - [`StagedOutput`]: a job's output, staged and published only when the job succeeds.
+//!
+//! The cloud world serves its filesystem over these mounts; jobs use them for their modules,
+//! inputs and outputs without depending on the cloud world.
+
+mod budget;
+mod default_store;
+mod mount;
+pub mod names;
+mod prefix;
+mod staging;
+mod url;
+
+pub use budget::{WriteBudget, WriteLimitExceeded};
+pub use default_store::default_store_dir;
+pub use mount::{Mount, MountSpec, MountStats};
+pub use prefix::move_prefix;
+pub use staging::StagedOutput;
+pub use url::{StoreKind, StoreUrl};

@@ -1,0 +1,121 @@
+//! Moving every object under one key prefix to another: a directory rename in the cloud
+//! filesystem, and publishing or quarantining a job's staged outputs.
+
+use futures::TryStreamExt;
+use object_store::path::Path as Key;
+use object_store::{ObjectStore, ObjectStoreExt};
+
+/// A move that failed: the object it stopped at, and why.
+#[derive(Debug)]
+pub struct MoveError {
+    pub key: Key,
+    pub source: object_store::Error,
+}
+
+impl std::fmt::Display for MoveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot move `{}`: {}", self.key, self.source)
+    }
+}
+
+impl std::error::Error for MoveError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Moves every object under `from` to the same place under `to` (an empty key is the store's
+/// root), replacing objects there of the same name; returns how many objects moved.
+///
+/// Every object is copied first and the sources deleted after, so a failure part-way leaves
+/// every source in place. Nothing is atomic across objects: meanwhile another reader may see
+/// both copies. A copy is server-side on cloud stores and a hard link on local ones. Keys are
+/// joined part by part, so names stay exactly as stored (never re-encoded).
+pub async fn move_prefix(store: &dyn ObjectStore, from: &Key, to: &Key) -> Result<u64, MoveError> {
+    let failed = |key: &Key| {
+        let key = key.clone();
+        move |source| MoveError { key, source }
+    };
+    let listed: Vec<_> = store
+        .list(Some(from))
+        .try_collect()
+        .await
+        .map_err(failed(from))?;
+    let mut moves = Vec::with_capacity(listed.len());
+    for meta in listed {
+        let Some(relative) = meta.location.prefix_match(from) else {
+            continue;
+        };
+        let target = Key::from_iter(to.parts().chain(relative));
+        moves.push((meta.location, target));
+    }
+    for (source, target) in &moves {
+        store.copy(source, target).await.map_err(failed(source))?;
+    }
+    for (source, _) in &moves {
+        store.delete(source).await.map_err(failed(source))?;
+    }
+    Ok(moves.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::PutPayload;
+    use object_store::memory::InMemory;
+
+    async fn keys(store: &dyn ObjectStore) -> Vec<String> {
+        let mut keys: Vec<String> = store
+            .list(None)
+            .map_ok(|meta| meta.location.to_string())
+            .try_collect()
+            .await
+            .unwrap();
+        keys.sort();
+        keys
+    }
+
+    #[tokio::test]
+    async fn every_object_moves_with_its_name_unchanged() {
+        let store = InMemory::new();
+        for key in ["a/x", "a/sub/report 100%.txt", "ab/y", "b/z"] {
+            store
+                .put(&Key::parse(key).unwrap(), PutPayload::from("data"))
+                .await
+                .unwrap();
+        }
+        let moved = move_prefix(
+            &store,
+            &Key::parse("a").unwrap(),
+            &Key::parse("c/d").unwrap(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(moved, 2);
+        assert_eq!(
+            keys(&store).await,
+            ["ab/y", "b/z", "c/d/sub/report 100%.txt", "c/d/x"]
+        );
+        // To the root: the prefix is stripped.
+        move_prefix(&store, &Key::parse("c/d").unwrap(), &Key::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            keys(&store).await,
+            ["ab/y", "b/z", "sub/report 100%.txt", "x"]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_empty_prefix_moves_nothing() {
+        let store = InMemory::new();
+        let moved = move_prefix(
+            &store,
+            &Key::parse("none").unwrap(),
+            &Key::parse("x").unwrap(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(moved, 0);
+    }
+}
