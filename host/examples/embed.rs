@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use worldhost::plugin::{CallResult, Payload, PluginHost};
 use worldhost::run::RunOptions;
-use worldhost::world_file::WorldFile;
+use worldhost::world::{WorldFile, add_mount_flags};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -23,7 +23,7 @@ async fn main() -> anyhow::Result<()> {
 
     // The cloud world, with an in-memory store at `.` instead of the default store.
     let mut world = WorldFile::load("cloud")?;
-    world.mounts[0].store = Some("memory:".into());
+    add_mount_flags(&mut world, &[("--mount", &["memory:".to_owned()])])?;
 
     // Once: compile (or load from the cache), check, link, pre-instantiate, open the stores.
     let host = Arc::new(PluginHost::new(plugin.as_ref(), &world, RunOptions::default()).await?);

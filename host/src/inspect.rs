@@ -7,17 +7,8 @@ use anyhow::{Context, Result};
 use wasmtime::Engine;
 
 use crate::guest::{self, GuestFormat, RUN_INTERFACE, unversioned};
-use crate::wit::{Worlds, missing_imports};
-use crate::world_file::BUILT_IN;
-
-/// Which of `imports` world `world` does not provide (empty: it can run there).
-pub fn missing_in_world(worlds: &Worlds, world: &str, imports: &[String]) -> Result<Vec<String>> {
-    let offered = worlds.imports(world)?;
-    Ok(missing_imports(
-        imports.iter().map(String::as_str),
-        &offered,
-    ))
-}
+use crate::world::BUILT_IN;
+use crate::world::wit::{Worlds, missing_in_world};
 
 /// The report `host inspect` prints.
 pub fn inspect(engine: &Engine, path: &Path) -> Result<String> {

@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use worldhost::guest::Guest;
-use worldhost::limits::{self, Limits};
+use worldhost::job::report::HowItEnded;
+use worldhost::run::limits::{self, LimitsSection};
 use worldhost::run::{Outcome, RunOptions, engine, run_command};
-use worldhost::world::World;
-use worldhost::world_file::{BUILT_IN, WorldFile};
+use worldhost::world::{AnyWorld, BUILT_IN, WorldFile, add_mount_flags};
 
 /// The environment variable that filters the host's own log lines (tracing's EnvFilter syntax).
 const LOG_ENV: &str = "WORLDHOST_LOG";
@@ -216,17 +216,22 @@ struct LimitArgs {
 }
 
 impl LimitArgs {
-    /// The flags given, over `base`.
-    fn over(&self, base: Limits) -> Limits {
-        Limits {
-            memory: self.max_memory.unwrap_or(base.memory),
-            fuel: self.max_fuel.unwrap_or(base.fuel),
-            timeout: self.timeout.unwrap_or(base.timeout),
-            stdout: self.max_stdout.unwrap_or(base.stdout),
-            stderr: self.max_stderr.unwrap_or(base.stderr),
-            store_writes: self.max_store_writes.unwrap_or(base.store_writes),
+    /// The limits these flags set (over a definition's, with `Limits::with`).
+    fn section(&self) -> LimitsSection {
+        LimitsSection {
+            memory: self.max_memory,
+            fuel: self.max_fuel,
+            timeout: self.timeout,
+            stdout: self.max_stdout,
+            stderr: self.max_stderr,
+            store_writes: self.max_store_writes,
         }
     }
+}
+
+/// The command line's mount flags, for `add_mount_flags`.
+fn mount_flags<'a>(dirs: &'a [String], mounts: &'a [String]) -> [(&'static str, &'a [String]); 2] {
+    [("--dir", dirs), ("--mount", mounts)]
 }
 
 fn main() -> ExitCode {
@@ -253,7 +258,7 @@ fn main() -> ExitCode {
             show: Some(WorldsCommand::Show { name }),
         } => exit_with(show_world(&name)),
         Command::DefaultStore => {
-            println!("{}", worldhost_world_cloud::default_store_dir().display());
+            println!("{}", worldhost_store::default_store_dir().display());
             ExitCode::SUCCESS
         }
     }
@@ -282,17 +287,13 @@ fn call(args: CallArgs) -> Result<i32> {
         Payload::Bytes(input)
     };
     let mut definition = WorldFile::load(&args.world)?;
-    worldhost::world::add_mount_flags(&mut definition, &args.dirs, &args.mounts)?;
+    add_mount_flags(&mut definition, &mount_flags(&args.dirs, &args.mounts))?;
     let options = RunOptions {
         env: definition.environment(&args.env)?,
-        limits: args.limits.over(definition.limits()),
+        limits: definition.limits().with(&args.limits.section()),
         ..RunOptions::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    async_runtime()?.block_on(async {
         let host = PluginHost::new(&args.plugin, &definition, options).await?;
         match host.call(input).await? {
             CallResult::Returned(Ok(Payload::Text(text))) => {
@@ -338,7 +339,7 @@ fn show_world(name: &str) -> Result<i32> {
         Some((_, text)) => print!("{text}"),
         None => print!("{}", std::fs::read_to_string(name)?),
     }
-    let worlds = worldhost::wit::Worlds::load()?;
+    let worlds = worldhost::world::wit::Worlds::load()?;
     let base = definition.base.as_str();
     println!("\n# The WIT world `worldhost:host/{base}` (wit/worlds.wit):");
     for line in worlds.docs(base)?.lines() {
@@ -371,23 +372,21 @@ fn run(args: RunArgs) -> Result<i32> {
     let mut wasm_and_args = args.wasm_and_args.into_iter();
     let wasm = PathBuf::from(wasm_and_args.next().context("no wasm file given")?);
     let mut definition = WorldFile::load(&args.world)?;
-    worldhost::world::add_mount_flags(&mut definition, &args.dirs, &args.mounts)?;
-    let world = World::from_definition(&definition)?;
+    add_mount_flags(&mut definition, &mount_flags(&args.dirs, &args.mounts))?;
     let options = RunOptions {
         args: wasm_and_args.collect(),
         env: definition.environment(&args.env)?,
-        limits: args.limits.over(definition.limits()),
+        limits: definition.limits().with(&args.limits.section()),
         network_allow: definition.network.allow.clone(),
         config: definition.config.clone(),
     };
 
     let engine = engine()?;
     let guest = Guest::load(&engine, &wasm)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let outcome = runtime.block_on(run_command(&engine, &guest, &world, &options))?;
+    let outcome = async_runtime()?.block_on(async {
+        let world = AnyWorld::open(&definition).await?;
+        run_command(&engine, &guest, &world, &options).await
+    })?;
     report(&wasm, &outcome);
     Ok(outcome.exit_code())
 }
@@ -396,7 +395,7 @@ fn run(args: RunArgs) -> Result<i32> {
 fn run_job(path: &std::path::Path, args: &RunArgs) -> Result<i32> {
     let mut job = worldhost::job::Job::load(path)?;
     job.options.env = job.definition.environment(&args.env)?;
-    job.options.limits = args.limits.over(job.options.limits.clone());
+    job.options.limits = job.options.limits.with(&args.limits.section());
     if !args.wasm_and_args.is_empty() {
         job.options.args = args.wasm_and_args.clone();
     }
@@ -404,11 +403,11 @@ fn run_job(path: &std::path::Path, args: &RunArgs) -> Result<i32> {
     let report = async_runtime()?.block_on(job.run(&engine));
     // The same lines as `host run` prints for a trap or a limit.
     match (report.outcome, &report.error) {
-        ("trapped", Some(trap)) => eprintln!(
+        (HowItEnded::Trapped, Some(trap)) => eprintln!(
             "error: the guest `{}` trapped: {trap}",
             job.file.module.source
         ),
-        ("limit", Some(limit)) => eprintln!("error: stopped: {limit}"),
+        (HowItEnded::Limit, Some(limit)) => eprintln!("error: stopped: {limit}"),
         (_, Some(error)) => eprintln!("error: {error}"),
         _ => {}
     }
@@ -427,7 +426,9 @@ fn compose(args: ComposeArgs) -> Result<i32> {
             let job = worldhost::job::Job::load(job)?;
             async_runtime()?.block_on(job.compose_only())?
         }
-        (None, Some(root)) => compose_files(root, &args.imports, args.config.as_deref())?,
+        (None, Some(root)) => {
+            worldhost::guest::compose::compose_files(root, &args.imports, args.config.as_deref())?
+        }
         (None, None) => bail!("give the entry component, or --job"),
     };
     let folder = args.output.parent().filter(|p| !p.as_os_str().is_empty());
@@ -442,39 +443,6 @@ fn compose(args: ComposeArgs) -> Result<i32> {
         args.output.display()
     );
     Ok(0)
-}
-
-/// Composes local files: `root` with `--import [NAME=]PATH` modules (core modules converted).
-fn compose_files(
-    root: &std::path::Path,
-    specs: &[String],
-    config: Option<&std::path::Path>,
-) -> Result<Vec<u8>> {
-    use worldhost::compose::{ImportModule, read_config};
-    use worldhost::guest::{CoreRole, command_component, component_bytes};
-    let read = |path: &std::path::Path| {
-        std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))
-    };
-    let root_bytes = read(root)?;
-    let (root_component, _) = command_component(root, &root_bytes, None)?;
-    let mut imports = Vec::new();
-    for spec in specs {
-        let (name, path) = match spec.split_once('=') {
-            Some((name, path)) => (name.to_owned(), PathBuf::from(path)),
-            None => {
-                let path = PathBuf::from(spec);
-                let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-                (worldhost::compose::kebab(&stem), path)
-            }
-        };
-        let bytes = component_bytes(&path, &read(&path)?, CoreRole::Library)?.into_owned();
-        imports.push(ImportModule {
-            name,
-            bytes: bytes.into(),
-        });
-    }
-    let config = config.map(read_config).transpose()?;
-    worldhost::compose::compose(&root_component, &imports, config.as_ref())
 }
 
 fn async_runtime() -> Result<tokio::runtime::Runtime> {

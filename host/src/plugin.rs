@@ -20,20 +20,20 @@
 //! # }
 //! ```
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::pin::Pin;
 
 use anyhow::{Context, Result, bail};
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
-use worldhost_world_cloud::{CloudFsCtx, Mount};
+use worldhost_world_api::World;
 
 use crate::guest;
-use crate::limits::{EpochTicker, Limit};
+use crate::run::limits::{EpochTicker, Limit};
 use crate::run::{
     HostState, Outcome, RunOptions, check_imports, classify_failure, linker, new_state, new_store,
 };
-use crate::world::World;
-use crate::world_file::WorldFile;
+use crate::world::{AnyWorld, WorldFile, with_world};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -41,7 +41,7 @@ mod bindings {
         world: "worldhost:host/plugin",
         imports: { default: async | trappable },
         exports: { default: async },
-        // The imports are linked by the worlds; only the export is generated here.
+        // The imports are linked by the worlds; only the export is used here.
         with: {
             "wasi:io": wasmtime_wasi_io::bindings::wasi::io,
             "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
@@ -49,9 +49,6 @@ mod bindings {
             "wasi:cli": wasmtime_wasi::p2::bindings::cli,
             "wasi:filesystem": wasmtime_wasi::p2::bindings::filesystem,
             "wasi:sockets": wasmtime_wasi::p2::bindings::sockets,
-            "worldhost:host/blob": worldhost_world_cloud::host_imports::worldhost::host::blob,
-            "worldhost:host/config": worldhost_world_cloud::host_imports::worldhost::host::config,
-            "worldhost:host/logging": worldhost_world_cloud::host_imports::worldhost::host::logging,
         },
     });
 }
@@ -87,14 +84,23 @@ pub fn plugin_engine() -> Result<Engine> {
 
 /// A plugin, set up once, called many times.
 pub struct PluginHost {
+    calls: Box<dyn Calls>,
+    _ticker: EpochTicker,
+}
+
+/// A call on a fresh instance, in the world the plugin was set up in.
+trait Calls: Send + Sync {
+    fn call(&self, input: Payload)
+    -> Pin<Box<dyn Future<Output = Result<CallResult>> + Send + '_>>;
+}
+
+/// A plugin linked in world `W`.
+struct InWorld<W: World> {
     engine: Engine,
-    pre: bindings::PluginPre<HostState>,
-    world: World,
-    /// The cloud world's stores, opened and checked once for every call.
-    mounts: Option<Vec<Arc<Mount>>>,
+    pre: bindings::PluginPre<HostState<W::State>>,
+    world: W,
     options: RunOptions,
     path: PathBuf,
-    _ticker: EpochTicker,
 }
 
 impl PluginHost {
@@ -125,44 +131,55 @@ impl PluginHost {
                 }
             );
         }
-        let world = World::from_definition(definition)?;
-        check_imports(path, &guest::component_imports(&engine, &component), &world)?;
-        let linker = linker(&engine, &world)?;
-        let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
-            anyhow::Error::from(e).context(format!("`{}` cannot be linked", path.display()))
-        })?;
-        let pre = bindings::PluginPre::new(instance_pre).map_err(anyhow::Error::from)?;
-        let mounts = match &world {
-            World::Cloud { mounts } => Some(
-                worldhost_world_cloud::open_mounts(mounts)
-                    .await?
-                    .mounts()
-                    .to_vec(),
-            ),
-            World::Cli { .. } => None,
-        };
+        let imports = guest::component_imports(&engine, &component);
+        check_imports(path, &imports, &definition.base)?;
         options.config.extend(definition.config.clone());
         options
             .network_allow
             .extend(definition.network.allow.clone());
+        let world = AnyWorld::open(definition).await?;
+        let ticker = EpochTicker::start(&engine);
+        let calls = with_world!(world, w => {
+            let calls: Box<dyn Calls> =
+                Box::new(InWorld::new(engine, w, &component, options, path)?);
+            calls
+        });
         Ok(PluginHost {
-            _ticker: EpochTicker::start(&engine),
-            engine,
-            pre,
-            world,
-            mounts,
-            options,
-            path: path.to_owned(),
+            calls,
+            _ticker: ticker,
         })
     }
 
     /// Calls the plugin once, on a fresh instance.
     pub async fn call(&self, input: Payload) -> Result<CallResult> {
-        let cloud_fs = self
-            .mounts
-            .as_ref()
-            .map(|mounts| CloudFsCtx::with_mounts(mounts.clone()));
-        let state = new_state(&self.path, &self.world, cloud_fs, &self.options).await?;
+        self.calls.call(input).await
+    }
+}
+
+impl<W: World> InWorld<W> {
+    fn new(
+        engine: Engine,
+        world: W,
+        component: &wasmtime::component::Component,
+        options: RunOptions,
+        path: &Path,
+    ) -> Result<InWorld<W>> {
+        let linker = linker::<W>(&engine)?;
+        let instance_pre = linker.instantiate_pre(component).map_err(|e| {
+            anyhow::Error::from(e).context(format!("`{}` cannot be linked", path.display()))
+        })?;
+        let pre = bindings::PluginPre::new(instance_pre).map_err(anyhow::Error::from)?;
+        Ok(InWorld {
+            engine,
+            pre,
+            world,
+            options,
+            path: path.to_owned(),
+        })
+    }
+
+    async fn call_once(&self, input: Payload) -> Result<CallResult> {
+        let state = new_state(&self.path, &self.world, &self.options).await?;
         let limits = &self.options.limits;
         let mut store = new_store(&self.engine, state, limits)?;
         // The time limit covers the call and the storing of what it left open.
@@ -172,7 +189,7 @@ impl PluginHost {
             let returned = handler.call_handle(&mut store, &input).await?;
             if returned.is_ok() {
                 // As after a command: files the plugin left open are stored.
-                let stored = store.data_mut().cloud_fs.commit_open_files().await;
+                let stored = W::finish(&mut store.data_mut().world).await;
                 stored.map_err(wasmtime::Error::from_anyhow)?;
             }
             Ok::<_, wasmtime::Error>(returned)
@@ -182,5 +199,14 @@ impl PluginHost {
             Ok(Err(error)) => CallResult::Stopped(classify_failure(error, limits)?),
             Err(_) => CallResult::Stopped(Outcome::LimitHit(limits.exceeded(Limit::Timeout))),
         })
+    }
+}
+
+impl<W: World> Calls for InWorld<W> {
+    fn call(
+        &self,
+        input: Payload,
+    ) -> Pin<Box<dyn Future<Output = Result<CallResult>> + Send + '_>> {
+        Box::pin(self.call_once(input))
     }
 }

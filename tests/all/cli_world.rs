@@ -420,7 +420,7 @@ fn compiled_guests_are_cached_and_a_damaged_cache_is_recompiled() {
     let run = || -> crate::harness::Ran {
         host()
             .env("WORLDHOST_CACHE", cache.path())
-            .env("WORLDHOST_LOG", "worldhost::compile_cache=debug")
+            .env("WORLDHOST_LOG", "worldhost::guest::compile_cache=debug")
             .args(["run".as_ref(), wasm.as_os_str(), "args".as_ref()])
             .output()
             .unwrap()

@@ -170,9 +170,9 @@ fn inspect_says_a_plugin_can_be_called() {
 #[test]
 fn the_embedding_api_calls_concurrently_on_fresh_instances() {
     use worldhost::plugin::{CallResult, Payload, PluginHost};
-    let world = worldhost::world_file::WorldFile::load("cloud").unwrap();
+    let world = worldhost::world::WorldFile::load("cloud").unwrap();
     let mut world = world;
-    world.mounts[0].store = Some("memory:".into());
+    worldhost::world::add_mount_flags(&mut world, &[("--mount", &["memory:".to_owned()])]).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

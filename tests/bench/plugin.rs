@@ -10,8 +10,9 @@ use std::time::Instant;
 
 use worldhost::plugin::{CallResult, Payload, PluginHost, plugin_engine};
 use worldhost::run::{RunOptions, linker, new_state, new_store};
-use worldhost::world::World;
-use worldhost::world_file::WorldFile;
+use worldhost::world::{WorldFile, add_mount_flags};
+use worldhost_world_api::World;
+use worldhost_world_cloud::CloudWorld;
 
 /// Calls per second the issue asks for, on one core.
 const TARGET: f64 = 10_000.0;
@@ -19,7 +20,7 @@ const TARGET: f64 = 10_000.0;
 fn main() {
     let wasm = harness::guest(harness::TEST_GUESTS, "echo_plugin", harness::Target::P2);
     let mut world = WorldFile::load("cloud").unwrap();
-    world.mounts[0].store = Some("memory:".into());
+    add_mount_flags(&mut world, &[("--mount", &["memory:".to_owned()])]).unwrap();
     println!("worldhost plugin benchmark ({})\n", wasm.display());
 
     // One core: a current-thread runtime, calls one after another.
@@ -86,24 +87,16 @@ fn main() {
         let engine = plugin_engine().unwrap();
         let bytes = std::fs::read(&wasm).unwrap();
         let (_, component, _) = worldhost::guest::compile(&engine, &wasm, &bytes).unwrap();
-        let definition_world = World::from_definition(&world).unwrap();
-        let linker = linker(&engine, &definition_world).unwrap();
+        let cloud = CloudWorld::open(&world.mounts, &world.origin)
+            .await
+            .unwrap();
+        let linker = linker::<CloudWorld>(&engine).unwrap();
         let pre = linker.instantiate_pre(&component).unwrap();
         let options = RunOptions::default();
-        let mounts = worldhost_world_cloud::open_mounts(&[worldhost_world_cloud::MountSpec {
-            url: "memory:".into(),
-            guest: ".".into(),
-            read_only: false,
-        }])
-        .await
-        .unwrap();
         let before = rss_kib();
         let mut kept = Vec::with_capacity(live);
         for _ in 0..live {
-            let fs = worldhost_world_cloud::CloudFsCtx::with_mounts(mounts.mounts().to_vec());
-            let state = new_state(&wasm, &definition_world, Some(fs), &options)
-                .await
-                .unwrap();
+            let state = new_state(&wasm, &cloud, &options).await.unwrap();
             let mut store = new_store(&engine, state, &options.limits).unwrap();
             let instance = pre.instantiate_async(&mut store).await.unwrap();
             kept.push((store, instance));

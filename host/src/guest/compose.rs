@@ -29,7 +29,7 @@ pub fn read_config(path: &Path) -> Result<Config> {
     let mut config = if path.extension().is_some_and(|e| e == "toml") {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the compose configuration `{shown}`"))?;
-        crate::world_file::parse_toml(&text, &shown.to_string())?
+        crate::world::parse_toml(&text, &shown.to_string())?
     } else {
         Config::from_file(path).map_err(|e| {
             anyhow::anyhow!("{e:#}").context(format!("`{shown}` is not a compose configuration"))
@@ -95,6 +95,34 @@ pub fn compose(root: &[u8], imports: &[ImportModule], wiring: Option<&Config>) -
         "import modules composed"
     );
     Ok(composed)
+}
+
+/// Composes local files: `root` with `--import [NAME=]PATH` modules (core modules converted).
+pub fn compose_files(root: &Path, specs: &[String], config: Option<&Path>) -> Result<Vec<u8>> {
+    use crate::guest::{CoreRole, command_component, component_bytes};
+    let read = |path: &Path| {
+        std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))
+    };
+    let root_bytes = read(root)?;
+    let (root_component, _) = command_component(root, &root_bytes, None)?;
+    let mut imports = Vec::new();
+    for spec in specs {
+        let (name, path) = match spec.split_once('=') {
+            Some((name, path)) => (name.to_owned(), std::path::PathBuf::from(path)),
+            None => {
+                let path = std::path::PathBuf::from(spec);
+                let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+                (kebab(&stem), path)
+            }
+        };
+        let bytes = component_bytes(&path, &read(&path)?, CoreRole::Library)?.into_owned();
+        imports.push(ImportModule {
+            name,
+            bytes: bytes.into(),
+        });
+    }
+    let config = config.map(read_config).transpose()?;
+    compose(&root_component, &imports, config.as_ref())
 }
 
 /// `name` as a kebab-case word list (`job_greeter` -> `job-greeter`), starting with a letter.

@@ -4,6 +4,9 @@
 //! [`Component`] that exports `wasi:cli/run`. Each check here turns a bad file into a
 //! message that names the file and says what is wrong with it, before anything runs.
 
+pub mod compile_cache;
+pub mod compose;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -202,7 +205,7 @@ pub fn compile(
 ) -> Result<(GuestFormat, Component, bool)> {
     let format = format_of(path, bytes)?;
     // Keyed on the file's own bytes: a cached core module skips its conversion too.
-    let (component, from_cache) = crate::compile_cache::load_or_compile(engine, bytes, || {
+    let (component, from_cache) = compile_cache::load_or_compile(engine, bytes, || {
         let component_bytes = component_bytes(path, bytes, CoreRole::Command)?;
         Component::from_binary(engine, &component_bytes).map_err(|e| {
             anyhow::anyhow!(

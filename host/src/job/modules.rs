@@ -1,7 +1,7 @@
 //! Wasm modules a job names: a local path, or a URL of an object in a store; checked against
 //! the SHA-256 digest the job gives, and cached by digest so a job run again fetches nothing.
 //!
-//! The cache is `modules/` in the compiled-code cache directory ([`crate::compile_cache`]):
+//! The cache is `modules/` in the compiled-code cache directory ([`crate::guest::compile_cache`]):
 //! `SHA256.wasm` holds a module's bytes. A module named by digest is served from there without
 //! asking the store; one named without a digest is looked up by a HEAD request (its ETag and
 //! size, recorded in `by-source/`) and fetched only when it changed. Files are written whole
@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use object_store::ObjectStoreExt;
 use sha2::{Digest, Sha256};
-use worldhost_world_cloud::{Mount, MountSpec};
+use worldhost_store::{Mount, MountSpec, StoreUrl};
 
 /// A module's bytes and where they came from.
 pub struct Module {
@@ -54,7 +54,7 @@ pub fn parse_sha256(text: &str) -> Result<String, String> {
 
 impl ModuleCache {
     pub fn open() -> Result<ModuleCache> {
-        let dir = crate::compile_cache::cache_dir().map(|dir| dir.join("modules"));
+        let dir = crate::guest::compile_cache::cache_dir().map(|dir| dir.join("modules"));
         if let Some(dir) = &dir {
             std::fs::create_dir_all(dir.join("by-source"))
                 .with_context(|| format!("cannot create the module cache `{}`", dir.display()))?;
@@ -188,11 +188,12 @@ fn open_store_object(source: &str) -> Result<(Mount, object_store::path::Path)> 
                  like s3://BUCKET/PATH/app.wasm"
             )
         })?;
-    if source.starts_with("memory:") {
+    let url = StoreUrl::parse(folder).map_err(|e| anyhow::anyhow!("the module `{source}`: {e}"))?;
+    if !url.outlives_run() {
         bail!("`{source}`: a module cannot come from `memory:`, which is empty at start");
     }
     let mount = Mount::open(&MountSpec {
-        url: folder.to_owned(),
+        url,
         guest: ".".to_owned(),
         read_only: true,
     })?;

@@ -52,6 +52,74 @@ impl Default for Limits {
     }
 }
 
+/// Limits as a world file, a job file or the command line sets them: each may be left out.
+/// [`LimitsSection::over`] and [`Limits::with`] are the one place they are merged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LimitsSection {
+    #[serde(default, deserialize_with = "size_field")]
+    pub memory: Option<u64>,
+    pub fuel: Option<u64>,
+    #[serde(default, deserialize_with = "duration_field")]
+    pub timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "size_field")]
+    pub stdout: Option<u64>,
+    #[serde(default, deserialize_with = "size_field")]
+    pub stderr: Option<u64>,
+    #[serde(default, deserialize_with = "size_field")]
+    pub store_writes: Option<u64>,
+}
+
+impl LimitsSection {
+    /// These settings, with `base`'s where these leave one out.
+    pub fn over(self, base: LimitsSection) -> LimitsSection {
+        LimitsSection {
+            memory: self.memory.or(base.memory),
+            fuel: self.fuel.or(base.fuel),
+            timeout: self.timeout.or(base.timeout),
+            stdout: self.stdout.or(base.stdout),
+            stderr: self.stderr.or(base.stderr),
+            store_writes: self.store_writes.or(base.store_writes),
+        }
+    }
+}
+
+impl Limits {
+    /// These limits, with what `section` sets over them.
+    pub fn with(&self, section: &LimitsSection) -> Limits {
+        Limits {
+            memory: section.memory.unwrap_or(self.memory),
+            fuel: section.fuel.unwrap_or(self.fuel),
+            timeout: section.timeout.unwrap_or(self.timeout),
+            stdout: section.stdout.unwrap_or(self.stdout),
+            stderr: section.stderr.unwrap_or(self.stderr),
+            store_writes: section.store_writes.unwrap_or(self.store_writes),
+        }
+    }
+}
+
+fn size_field<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Bytes(u64),
+        Text(String),
+    }
+    match <Size as serde::Deserialize>::deserialize(d)? {
+        Size::Bytes(bytes) => Ok(Some(bytes)),
+        Size::Text(text) => parse_size(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+fn duration_field<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(d)?;
+    parse_duration(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
 /// Which limit a run hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {

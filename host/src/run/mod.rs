@@ -1,14 +1,20 @@
-//! Running a command guest: one store, one instance, one call of `wasi:cli/run`.
+//! Running a command guest: one store, one instance, one call of `wasi:cli/run`, within the
+//! run's [`limits`].
+
+pub mod limits;
+mod state;
 
 use anyhow::{Context, Result};
-use wasmtime::component::{Linker, ResourceTable};
-use wasmtime::{Engine, Store};
-use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
-use worldhost_world_cloud::{CloudFsCtx, CloudFsState, CloudFsView};
+use wasmtime::Engine;
+use wasmtime::Store;
+use wasmtime::component::Linker;
+use wasmtime_wasi::I32Exit;
+use worldhost_world_api::World;
 
 use crate::guest::{EntryPoint, Guest};
-use crate::limits::{CappedOutput, EpochTicker, Limit, LimitExceeded, Limits, MemoryLimiter, past};
-use crate::world::World;
+use crate::world::{AnyWorld, with_world};
+use limits::{EpochTicker, Limit, LimitExceeded, Limits};
+pub use state::{HostState, engine, guest_name, linker, new_state, new_store};
 
 /// The exit status of a guest that trapped, as `wasmtime run` (and a Unix abort) uses.
 pub const TRAP_EXIT_CODE: i32 = 134;
@@ -51,60 +57,17 @@ impl Outcome {
     }
 }
 
-/// Per-instance state: the WASI context, the table of resources handed to the guest, and the
-/// cloud filesystem (empty outside the `cloud` world).
-pub struct HostState {
-    pub wasi: WasiCtx,
-    pub table: ResourceTable,
-    pub cloud_fs: CloudFsCtx,
-    pub limiter: MemoryLimiter,
-    /// The guest's name and config values, for its host interfaces.
-    pub guest: crate::host_interfaces::GuestInfo,
-}
-
-impl CloudFsState for HostState {
-    fn cloud_fs(&mut self) -> CloudFsView<'_> {
-        CloudFsView {
-            ctx: &mut self.cloud_fs,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl WasiView for HostState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-/// Creates the engine every guest runs on.
-pub fn engine() -> Result<Engine> {
-    // Async host calls are always available in wasmtime 48 (blob stores are async), and traps
-    // carry a wasm backtrace. Fuel caps CPU; epochs let a guest in a loop be stopped on time.
-    let mut config = wasmtime::Config::new();
-    config.consume_fuel(true);
-    config.epoch_interruption(true);
-    Engine::new(&config).map_err(anyhow::Error::from)
-}
-
 /// Fails, in plain words, if `world` lacks something `imports` needs (rather than with the
 /// linker's first complaint).
-pub fn check_imports(
-    guest_path: &std::path::Path,
-    imports: &[String],
-    world: &World,
-) -> Result<()> {
-    let missing =
-        crate::inspect::missing_in_world(&crate::wit::Worlds::load()?, world.name(), imports)?;
+pub fn check_imports(guest_path: &std::path::Path, imports: &[String], world: &str) -> Result<()> {
+    use crate::world::wit::{Worlds, missing_in_world};
+    let missing = missing_in_world(&Worlds::load()?, world, imports)?;
     if !missing.is_empty() {
         anyhow::bail!(
             "`{}` cannot run in the `{}` world, which does not provide what it imports: {} \
              (`host inspect {}` shows which worlds can run it)",
             guest_path.display(),
-            world.name(),
+            world,
             missing.join(", "),
             guest_path.display()
         );
@@ -112,107 +75,31 @@ pub fn check_imports(
     Ok(())
 }
 
-/// A linker with everything `world` offers.
-pub fn linker(engine: &Engine, world: &World) -> Result<Linker<HostState>> {
-    let mut linker: Linker<HostState> = Linker::new(engine);
-    world.add_to_linker(&mut linker)?;
-    Ok(linker)
-}
-
-/// The state of one instance of the guest at `guest_path`: its WASI context, its filesystem
-/// (`cloud_fs`: the cloud world's opened mounts; ignored by the cli world, which preopens its
-/// directories here) and its host interfaces.
-pub async fn new_state(
-    guest_path: &std::path::Path,
-    world: &World,
-    cloud_fs: Option<CloudFsCtx>,
-    options: &RunOptions,
-) -> Result<HostState> {
-    let limits = &options.limits;
-    let mut builder = WasiCtxBuilder::new();
-    builder.inherit_stdin();
-    builder.stdout(CappedOutput::new(
-        wasmtime_wasi::cli::stdout(),
-        limits.stdout,
-        limits.exceeded(Limit::Stdout),
-    ));
-    builder.stderr(CappedOutput::new(
-        wasmtime_wasi::cli::stderr(),
-        limits.stderr,
-        limits.exceeded(Limit::Stderr),
-    ));
-    // argv[0] is the guest's file name, as `wasmtime run` does.
-    builder.arg(guest_path.display().to_string());
-    builder.args(&options.args);
-    builder.envs(&options.env);
-    // Sockets stay linked (std pulls them in) but every address is denied unless allowed.
-    allow_network(&mut builder, &options.network_allow).await?;
-    let mut cloud_fs = match cloud_fs {
-        Some(cloud_fs) => cloud_fs,
-        None => world.filesystem(&mut builder).await?,
-    };
-    cloud_fs.set_write_limit(limits.store_writes);
-    Ok(HostState {
-        wasi: builder.build(),
-        table: ResourceTable::new(),
-        cloud_fs,
-        limiter: MemoryLimiter {
-            limits: limits.clone(),
-        },
-        guest: crate::host_interfaces::GuestInfo {
-            name: guest_name(guest_path),
-            config: options.config.clone(),
-        },
-    })
-}
-
-/// A store for `state` with the run's limits applied: memory, fuel, and a wall-clock
-/// deadline checked at every epoch tick (guest code also yields there, so timers can fire).
-/// The engine's epoch must be advancing ([`EpochTicker`]).
-pub fn new_store(engine: &Engine, state: HostState, limits: &Limits) -> Result<Store<HostState>> {
-    let mut store = Store::new(engine, state);
-    store.limiter(|state| &mut state.limiter);
-    store.set_fuel(limits.fuel).map_err(anyhow::Error::from)?;
-    let deadline = std::time::Instant::now() + limits.timeout;
-    let timed_out = limits.exceeded(Limit::Timeout);
-    store.epoch_deadline_callback(move |_| {
-        if past(deadline) {
-            Err(wasmtime::Error::new(timed_out.clone()))
-        } else {
-            Ok(wasmtime::UpdateDeadline::Yield(1))
-        }
-    });
-    store.set_epoch_deadline(1);
-    Ok(store)
-}
-
 /// Runs `guest` in `world` until it returns, exits or traps.
 pub async fn run_command(
     engine: &Engine,
     guest: &Guest,
-    world: &World,
+    world: &AnyWorld,
     options: &RunOptions,
 ) -> Result<Outcome> {
-    run_command_in(engine, guest, world, None, options).await
+    check_imports(&guest.path, &guest.imports(engine), world.name())?;
+    with_world!(world, w => run_in_world(engine, guest, w, options).await)
 }
 
-/// [`run_command`] over a cloud filesystem already opened (`None`: open the world's own).
-pub async fn run_command_in(
+async fn run_in_world<W: World>(
     engine: &Engine,
     guest: &Guest,
-    world: &World,
-    cloud_fs: Option<CloudFsCtx>,
+    world: &W,
     options: &RunOptions,
 ) -> Result<Outcome> {
-    check_imports(&guest.path, &guest.imports(engine), world)?;
-    let linker = linker(engine, world)?;
+    let linker = linker::<W>(engine)?;
     let limits = &options.limits;
-    let state = new_state(&guest.path, world, cloud_fs, options).await?;
+    let state = new_state(&guest.path, world, options).await?;
     let mut store = new_store(engine, state, limits)?;
     let _ticker = EpochTicker::start(engine);
     match tokio::time::timeout(
         limits.timeout,
-        run_in_store(&mut store, limits, &linker, guest, world),
+        run_in_store::<W>(&mut store, limits, &linker, guest),
     )
     .await
     {
@@ -222,12 +109,11 @@ pub async fn run_command_in(
     }
 }
 
-async fn run_in_store(
-    store: &mut Store<HostState>,
+async fn run_in_store<W: World>(
+    store: &mut Store<HostState<W::State>>,
     limits: &Limits,
-    linker: &Linker<HostState>,
+    linker: &Linker<HostState<W::State>>,
     guest: &Guest,
-    world: &World,
 ) -> Result<Outcome> {
     let instance = match linker
         .instantiate_async(&mut *store, &guest.component)
@@ -243,7 +129,7 @@ async fn run_in_store(
                 anyhow::Error::from(e).context(format!(
                     "`{}` cannot be instantiated in the `{}` world",
                     guest.path.display(),
-                    world.name()
+                    W::NAME
                 ))
             });
         }
@@ -296,7 +182,7 @@ async fn run_in_store(
     // failure here fails the run even if the guest succeeded, so no output is lost silently.
     // A guest that trapped or hit a limit did not finish: what it left open is not stored.
     if let Outcome::Exited(_) = outcome {
-        store.data_mut().cloud_fs.commit_open_files().await?;
+        W::finish(&mut store.data_mut().world).await?;
     }
     Ok(outcome)
 }
@@ -323,45 +209,11 @@ pub fn classify_failure(error: wasmtime::Error, limits: &Limits) -> Result<Outco
 fn limit_hit(error: &wasmtime::Error, limits: &Limits) -> Option<LimitExceeded> {
     if let Some(exceeded) = error.downcast_ref::<LimitExceeded>() {
         Some(exceeded.clone())
-    } else if error.is::<worldhost_world_cloud::WriteLimitExceeded>() {
+    } else if error.is::<worldhost_store::WriteLimitExceeded>() {
         Some(limits.exceeded(Limit::StoreWrites))
     } else if let Some(wasmtime::Trap::OutOfFuel) = error.downcast_ref::<wasmtime::Trap>() {
         Some(limits.exceeded(Limit::Cpu))
     } else {
         None
     }
-}
-
-/// Lets the guest connect to the allow-listed `host:port` pairs (resolved now) and nothing else.
-async fn allow_network(builder: &mut WasiCtxBuilder, allow: &[String]) -> Result<()> {
-    let mut allowed = std::collections::HashSet::new();
-    for entry in allow {
-        let addresses = tokio::net::lookup_host(entry.as_str())
-            .await
-            .with_context(|| format!("cannot resolve `{entry}` from the network allow-list"))?;
-        allowed.extend(addresses);
-    }
-    // wasmtime-wasi turns TCP and UDP off by default; TCP goes on only with an allow-list.
-    builder.allow_ip_name_lookup(!allowed.is_empty());
-    builder.allow_tcp(!allowed.is_empty());
-    builder.allow_udp(false);
-    let allowed = std::sync::Arc::new(allowed);
-    builder.socket_addr_check(move |address, used_for| {
-        // Connecting first binds an ephemeral local port (`0.0.0.0:0`); no other bind is allowed.
-        let ephemeral_bind = matches!(used_for, wasmtime_wasi::sockets::SocketAddrUse::TcpBind)
-            && address.ip().is_unspecified()
-            && address.port() == 0;
-        let permitted = allowed.contains(&address) || (ephemeral_bind && !allowed.is_empty());
-        tracing::debug!(%address, ?used_for, permitted, "network access");
-        Box::pin(async move { permitted })
-    });
-    Ok(())
-}
-
-/// A guest's name for log lines: its file stem.
-pub fn guest_name(path: &std::path::Path) -> String {
-    path.file_stem().map_or_else(
-        || "guest".to_owned(),
-        |stem| stem.to_string_lossy().into_owned(),
-    )
 }

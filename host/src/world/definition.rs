@@ -12,13 +12,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-use crate::limits::{Limits, parse_duration, parse_size};
+use worldhost_store::StoreUrl;
+use worldhost_world_api::{MountEntry, MountSource};
 
-/// The built-in worlds: name, embedded definition.
-pub const BUILT_IN: &[(&str, &str)] = &[
-    ("cli", include_str!("../../worlds/cli/world.toml")),
-    ("cloud", include_str!("../../worlds/cloud/world.toml")),
-];
+use super::registry::{BUILT_IN, names};
+use crate::run::limits::{Limits, LimitsSection};
 
 /// One world definition file, as written.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -29,7 +27,7 @@ pub struct WorldFile {
     /// In a built-in definition, the implementation (`cli` or `cloud`); in a user's file, the
     /// built-in world it extends.
     pub base: String,
-    #[serde(default, rename = "mount")]
+    #[serde(default, rename = "mount", deserialize_with = "mount_entries")]
     pub mounts: Vec<MountEntry>,
     #[serde(default)]
     pub env: EnvSection,
@@ -45,20 +43,54 @@ pub struct WorldFile {
     pub origin: String,
 }
 
-/// A guest path served by a host directory (`cli`) or a store (`cloud`).
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+/// A `[[mount]]` table as written: a guest path served by a host directory (`cli`) or a
+/// store (`cloud`); each world takes only its own kind.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct MountEntry {
+struct MountTable {
     /// Where the guest sees it.
-    pub guest: String,
+    guest: String,
     /// A host directory (the `cli` world), relative to the world file's folder.
-    pub host: Option<PathBuf>,
-    /// A store URL (the `cloud` world): memory:, file:///..., s3://, gs://, az://, http(s)://,
-    /// or `default` for the default store.
-    #[serde(default, deserialize_with = "store_url")]
-    pub store: Option<String>,
+    host: Option<PathBuf>,
+    /// A store URL (the `cloud` world): `default`, memory:, file:///..., s3://, gs://, az://,
+    /// http(s)://; parsed here, so an error names its line.
+    #[serde(default, deserialize_with = "optional_store_url")]
+    store: Option<StoreUrl>,
     #[serde(default)]
-    pub read_only: bool,
+    read_only: bool,
+}
+
+/// The `[[mount]]` tables, each checked where it stands (its line in errors).
+fn mount_entries<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<MountEntry>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(try_from = "MountTable")]
+    struct Checked(MountEntry);
+
+    impl TryFrom<MountTable> for Checked {
+        type Error = String;
+
+        fn try_from(table: MountTable) -> Result<Checked, String> {
+            let source = match (table.host, table.store) {
+                (Some(host), None) => MountSource::HostDir(host),
+                (None, Some(url)) => MountSource::Store(url),
+                _ => {
+                    return Err(format!(
+                        "the mount at `{}` needs one of `host` (a host directory, for the `cli` world) \
+                         or `store` (a store URL, for the `cloud` world)",
+                        table.guest
+                    ));
+                }
+            };
+            Ok(Checked(MountEntry {
+                guest: table.guest,
+                source,
+                read_only: table.read_only,
+            }))
+        }
+    }
+
+    let checked = Vec::<Checked>::deserialize(d)?;
+    Ok(checked.into_iter().map(|Checked(entry)| entry).collect())
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -83,54 +115,6 @@ pub struct NetworkSection {
     pub allow: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct LimitsSection {
-    #[serde(default, deserialize_with = "size")]
-    pub memory: Option<u64>,
-    pub fuel: Option<u64>,
-    #[serde(default, deserialize_with = "duration")]
-    pub timeout: Option<std::time::Duration>,
-    #[serde(default, deserialize_with = "size")]
-    pub stdout: Option<u64>,
-    #[serde(default, deserialize_with = "size")]
-    pub stderr: Option<u64>,
-    #[serde(default, deserialize_with = "size")]
-    pub store_writes: Option<u64>,
-}
-
-pub(crate) fn size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Size {
-        Bytes(u64),
-        Text(String),
-    }
-    match Size::deserialize(d)? {
-        Size::Bytes(bytes) => Ok(Some(bytes)),
-        Size::Text(text) => parse_size(&text)
-            .map(Some)
-            .map_err(serde::de::Error::custom),
-    }
-}
-
-pub(crate) fn duration<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<std::time::Duration>, D::Error> {
-    let text = String::deserialize(d)?;
-    parse_duration(&text)
-        .map(Some)
-        .map_err(serde::de::Error::custom)
-}
-
-pub(crate) fn store_url<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<String>, D::Error> {
-    let url = String::deserialize(d)?;
-    check_store_url(&url).map_err(serde::de::Error::custom)?;
-    Ok(Some(url))
-}
-
 fn host_ports<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     let entries = Vec::<String>::deserialize(d)?;
     for entry in &entries {
@@ -146,33 +130,35 @@ fn host_ports<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::
     Ok(entries)
 }
 
-/// The URL a store URL in a definition stands for: `default` is the default store's directory,
-/// `default/PREFIX` a folder in it; anything else is itself.
-pub fn resolve_store_url(url: &str) -> String {
-    let default = worldhost_world_cloud::default_mount().url;
-    match url.strip_prefix("default") {
-        Some("") => default,
-        Some(rest) if rest.starts_with('/') => format!("{}{rest}", default.trim_end_matches('/')),
-        _ => url.to_owned(),
+/// Splits a mount flag's value, `SOURCE[::GUEST][:ro|:rw]` (the syntax of
+/// `wasmtime run --dir` plus a read-only suffix), into source, guest path (if given) and
+/// read-only.
+pub fn split_mount_flag(flag: &str, value: &str) -> Result<(String, Option<String>, bool)> {
+    let (rest, read_only) = match (value.strip_suffix(":ro"), value.strip_suffix(":rw")) {
+        (Some(rest), _) => (rest, true),
+        (None, Some(rest)) => (rest, false),
+        (None, None) => (value, false),
+    };
+    let (source, guest) = match rest.rsplit_once("::") {
+        Some((source, guest)) => (source, Some(guest)),
+        None => (rest, None),
+    };
+    if source.is_empty() || guest.is_some_and(str::is_empty) {
+        bail!("`{flag} {value}`: expected SOURCE[::GUEST][:ro], with neither part empty");
     }
+    Ok((source.to_owned(), guest.map(str::to_owned), read_only))
 }
 
-/// The store URL schemes the cloud world mounts, and `default`.
-pub fn check_store_url(url: &str) -> Result<(), String> {
-    const SCHEMES: [&str; 8] = [
-        "memory:", "file:///", "s3://", "gs://", "az://", "azure://", "http://", "https://",
-    ];
-    if url == "default"
-        || url.starts_with("default/")
-        || SCHEMES.iter().any(|scheme| url.starts_with(scheme))
-    {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{url}` is not a store URL: use `default` (or `default/PREFIX`), memory:, file:///ABSOLUTE/PATH, s3://BUCKET/PREFIX, \
-             gs://BUCKET/PREFIX, az://CONTAINER/PREFIX or http(s)://HOST/PATH"
-        ))
-    }
+fn optional_store_url<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<StoreUrl>, D::Error> {
+    store_url(d).map(Some)
+}
+
+/// A store URL in a definition or job file, parsed where it stands.
+pub(crate) fn store_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<StoreUrl, D::Error> {
+    let text = String::deserialize(d)?;
+    StoreUrl::parse(&text).map_err(serde::de::Error::custom)
 }
 
 /// Parses TOML `text` into `T`, failing with one paragraph that names `origin` (a file path),
@@ -237,11 +223,7 @@ impl WorldFile {
                 "{}: `base = \"{}\"` names no built-in world (the built-in worlds: {})",
                 path.display(),
                 file.base,
-                BUILT_IN
-                    .iter()
-                    .map(|(name, _)| *name)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                names()
             )
         })?;
         let folder = path.parent().unwrap_or(Path::new("."));
@@ -255,7 +237,7 @@ impl WorldFile {
     /// Host directories in a file are relative to the file's folder.
     fn relative_to(mut self, folder: &Path) -> WorldFile {
         for mount in &mut self.mounts {
-            if let Some(host) = &mut mount.host
+            if let MountSource::HostDir(host) = &mut mount.source
                 && host.is_relative()
             {
                 *host = folder.join(&*host);
@@ -283,13 +265,7 @@ impl WorldFile {
         self.env.pass.extend(other.env.pass);
         self.env.inherit_all |= other.env.inherit_all;
         self.network.allow.extend(other.network.allow);
-        let (mine, theirs) = (&mut self.limits, other.limits);
-        mine.memory = theirs.memory.or(mine.memory);
-        mine.fuel = theirs.fuel.or(mine.fuel);
-        mine.timeout = theirs.timeout.or(mine.timeout);
-        mine.stdout = theirs.stdout.or(mine.stdout);
-        mine.stderr = theirs.stderr.or(mine.stderr);
-        mine.store_writes = theirs.store_writes.or(mine.store_writes);
+        self.limits = other.limits.over(self.limits);
         self.config.extend(other.config);
         self
     }
@@ -320,16 +296,7 @@ impl WorldFile {
 
     /// The limits this file sets, over the host's defaults.
     pub fn limits(&self) -> Limits {
-        let defaults = Limits::default();
-        let set = &self.limits;
-        Limits {
-            memory: set.memory.unwrap_or(defaults.memory),
-            fuel: set.fuel.unwrap_or(defaults.fuel),
-            timeout: set.timeout.unwrap_or(defaults.timeout),
-            stdout: set.stdout.unwrap_or(defaults.stdout),
-            stderr: set.stderr.unwrap_or(defaults.stderr),
-            store_writes: set.store_writes.unwrap_or(defaults.store_writes),
-        }
+        Limits::default().with(&self.limits)
     }
 }
 
@@ -396,6 +363,10 @@ mod tests {
                 "is not HOST:PORT",
             ),
             ("description = \"no base\"\n", "missing field `base`"),
+            (
+                "base = \"cli\"\n[[mount]]\nguest = \"x\"\n",
+                "needs one of `host`",
+            ),
         ] {
             let message = WorldFile::parse(text, "w.toml").unwrap_err().to_string();
             assert!(message.contains(expected), "{text:?}: {message}");
@@ -419,11 +390,42 @@ mod tests {
         let mounts: Vec<_> = world
             .mounts
             .iter()
-            .map(|m| (m.guest.as_str(), m.store.as_deref().unwrap()))
+            .map(|m| match &m.source {
+                MountSource::Store(url) => (m.guest.as_str(), url.as_str()),
+                MountSource::HostDir(_) => panic!("a store mount"),
+            })
             .collect();
         assert_eq!(mounts, [(".", "memory:"), ("in", "s3://b/p")]);
         let limits = world.limits();
         assert_eq!((limits.memory, limits.timeout.as_secs()), (64 << 20, 60));
         assert_eq!(world.config["k"], "v");
+    }
+}
+
+#[cfg(test)]
+mod flag_tests {
+    use super::split_mount_flag;
+
+    #[test]
+    fn mount_flags_split_into_source_guest_and_access() {
+        let split = |value| split_mount_flag("--dir", value).unwrap();
+        assert_eq!(split("data"), ("data".into(), None, false));
+        assert_eq!(
+            split("/tmp/x::/in:ro"),
+            ("/tmp/x".into(), Some("/in".into()), true)
+        );
+        assert_eq!(split("a::.:rw"), ("a".into(), Some(".".into()), false));
+        assert_eq!(
+            split("s3://bucket/prefix::/data:ro"),
+            ("s3://bucket/prefix".into(), Some("/data".into()), true)
+        );
+        assert_eq!(split("memory:"), ("memory:".into(), None, false));
+        assert_eq!(
+            split("http://[::1]:8080/files::web:ro"),
+            ("http://[::1]:8080/files".into(), Some("web".into()), true)
+        );
+        for bad in ["::guest", "host::"] {
+            assert!(split_mount_flag("--dir", bad).is_err(), "{bad}");
+        }
     }
 }

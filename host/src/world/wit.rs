@@ -6,33 +6,36 @@ use wit_parser::{PackageId, Resolve, WorldId};
 
 /// The vendored WASI packages, in dependency order, then our own package.
 const SOURCES: &[(&str, &str)] = &[
-    ("wit/deps/io.wit", include_str!("../../wit/deps/io.wit")),
+    ("wit/deps/io.wit", include_str!("../../../wit/deps/io.wit")),
     (
         "wit/deps/clocks.wit",
-        include_str!("../../wit/deps/clocks.wit"),
+        include_str!("../../../wit/deps/clocks.wit"),
     ),
     (
         "wit/deps/random.wit",
-        include_str!("../../wit/deps/random.wit"),
+        include_str!("../../../wit/deps/random.wit"),
     ),
     (
         "wit/deps/filesystem.wit",
-        include_str!("../../wit/deps/filesystem.wit"),
+        include_str!("../../../wit/deps/filesystem.wit"),
     ),
     (
         "wit/deps/sockets.wit",
-        include_str!("../../wit/deps/sockets.wit"),
+        include_str!("../../../wit/deps/sockets.wit"),
     ),
-    ("wit/deps/cli.wit", include_str!("../../wit/deps/cli.wit")),
+    (
+        "wit/deps/cli.wit",
+        include_str!("../../../wit/deps/cli.wit"),
+    ),
 ];
 
 /// Our own package, in its files.
 const OWN: &[(&str, &str)] = &[
     (
         "wit/interfaces.wit",
-        include_str!("../../wit/interfaces.wit"),
+        include_str!("../../../wit/interfaces.wit"),
     ),
-    ("wit/worlds.wit", include_str!("../../wit/worlds.wit")),
+    ("wit/worlds.wit", include_str!("../../../wit/worlds.wit")),
 ];
 
 /// Our WIT package, resolved with its dependencies.
@@ -95,6 +98,15 @@ impl Worlds {
             .clone()
             .unwrap_or_default())
     }
+}
+
+/// Which of `imports` the world `world` does not provide (empty: it can run there).
+pub fn missing_in_world(worlds: &Worlds, world: &str, imports: &[String]) -> Result<Vec<String>> {
+    let offered = worlds.imports(world)?;
+    Ok(missing_imports(
+        imports.iter().map(String::as_str),
+        &offered,
+    ))
 }
 
 /// The component imports (fully qualified names) that world imports `offered` do not satisfy.

@@ -9,7 +9,56 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use wasmtime::component::Linker;
-use wasmtime_wasi::{FsPerms, WasiCtxBuilder, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+use worldhost_world_api::{InstanceLimits, MountEntry, MountSource, World, WorldHost};
+
+/// The cli world: the host directories it preopens for every instance.
+pub struct CliWorld {
+    dirs: Vec<DirMount>,
+}
+
+impl World for CliWorld {
+    const NAME: &'static str = "cli";
+    const DEFINITION: &'static str = include_str!("../world.toml");
+    const MOUNT_FLAG: (&'static str, &'static str) = ("--dir", "HOST[::GUEST][:ro]");
+    /// wasmtime-wasi's context holds everything, preopens included.
+    type State = ();
+
+    fn mount_flag(source: &str) -> Result<(MountSource, Option<String>)> {
+        Ok((MountSource::HostDir(source.into()), None))
+    }
+
+    async fn open(mounts: &[MountEntry], origin: &str) -> Result<CliWorld> {
+        let mut dirs = Vec::new();
+        for entry in mounts {
+            let MountSource::HostDir(host) = &entry.source else {
+                bail!(
+                    "{origin}: the mount at `{}` names a store, which the `cli` world cannot mount; give it `host = \"DIR\"`",
+                    entry.guest
+                );
+            };
+            dirs.push(DirMount {
+                host: host.clone(),
+                guest: entry.guest.clone(),
+                read_only: entry.read_only,
+            });
+        }
+        Ok(CliWorld { dirs })
+    }
+
+    fn add_to_linker<T: WorldHost<()>>(linker: &mut Linker<T>) -> Result<()> {
+        wasmtime_wasi::p2::add_to_linker_async(linker)?;
+        Ok(())
+    }
+
+    fn instance(&self, wasi: &mut WasiCtxBuilder, _: InstanceLimits) -> Result<()> {
+        preopen_dirs(wasi, &self.dirs)
+    }
+
+    async fn finish(_: &mut ()) -> Result<()> {
+        Ok(())
+    }
+}
 
 /// A host directory made visible to the guest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +72,7 @@ pub struct DirMount {
 }
 
 /// Preopens each mount in `builder`, after checking that its host directory exists.
-pub fn preopen_dirs(builder: &mut WasiCtxBuilder, mounts: &[DirMount]) -> Result<()> {
+fn preopen_dirs(builder: &mut WasiCtxBuilder, mounts: &[DirMount]) -> Result<()> {
     for mount in mounts {
         check_is_dir(&mount.host)?;
         let perms = if mount.read_only {
@@ -52,10 +101,4 @@ fn check_is_dir(path: &Path) -> Result<()> {
             path.display()
         ),
     }
-}
-
-/// Links every `wasi:cli` command import, served by wasmtime-wasi.
-pub fn add_to_linker<T: WasiView>(linker: &mut Linker<T>) -> Result<()> {
-    wasmtime_wasi::p2::add_to_linker_async(linker)?;
-    Ok(())
 }

@@ -21,7 +21,7 @@ use crate::bindings::wasi::filesystem::types::{
 };
 use crate::error::{is_not_found, store_error};
 use crate::file::{FileState, OpenFile};
-use crate::mount::Mount;
+use crate::mount::{Mount, MountExt};
 use crate::path::{DIR_MARKER, RelPath};
 use crate::streams::{DeniedStream, FileInputStream, FileOutputStream, StreamCode};
 use crate::{CloudFsView, FsError};

@@ -18,7 +18,7 @@ use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
 
 use crate::FsError;
 use crate::error::{spool_error, store_error};
-use crate::mount::Mount;
+use crate::mount::{Mount, MountExt};
 use crate::path::RelPath;
 
 /// Staged content beyond this size moves from memory to a temporary file.

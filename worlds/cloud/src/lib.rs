@@ -11,10 +11,11 @@ mod blob;
 pub mod descriptor;
 mod error;
 mod file;
+mod guest_interfaces;
 pub mod mount;
-pub mod outputs;
 mod path;
 mod streams;
+mod world;
 
 use std::sync::{Arc, Weak};
 
@@ -24,7 +25,8 @@ use wasmtime_wasi::WasiView;
 
 use crate::descriptor::Descriptor;
 use crate::file::OpenFile;
-pub use crate::mount::{Mount, MountSpec, default_mount, default_store_dir};
+pub use crate::mount::{Mount, MountSpec};
+pub use crate::world::CloudWorld;
 
 /// A filesystem error: a WASI error code for the guest, or a trap for the host's own faults.
 #[derive(Debug)]
@@ -60,52 +62,7 @@ impl std::fmt::Display for FsError {
     }
 }
 
-/// The error that stops a run whose guest wrote more to stores than it may.
-#[derive(Debug, Clone)]
-pub struct WriteLimitExceeded {
-    pub limit: u64,
-}
-
-impl std::fmt::Display for WriteLimitExceeded {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "the guest wrote more than {} bytes to stores",
-            self.limit
-        )
-    }
-}
-
-impl std::error::Error for WriteLimitExceeded {}
-
-/// The bytes a run may still write to stores, shared by every file it opens.
-#[derive(Debug)]
-pub struct WriteBudget {
-    limit: u64,
-    written: std::sync::atomic::AtomicU64,
-}
-
-impl WriteBudget {
-    fn new(limit: u64) -> WriteBudget {
-        WriteBudget {
-            limit,
-            written: Default::default(),
-        }
-    }
-
-    /// Counts `bytes` more, failing once the total passes the limit.
-    pub fn spend(&self, bytes: u64) -> Result<(), WriteLimitExceeded> {
-        let total = self
-            .written
-            .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed)
-            + bytes;
-        if total > self.limit {
-            Err(WriteLimitExceeded { limit: self.limit })
-        } else {
-            Ok(())
-        }
-    }
-}
+pub use worldhost_store::{WriteBudget, WriteLimitExceeded};
 
 /// The cloud filesystem of one run: its mounts, and the files the guest has open.
 pub struct CloudFsCtx {
@@ -248,9 +205,6 @@ pub fn add_blob_to_linker<T: CloudFsState + 'static>(linker: &mut Linker<T>) -> 
     Ok(())
 }
 
-/// The generated bindings of our own interfaces, for the host to implement config and logging.
-pub use bindings::host_imports;
-
 /// Links every `wasi:cli` command import: wasmtime-wasi's for all but the filesystem, ours
 /// for `wasi:filesystem`.
 pub fn add_to_linker<T: CloudFsState + 'static>(linker: &mut Linker<T>) -> Result<()> {
@@ -305,15 +259,5 @@ pub async fn open_mounts(specs: &[MountSpec]) -> Result<CloudFsCtx> {
 
 /// Checks that a mount's store answers (one listing request).
 pub async fn check_mount(mount: &Mount) -> Result<()> {
-    if mount.url.starts_with("http") {
-        return Ok(()); // plain HTTP servers need not support listing
-    }
-    mount.store.list_with_delimiter(None).await.map_err(|error| {
-        anyhow::anyhow!(
-            "the cloud world cannot start: the store `{}` (mounted at `{}`) does not answer: {error}",
-            mount.url,
-            mount.guest
-        )
-    })?;
-    Ok(())
+    mount.check().await.context("the cloud world cannot start")
 }

@@ -1,0 +1,158 @@
+//! What one instance of a guest runs with: the engine, the store and its per-instance state.
+
+use anyhow::{Context, Result};
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use worldhost_world_api::{GuestInfo, InstanceLimits, World, WorldHost};
+
+use super::RunOptions;
+use super::limits::{CappedOutput, Limit, Limits, MemoryLimiter, past};
+
+/// Per-instance state: the WASI context, the table of resources handed to the guest, the
+/// world's own state `S` (nothing for `cli`, the filesystem for `cloud`), the memory limiter
+/// and the guest's name and config.
+pub struct HostState<S> {
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub world: S,
+    pub limiter: MemoryLimiter,
+    pub guest: GuestInfo,
+}
+
+impl<S: Send + 'static> WasiView for HostState<S> {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl<S: Send + 'static> WorldHost<S> for HostState<S> {
+    fn world(&mut self) -> (&mut S, &mut ResourceTable) {
+        (&mut self.world, &mut self.table)
+    }
+
+    fn guest(&mut self) -> &mut GuestInfo {
+        &mut self.guest
+    }
+}
+
+/// Creates the engine every command guest runs on.
+pub fn engine() -> Result<Engine> {
+    // Async host calls are always available in wasmtime 48 (blob stores are async), and traps
+    // carry a wasm backtrace. Fuel caps CPU; epochs let a guest in a loop be stopped on time.
+    let mut config = wasmtime::Config::new();
+    config.consume_fuel(true);
+    config.epoch_interruption(true);
+    Engine::new(&config).map_err(anyhow::Error::from)
+}
+
+/// A linker with everything world `W` offers.
+pub fn linker<W: World>(engine: &Engine) -> Result<Linker<HostState<W::State>>> {
+    let mut linker = Linker::new(engine);
+    W::add_to_linker(&mut linker)?;
+    Ok(linker)
+}
+
+/// The state of one instance of the guest at `guest_path` in `world`.
+pub async fn new_state<W: World>(
+    guest_path: &std::path::Path,
+    world: &W,
+    options: &RunOptions,
+) -> Result<HostState<W::State>> {
+    let limits = &options.limits;
+    let mut builder = WasiCtxBuilder::new();
+    builder.inherit_stdin();
+    builder.stdout(CappedOutput::new(
+        wasmtime_wasi::cli::stdout(),
+        limits.stdout,
+        limits.exceeded(Limit::Stdout),
+    ));
+    builder.stderr(CappedOutput::new(
+        wasmtime_wasi::cli::stderr(),
+        limits.stderr,
+        limits.exceeded(Limit::Stderr),
+    ));
+    // argv[0] is the guest's file name, as `wasmtime run` does.
+    builder.arg(guest_path.display().to_string());
+    builder.args(&options.args);
+    builder.envs(&options.env);
+    // Sockets stay linked (std pulls them in) but every address is denied unless allowed.
+    allow_network(&mut builder, &options.network_allow).await?;
+    let instance_limits = InstanceLimits {
+        store_writes: limits.store_writes,
+    };
+    let world_state = world.instance(&mut builder, instance_limits)?;
+    Ok(HostState {
+        wasi: builder.build(),
+        table: ResourceTable::new(),
+        world: world_state,
+        limiter: MemoryLimiter {
+            limits: limits.clone(),
+        },
+        guest: GuestInfo {
+            name: guest_name(guest_path),
+            config: options.config.clone(),
+        },
+    })
+}
+
+/// A store for `state` with the run's limits applied: memory, fuel, and a wall-clock
+/// deadline checked at every epoch tick (guest code also yields there, so timers can fire).
+/// The engine's epoch must be advancing ([`super::limits::EpochTicker`]).
+pub fn new_store<S: Send + 'static>(
+    engine: &Engine,
+    state: HostState<S>,
+    limits: &Limits,
+) -> Result<Store<HostState<S>>> {
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.limiter);
+    store.set_fuel(limits.fuel).map_err(anyhow::Error::from)?;
+    let deadline = std::time::Instant::now() + limits.timeout;
+    let timed_out = limits.exceeded(Limit::Timeout);
+    store.epoch_deadline_callback(move |_| {
+        if past(deadline) {
+            Err(wasmtime::Error::new(timed_out.clone()))
+        } else {
+            Ok(wasmtime::UpdateDeadline::Yield(1))
+        }
+    });
+    store.set_epoch_deadline(1);
+    Ok(store)
+}
+
+/// Lets the guest connect to the allow-listed `host:port` pairs (resolved now) and nothing else.
+async fn allow_network(builder: &mut WasiCtxBuilder, allow: &[String]) -> Result<()> {
+    let mut allowed = std::collections::HashSet::new();
+    for entry in allow {
+        let addresses = tokio::net::lookup_host(entry.as_str())
+            .await
+            .with_context(|| format!("cannot resolve `{entry}` from the network allow-list"))?;
+        allowed.extend(addresses);
+    }
+    // wasmtime-wasi turns TCP and UDP off by default; TCP goes on only with an allow-list.
+    builder.allow_ip_name_lookup(!allowed.is_empty());
+    builder.allow_tcp(!allowed.is_empty());
+    builder.allow_udp(false);
+    let allowed = std::sync::Arc::new(allowed);
+    builder.socket_addr_check(move |address, used_for| {
+        // Connecting first binds an ephemeral local port (`0.0.0.0:0`); no other bind is allowed.
+        let ephemeral_bind = matches!(used_for, wasmtime_wasi::sockets::SocketAddrUse::TcpBind)
+            && address.ip().is_unspecified()
+            && address.port() == 0;
+        let permitted = allowed.contains(&address) || (ephemeral_bind && !allowed.is_empty());
+        tracing::debug!(%address, ?used_for, permitted, "network access");
+        Box::pin(async move { permitted })
+    });
+    Ok(())
+}
+
+/// A guest's name for log lines: its file stem.
+pub fn guest_name(path: &std::path::Path) -> String {
+    path.file_stem().map_or_else(
+        || "guest".to_owned(),
+        |stem| stem.to_string_lossy().into_owned(),
+    )
+}

@@ -1,0 +1,103 @@
+//! The seam between the host and its worlds.
+//!
+//! A world is what the host offers a guest: the imports it links, and what each instance of
+//! a guest keeps beside its WASI context. The host core (running commands, plugins, jobs,
+//! inspection) knows worlds only through [`World`]; one file of the host lists them
+//! (`host/src/world/registry.rs`). A world is a crate under `worlds/` that implements
+//! [`World`], plus one line in that list. `worlds/README.md` says what a world provides.
+//!
+//! What every world shares (args, environment, stdio with its caps, the network policy,
+//! limits of memory, CPU and time) is set up by the host before the world adds its own part.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Result;
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime_wasi::{WasiCtxBuilder, WasiView};
+use worldhost_store::{Mount, StoreUrl};
+
+/// One `[[mount]]` of a world definition, or one `--dir`/`--mount` flag: a guest path and
+/// what serves it. Each world says which sources it takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountEntry {
+    /// Where the guest sees it (`.` is its working directory).
+    pub guest: String,
+    pub source: MountSource,
+    /// Refuse every write under it.
+    pub read_only: bool,
+}
+
+/// What serves a mount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountSource {
+    /// A host directory (the `cli` world).
+    HostDir(PathBuf),
+    /// A store (the `cloud` world).
+    Store(StoreUrl),
+}
+
+/// The guest's name (for log lines) and the definition's `[config]` values, for the host
+/// interfaces a world offers.
+#[derive(Debug, Clone, Default)]
+pub struct GuestInfo {
+    /// The guest's file stem, e.g. `word_count`.
+    pub name: String,
+    pub config: BTreeMap<String, String>,
+}
+
+/// Limits a world enforces itself, for each instance.
+#[derive(Debug, Clone, Copy)]
+pub struct InstanceLimits {
+    /// Bytes the guest may write to stores, over the whole run.
+    pub store_writes: u64,
+}
+
+/// What a world needs of the store data its imports are linked against: the WASI context
+/// (through [`WasiView`]), its own per-instance state beside the resource table, and the
+/// guest's name and config.
+pub trait WorldHost<S>: WasiView + Send + 'static {
+    /// This world's per-instance state and the store's resource table, borrowed together.
+    fn world(&mut self) -> (&mut S, &mut ResourceTable);
+    fn guest(&mut self) -> &mut GuestInfo;
+}
+
+/// A world: built once from its definition, then serving any number of instances.
+pub trait World: Sized + Send + Sync + 'static {
+    /// The name `--world NAME` and a world file's `base` use; also the name of its WIT world
+    /// in `wit/worlds.wit`.
+    const NAME: &'static str;
+    /// Its built-in definition (TOML, keys in `worlds/README.md`).
+    const DEFINITION: &'static str;
+    /// The command-line flag that adds a mount here (`--dir`, `--mount`), and how its value
+    /// is written.
+    const MOUNT_FLAG: (&'static str, &'static str);
+    /// What one instance of a guest keeps beside its WASI context.
+    type State: Send + 'static;
+
+    /// The source a mount flag's `SOURCE` names, and the guest path it gets without
+    /// `::GUEST` (`None`: the source's own text, as `wasmtime run --dir` does).
+    fn mount_flag(source: &str) -> Result<(MountSource, Option<String>)>;
+
+    /// Builds the world from its definition's mounts (named by `origin` in messages),
+    /// opening and checking what they name, so a bad mount fails before any guest runs.
+    fn open(mounts: &[MountEntry], origin: &str) -> impl Future<Output = Result<Self>> + Send;
+
+    /// Builds the world over stores already opened (a job's inputs and staged outputs).
+    /// Worlds that serve no stores refuse.
+    fn over_stores(mounts: Vec<Arc<Mount>>) -> Result<Self> {
+        let _ = mounts;
+        anyhow::bail!("the `{}` world does not serve stores", Self::NAME)
+    }
+
+    /// Links every import this world offers.
+    fn add_to_linker<T: WorldHost<Self::State>>(linker: &mut Linker<T>) -> Result<()>;
+
+    /// The state of one instance; may add to its WASI context (preopened directories).
+    fn instance(&self, wasi: &mut WasiCtxBuilder, limits: InstanceLimits) -> Result<Self::State>;
+
+    /// Ends an instance whose guest exited: stores what it left open. Not called after a
+    /// trap or a limit, whose unfinished work is dropped.
+    fn finish(state: &mut Self::State) -> impl Future<Output = Result<()>> + Send;
+}

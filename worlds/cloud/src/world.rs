@@ -1,0 +1,80 @@
+//! The `cloud` world behind the host's seam ([`worldhost_world_api::World`]).
+
+use std::sync::Arc;
+
+use anyhow::{Result, bail};
+use wasmtime::component::Linker;
+use wasmtime_wasi::WasiCtxBuilder;
+use worldhost_store::{Mount, MountSpec, StoreUrl};
+use worldhost_world_api::{InstanceLimits, MountEntry, MountSource, World, WorldHost};
+
+use crate::{CloudFsCtx, CloudFsState, CloudFsView};
+
+/// The cloud world: its stores, opened and checked once, shared by every instance.
+pub struct CloudWorld {
+    mounts: Vec<Arc<Mount>>,
+}
+
+impl<T: WorldHost<CloudFsCtx>> CloudFsState for T {
+    fn cloud_fs(&mut self) -> CloudFsView<'_> {
+        let (ctx, table) = self.world();
+        CloudFsView { ctx, table }
+    }
+}
+
+impl World for CloudWorld {
+    const NAME: &'static str = "cloud";
+    const DEFINITION: &'static str = include_str!("../world.toml");
+    const MOUNT_FLAG: (&'static str, &'static str) = (
+        "--mount",
+        "file:///ABSOLUTE/PATH[::GUEST][:ro] (or any store URL)",
+    );
+    type State = CloudFsCtx;
+
+    fn mount_flag(value: &str) -> Result<(MountSource, Option<String>)> {
+        let url = StoreUrl::parse(value).map_err(anyhow::Error::msg)?;
+        Ok((MountSource::Store(url), Some(".".to_owned())))
+    }
+
+    async fn open(mounts: &[MountEntry], origin: &str) -> Result<CloudWorld> {
+        let mut specs = Vec::new();
+        for entry in mounts {
+            let MountSource::Store(url) = &entry.source else {
+                bail!(
+                    "{origin}: the mount at `{}` names a host directory, which the `cloud` world serves as a store: \
+                     use `store = \"file:///ABSOLUTE/PATH\"`",
+                    entry.guest
+                );
+            };
+            specs.push(MountSpec {
+                url: url.clone(),
+                guest: entry.guest.clone(),
+                read_only: entry.read_only,
+            });
+        }
+        let opened = crate::open_mounts(&specs).await?;
+        Ok(CloudWorld {
+            mounts: opened.mounts().to_vec(),
+        })
+    }
+
+    fn over_stores(mounts: Vec<Arc<Mount>>) -> Result<CloudWorld> {
+        Ok(CloudWorld { mounts })
+    }
+
+    fn add_to_linker<T: WorldHost<CloudFsCtx>>(linker: &mut Linker<T>) -> Result<()> {
+        crate::add_to_linker(linker)?;
+        crate::add_blob_to_linker(linker)?;
+        crate::guest_interfaces::add_to_linker(linker)
+    }
+
+    fn instance(&self, _: &mut WasiCtxBuilder, limits: InstanceLimits) -> Result<CloudFsCtx> {
+        let mut ctx = CloudFsCtx::with_mounts(self.mounts.clone());
+        ctx.set_write_limit(limits.store_writes);
+        Ok(ctx)
+    }
+
+    async fn finish(state: &mut CloudFsCtx) -> Result<()> {
+        state.commit_open_files().await
+    }
+}
