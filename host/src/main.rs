@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use worldhost::guest::Guest;
 use worldhost::job::report::HowItEnded;
-use worldhost::run::limits::{self, LimitsSection};
+use worldhost::limits::{self, LimitsSection};
 use worldhost::run::{Outcome, RunOptions, engine, run_command};
 use worldhost::world::{AnyWorld, BUILT_IN, WorldFile, add_mount_flags};
 

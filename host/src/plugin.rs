@@ -29,7 +29,7 @@ use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 use worldhost_world_api::World;
 
 use crate::guest;
-use crate::run::limits::{EpochTicker, Limit};
+use crate::limits::{EpochTicker, Limit};
 use crate::run::{
     HostState, Outcome, RunOptions, check_imports, classify_failure, linker, new_state, new_store,
 };

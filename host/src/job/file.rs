@@ -10,7 +10,7 @@ use worldhost_store::StoreUrl;
 
 use super::modules::parse_sha256;
 use crate::guest::compose::kebab;
-use crate::run::limits::LimitsSection;
+use crate::limits::LimitsSection;
 use crate::world::definition::{EnvSection, NetworkSection};
 
 /// A job file, as written.

@@ -1,7 +1,6 @@
 //! Running a command guest: one store, one instance, one call of `wasi:cli/run`, within the
-//! run's [`limits`].
+//! run's [`crate::limits`].
 
-pub mod limits;
 mod state;
 
 use anyhow::{Context, Result};
@@ -13,7 +12,7 @@ use worldhost_world_api::World;
 
 use crate::guest::{EntryPoint, Guest};
 use crate::world::{AnyWorld, with_world};
-use limits::{EpochTicker, Limit, LimitExceeded, Limits};
+use crate::limits::{EpochTicker, Limit, LimitExceeded, Limits};
 pub use state::{HostState, engine, guest_name, linker, new_state, new_store};
 
 /// The exit status of a guest that trapped, as `wasmtime run` (and a Unix abort) uses.

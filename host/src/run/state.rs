@@ -7,7 +7,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use worldhost_world_api::{GuestInfo, InstanceLimits, World, WorldHost};
 
 use super::RunOptions;
-use super::limits::{CappedOutput, Limit, Limits, MemoryLimiter, past};
+use crate::limits::{CappedOutput, Limit, Limits, MemoryLimiter, past};
 
 /// Per-instance state: the WASI context, the table of resources handed to the guest, the
 /// world's own state `S` (nothing for `cli`, the filesystem for `cloud`), the memory limiter
@@ -101,7 +101,7 @@ pub async fn new_state<W: World>(
 
 /// A store for `state` with the run's limits applied: memory, fuel, and a wall-clock
 /// deadline checked at every epoch tick (guest code also yields there, so timers can fire).
-/// The engine's epoch must be advancing ([`super::limits::EpochTicker`]).
+/// The engine's epoch must be advancing ([`crate::limits::EpochTicker`]).
 pub fn new_store<S: Send + 'static>(
     engine: &Engine,
     state: HostState<S>,

@@ -16,7 +16,7 @@ use worldhost_store::StoreUrl;
 use worldhost_world_api::{MountEntry, MountSource};
 
 use super::registry::{BUILT_IN, names};
-use crate::run::limits::{Limits, LimitsSection};
+use crate::limits::{Limits, LimitsSection};
 
 /// One world definition file, as written.
 #[derive(Debug, Clone, Default, Deserialize)]
