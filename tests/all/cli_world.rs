@@ -5,7 +5,7 @@
 
 use std::fs;
 
-use crate::harness::{TEST_GUESTS, Target, guest, host, probe, run_host};
+use crate::support::harness::{Ran, RunExt, TEST_GUESTS, Target, guest, host, probe, run_host};
 
 /// What the probe prints for its own argv[0], which differs between the two builds' paths.
 fn without_argv0(stdout: &str) -> Vec<&str> {
@@ -42,7 +42,7 @@ fn guest_arguments_come_after_the_wasm_file() {
 fn environment_is_only_what_was_given() {
     for target in Target::BOTH {
         let wasm = probe(target);
-        let ran: crate::harness::Ran = host()
+        let ran = host()
             .env("FROM_HOST", "inherited")
             .env("NOT_PASSED", "secret")
             .args([
@@ -63,9 +63,7 @@ fn environment_is_only_what_was_given() {
                 "NOT_PASSED",
                 "PATH",
             ])
-            .output()
-            .unwrap()
-            .into();
+            .ran();
         assert_eq!(
             ran.success().lines().collect::<Vec<_>>(),
             [
@@ -305,7 +303,7 @@ fn wasip1_and_wasip2_builds_give_the_same_results() {
 mod bad_input {
     use super::*;
 
-    fn run_file(path: &std::path::Path) -> crate::harness::Ran {
+    fn run_file(path: &std::path::Path) -> Ran {
         run_host(["run".as_ref(), path.as_os_str()])
     }
 
@@ -417,14 +415,12 @@ fn version_and_help() {
 fn compiled_guests_are_cached_and_a_damaged_cache_is_recompiled() {
     let cache = tempfile::tempdir().unwrap();
     let wasm = probe(Target::P2);
-    let run = || -> crate::harness::Ran {
+    let run = || -> Ran {
         host()
             .env("WORLDHOST_CACHE", cache.path())
             .env("WORLDHOST_LOG", "worldhost::guest::compile_cache=debug")
             .args(["run".as_ref(), wasm.as_os_str(), "args".as_ref()])
-            .output()
-            .unwrap()
-            .into()
+            .ran()
     };
     let first = run();
     first.success();

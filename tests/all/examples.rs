@@ -3,15 +3,8 @@
 use std::fs;
 use std::path::Path;
 
-use crate::harness::{EXAMPLES, Target, guest, png_size, repo_root, run_host};
-
-const OUTPUTS: [&str; 5] = [
-    "original.png",
-    "shrunk.png",
-    "annotated.png",
-    "gradients.png",
-    "annotated_gradients.png",
-];
+use crate::support::harness::{EXAMPLES, RunExt, Target, guest, host, repo_root, run_host};
+use crate::support::images::{self, OUTPUTS, png_size};
 
 /// Runs image-resize in the cli world with the shipped input; returns the output directory.
 fn resize_in_cli_world(target: Target) -> tempfile::TempDir {
@@ -36,18 +29,12 @@ fn resize_in_cli_world(target: Target) -> tempfile::TempDir {
 
 #[test]
 fn image_resize_shrinks_by_a_sixth_and_writes_every_image() {
-    let original =
-        fs::read(repo_root().join("examples/image-resize/inputs/landscape.png")).unwrap();
+    let original = fs::read(images::landscape()).unwrap();
     assert_eq!(png_size(&original), (360, 200));
     let [p1, p2] = Target::BOTH.map(resize_in_cli_world);
-    for name in OUTPUTS {
+    for (name, size) in OUTPUTS {
         let bytes = fs::read(p2.path().join(name)).unwrap();
-        let expected = if name == "shrunk.png" {
-            (300, 200)
-        } else {
-            (360, 200)
-        };
-        assert_eq!(png_size(&bytes), expected, "{name}");
+        assert_eq!(png_size(&bytes), size, "{name}");
         assert_eq!(
             bytes,
             fs::read(p1.path().join(name)).unwrap(),
@@ -78,25 +65,17 @@ fn image_resize_without_inputs_fails_cleanly() {
 fn the_example_job_publishes_the_images_to_the_default_store() {
     // The job file names the guest by its build path: build it first.
     guest(EXAMPLES, "image-resize", Target::P2);
-    let store = tempfile::tempdir().unwrap();
-    fs::create_dir_all(store.path().join("inputs")).unwrap();
-    fs::copy(
-        repo_root().join("examples/image-resize/inputs/landscape.png"),
-        store.path().join("inputs/landscape.png"),
-    )
-    .unwrap();
+    let store = images::store_with_input();
     let report = store.path().join("report.json");
-    let ran: crate::harness::Ran = crate::harness::host()
+    let ran = host()
         .env("WORLDHOST_STORE", store.path())
         .args(["run", "--job"])
         .arg(repo_root().join("examples/jobs/resize.toml"))
         .arg("--report")
         .arg(&report)
-        .output()
-        .unwrap()
-        .into();
+        .ran();
     assert!(ran.success().contains("360x200 -> 300x200"), "{ran:#?}");
-    for name in OUTPUTS {
+    for (name, _) in OUTPUTS {
         assert!(store.path().join("outputs").join(name).exists(), "{name}");
     }
     let report: serde_json::Value = serde_json::from_slice(&fs::read(report).unwrap()).unwrap();

@@ -5,238 +5,103 @@
 //! inputs (`--fail` makes it fail after writing); `job-greeter` and `job-shouter` export that
 //! interface; `job-core` is a plain wasip1 command with a second entry point `alt`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-use object_store::ObjectStoreExt;
-use object_store::path::Path as Key;
-use serde_json::Value;
-
-use crate::harness::{Ran, TEST_GUESTS, Target, guest, host};
-use crate::servers::{S3Server, runtime, s3_store};
+use crate::support::harness::{RunExt, Target, file_url};
+use crate::support::jobs::{Workspace, entry_job, job_guest, sha256};
+use crate::support::per_backend;
+use crate::support::stores::{Backend, StoreServer};
 
 const GREET: &str = "worldhost-test:greet/greet@0.1.0";
 
-fn job_guest(name: &str, target: Target) -> PathBuf {
-    guest(TEST_GUESTS, name, target)
-}
-
-fn sha256(path: &Path) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(std::fs::read(path).unwrap())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// A folder with a job file, an `in/` store holding two names and an `out/` store.
-struct Workspace {
-    dir: tempfile::TempDir,
-    /// A private module and compiled-code cache.
-    cache: tempfile::TempDir,
-}
-
-impl Workspace {
-    fn new() -> Workspace {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("in")).unwrap();
-        std::fs::write(dir.path().join("in/names.txt"), "ada\ngrace\n").unwrap();
-        Workspace {
-            dir,
-            cache: tempfile::tempdir().unwrap(),
+per_backend! {
+    fn a_job_whose_module_and_inputs_come_from_a_store(backend: Backend) {
+        let server = StoreServer::start(backend);
+        let objects = server.objects();
+        let entry = job_guest("job-entry", Target::P2);
+        let greeter = job_guest("job_greeter", Target::P2);
+        for (key, path) in [
+            ("bin/job-entry.wasm", &entry),
+            ("bin/greeter.wasm", &greeter),
+        ] {
+            objects.put(key, std::fs::read(path).unwrap());
         }
-    }
+        let names = "ada\ngrace\nlin\n";
+        objects.put("in/names.txt", names);
+        // An object from an earlier run the job does not write stays as it is.
+        objects.put("out/old.txt", "old");
 
-    fn path(&self, relative: &str) -> PathBuf {
-        self.dir.path().join(relative)
-    }
-
-    /// `[[input]]` at /in and `[[output]]` at /out, both local stores in the workspace.
-    fn local_mounts(&self) -> String {
-        format!(
-            "[[input]]\nguest = \"/in\"\nstore = \"file://{}\"\n\n[[output]]\nguest = \"/out\"\nstore = \"file://{}\"\n",
-            self.path("in").display(),
-            self.path("out").display()
-        )
-    }
-
-    fn write_job(&self, text: &str) -> PathBuf {
-        let path = self.path("job.toml");
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    fn command(&self) -> Command {
-        let mut command = host();
-        command.env("WORLDHOST_CACHE", self.cache.path());
-        command
-    }
-
-    /// Runs the job with a report; returns what the host did and the report.
-    fn run(&self, configure: impl FnOnce(&mut Command)) -> (Ran, Value) {
-        let report = self.path("report.json");
-        let _ = std::fs::remove_file(&report);
-        let mut command = self.command();
-        command
-            .args(["run", "--job"])
-            .arg(self.path("job.toml"))
-            .arg("--report")
-            .arg(&report);
-        configure(&mut command);
-        let ran: Ran = command.output().unwrap().into();
-        let text = std::fs::read_to_string(&report)
-            .unwrap_or_else(|e| panic!("no report ({e}): {ran:#?}"));
-        (ran, serde_json::from_str(&text).unwrap())
-    }
-
-    /// Every file under `out/`, relative, sorted.
-    fn outputs(&self) -> Vec<String> {
-        let root = self.path("out");
-        let mut files: Vec<String> = walk(&root)
-            .into_iter()
-            .map(|p| p.strip_prefix(&root).unwrap().display().to_string())
-            .collect();
-        files.sort();
-        files
-    }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut found = Vec::new();
-    for entry in entries {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(walk(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
-}
-
-/// A job file: top-level keys `top`, the module `entry` with `module_keys`, `imports`, `rest`.
-fn entry_job(top: &str, entry: &Path, module_keys: &str, imports: &[&Path], rest: &str) -> String {
-    let mut job = format!(
-        "{top}[module]\nsource = \"{}\"\n{module_keys}",
-        entry.display()
-    );
-    for import in imports {
-        job.push_str(&format!(
-            "\n[[import]]\nsource = \"{}\"\n",
-            import.display()
+        let work = Workspace::new();
+        work.write_job(&format!(
+            "description = \"greet everyone\"\n\n[module]\nsource = \"{}\"\nsha256 = \"{}\"\n\n\
+             [[import]]\nsource = \"{}\"\n\n\
+             [[input]]\nguest = \"/in\"\nstore = \"{}\"\n\n[[output]]\nguest = \"/out\"\nstore = \"{}\"\n",
+            server.url("bin/job-entry.wasm"),
+            sha256(&entry),
+            server.url("bin/greeter.wasm"),
+            server.url("in"),
+            server.url("out"),
         ));
+        let (ran, report) = work.run(|command| {
+            server.set_env(command);
+        });
+        assert_eq!(ran.code, 0, "{ran:#?}");
+        assert_eq!(ran.stdout, "hello, ada\nhello, grace\nhello, lin\n");
+        assert_eq!(
+            objects.text("out/greetings.txt"),
+            "hello, ada\nhello, grace\nhello, lin\n"
+        );
+        assert_eq!(objects.text("out/sub/count.txt"), "3");
+        assert_eq!(objects.text("out/old.txt"), "old");
+        let listed = objects.keys(Some("out"));
+        assert!(
+            listed
+                .iter()
+                .all(|key| !key.contains(".worldhost-staging")),
+            "staging left behind: {listed:?}"
+        );
+
+        assert_eq!(report["exit_code"], 0);
+        assert_eq!(report["outcome"], "exited");
+        assert_eq!(report["outputs"], "published");
+        assert_eq!(report["module"]["sha256"], sha256(&entry));
+        assert_eq!(report["module"]["fetched"], true);
+        assert_eq!(report["imports"][0]["fetched"], true);
+        assert_eq!(report["compiled"], true);
+        let mounts = report["mounts"].as_array().unwrap();
+        assert_eq!(mounts[0]["role"], "input");
+        assert_eq!(mounts[0]["bytes_read"], names.len());
+        assert_eq!(mounts[1]["role"], "output");
+        assert_eq!(mounts[1]["objects_written"], 2);
+        assert_eq!(
+            mounts[1]["bytes_written"],
+            "hello, ada\nhello, grace\nhello, lin\n".len() + 1
+        );
+        assert!(report["duration_seconds"].as_f64().unwrap() > 0.0);
+        eprintln!(
+            "first run (fetch, compose, compile): {}s",
+            report["duration_seconds"]
+        );
+
+        // Again: the entry module (named by digest) is not even asked for, the import (no digest)
+        // is checked by a HEAD, and nothing is compiled.
+        let (ran, report) = work.run(|command| {
+            server.set_env(command);
+        });
+        assert_eq!(ran.code, 0, "{ran:#?}");
+        assert_eq!(report["module"]["fetched"], false);
+        assert_eq!(report["imports"][0]["fetched"], false);
+        assert_eq!(report["compiled"], false);
+        eprintln!("second run (cached): {}s", report["duration_seconds"]);
+
+        // A changed import module is fetched again.
+        let shouter = std::fs::read(job_guest("job_shouter", Target::P2)).unwrap();
+        objects.put("bin/greeter.wasm", shouter);
+        let (ran, report) = work.run(|command| {
+            server.set_env(command);
+        });
+        assert_eq!(ran.code, 0, "{ran:#?}");
+        assert_eq!(report["imports"][0]["fetched"], true);
+        assert!(ran.stdout.starts_with("HELLO, ADA!"), "{ran:#?}");
     }
-    job.push('\n');
-    job.push_str(rest);
-    job
-}
-
-#[test]
-fn a_job_whose_module_and_inputs_come_from_s3() {
-    let server = S3Server::start();
-    let store = s3_store(&server, false);
-    let rt = runtime();
-    let entry = job_guest("job-entry", Target::P2);
-    let greeter = job_guest("job_greeter", Target::P2);
-    for (key, path) in [
-        ("bin/job-entry.wasm", &entry),
-        ("bin/greeter.wasm", &greeter),
-    ] {
-        let bytes = std::fs::read(path).unwrap();
-        rt.block_on(store.put(&Key::from(key), bytes.into()))
-            .unwrap();
-    }
-    let names = "ada\ngrace\nlin\n";
-    rt.block_on(store.put(&Key::from("in/names.txt"), names.as_bytes().to_vec().into()))
-        .unwrap();
-    // An object from an earlier run the job does not write stays as it is.
-    rt.block_on(store.put(&Key::from("out/old.txt"), b"old".to_vec().into()))
-        .unwrap();
-
-    let work = Workspace::new();
-    work.write_job(&format!(
-        "description = \"greet everyone\"\n\n[module]\nsource = \"{}\"\nsha256 = \"{}\"\n\n\
-         [[import]]\nsource = \"{}\"\n\n\
-         [[input]]\nguest = \"/in\"\nstore = \"{}\"\n\n[[output]]\nguest = \"/out\"\nstore = \"{}\"\n",
-        server.url("bin/job-entry.wasm"),
-        sha256(&entry),
-        server.url("bin/greeter.wasm"),
-        server.url("in"),
-        server.url("out"),
-    ));
-    let (ran, report) = work.run(|command| {
-        server.set_env(command);
-    });
-    assert_eq!(ran.code, 0, "{ran:#?}");
-    assert_eq!(ran.stdout, "hello, ada\nhello, grace\nhello, lin\n");
-    let get = |key: &str| {
-        rt.block_on(async { store.get(&Key::from(key)).await?.bytes().await })
-            .map(|bytes| String::from_utf8(bytes.to_vec()).unwrap())
-    };
-    assert_eq!(
-        get("out/greetings.txt").unwrap(),
-        "hello, ada\nhello, grace\nhello, lin\n"
-    );
-    assert_eq!(get("out/sub/count.txt").unwrap(), "3");
-    assert_eq!(get("out/old.txt").unwrap(), "old");
-    let listed: Vec<_> = rt
-        .block_on(futures::TryStreamExt::try_collect::<Vec<_>>(
-            store.list(Some(&Key::from("out"))),
-        ))
-        .unwrap();
-    assert!(
-        listed
-            .iter()
-            .all(|meta| !meta.location.as_ref().contains(".worldhost-staging")),
-        "staging left behind: {listed:?}"
-    );
-
-    assert_eq!(report["exit_code"], 0);
-    assert_eq!(report["outcome"], "exited");
-    assert_eq!(report["outputs"], "published");
-    assert_eq!(report["module"]["sha256"], sha256(&entry));
-    assert_eq!(report["module"]["fetched"], true);
-    assert_eq!(report["imports"][0]["fetched"], true);
-    assert_eq!(report["compiled"], true);
-    let mounts = report["mounts"].as_array().unwrap();
-    assert_eq!(mounts[0]["role"], "input");
-    assert_eq!(mounts[0]["bytes_read"], names.len());
-    assert_eq!(mounts[1]["role"], "output");
-    assert_eq!(mounts[1]["objects_written"], 2);
-    assert_eq!(
-        mounts[1]["bytes_written"],
-        "hello, ada\nhello, grace\nhello, lin\n".len() + 1
-    );
-    assert!(report["duration_seconds"].as_f64().unwrap() > 0.0);
-    eprintln!(
-        "first run (fetch, compose, compile): {}s",
-        report["duration_seconds"]
-    );
-
-    // Again: the entry module (named by digest) is not even asked for, the import (no digest)
-    // is checked by a HEAD, and nothing is compiled.
-    let (ran, report) = work.run(|command| {
-        server.set_env(command);
-    });
-    assert_eq!(ran.code, 0, "{ran:#?}");
-    assert_eq!(report["module"]["fetched"], false);
-    assert_eq!(report["imports"][0]["fetched"], false);
-    assert_eq!(report["compiled"], false);
-    eprintln!("second run (cached): {}s", report["duration_seconds"]);
-
-    // A changed import module is fetched again.
-    let shouter = std::fs::read(job_guest("job_shouter", Target::P2)).unwrap();
-    rt.block_on(store.put(&Key::from("bin/greeter.wasm"), shouter.into()))
-        .unwrap();
-    let (ran, report) = work.run(|command| {
-        server.set_env(command);
-    });
-    assert_eq!(ran.code, 0, "{ran:#?}");
-    assert_eq!(report["imports"][0]["fetched"], true);
-    assert!(ran.stdout.starts_with("HELLO, ADA!"), "{ran:#?}");
 }
 
 #[test]
@@ -303,7 +168,7 @@ fn compose_wiring_picks_the_instance_for_an_import() {
     )
     .unwrap();
     let composed = work.path("composed.wasm");
-    let ran: Ran = work
+    let ran = work
         .command()
         .arg("compose")
         .arg(&entry)
@@ -315,20 +180,16 @@ fn compose_wiring_picks_the_instance_for_an_import() {
         .arg(&yaml)
         .arg("-o")
         .arg(&composed)
-        .output()
-        .unwrap()
-        .into();
+        .ran();
     assert_eq!(ran.code, 0, "{ran:#?}");
-    let ran: Ran = work
+    let ran = work
         .command()
         .args(["run", "--world", "cloud", "--mount"])
-        .arg(format!("file://{}::/in:ro", work.path("in").display()))
+        .arg(format!("{}::/in:ro", file_url(&work.path("in"))))
         .arg("--mount")
-        .arg(format!("file://{}::/out", work.path("elsewhere").display()))
+        .arg(format!("{}::/out", file_url(&work.path("elsewhere"))))
         .arg(&composed)
-        .output()
-        .unwrap()
-        .into();
+        .ran();
     assert_eq!(ran.code, 0, "{ran:#?}");
     assert_eq!(ran.stdout, "HELLO, ADA!\nHELLO, GRACE!\n");
     assert!(work.path("elsewhere/greetings.txt").exists());
@@ -372,7 +233,7 @@ fn a_failing_job_leaves_no_outputs() {
     let quarantined = format!(".worldhost-quarantine/{run_id}");
     assert_eq!(
         report["quarantine"][0],
-        format!("file://{}/{quarantined}", work.path("out").display())
+        format!("{}/{quarantined}", file_url(&work.path("out")))
     );
     assert_eq!(
         std::fs::read_to_string(work.path("out").join(&quarantined).join("greetings.txt")).unwrap(),
@@ -579,13 +440,11 @@ fn every_bad_job_field_is_refused_clearly() {
     ];
     for (text, words) in cases {
         work.write_job(&text);
-        let ran: Ran = work
+        let ran = work
             .command()
             .args(["run", "--job"])
             .arg(work.path("job.toml"))
-            .output()
-            .unwrap()
-            .into();
+            .ran();
         let mut words = words;
         words.push("job.toml");
         if !text.contains("missing.wasm")
@@ -600,19 +459,15 @@ fn every_bad_job_field_is_refused_clearly() {
         }
     }
     // A job file that does not exist, and flags that the job file replaces.
-    let ran: Ran = work
+    let ran = work
         .command()
         .args(["run", "--job", "no-such-job.toml"])
-        .output()
-        .unwrap()
-        .into();
+        .ran();
     ran.refused_with(&["cannot read job file `no-such-job.toml`"]);
-    let ran: Ran = work
+    let ran = work
         .command()
         .args(["run", "--job", "job.toml", "--mount", "memory:"])
-        .output()
-        .unwrap()
-        .into();
+        .ran();
     assert_eq!(ran.code, 2, "{ran:#?}");
     assert!(ran.stderr.contains("cannot be used with"), "{ran:#?}");
 }
@@ -620,7 +475,7 @@ fn every_bad_job_field_is_refused_clearly() {
 #[test]
 fn outputs_keep_their_names_and_reserved_names_stay_hidden() {
     let work = Workspace::new();
-    let probe = crate::harness::probe(Target::P2);
+    let probe = crate::support::harness::probe(Target::P2);
     let job = |args: &str| {
         format!(
             "args = {args}\n[module]\nsource = \"{}\"\n\n{}",

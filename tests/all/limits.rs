@@ -3,17 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::{Ran, Target, probe, run_host};
-
-/// Runs the probe with host `flags`, then the probe's `args`.
-fn probe_with(flags: &[&str], args: &[&str]) -> Ran {
-    let wasm = probe(Target::P2);
-    let mut all = vec!["run"];
-    all.extend_from_slice(flags);
-    all.push(wasm.to_str().unwrap());
-    all.extend_from_slice(args);
-    run_host(all)
-}
+use crate::support::harness::{Ran, file_url, run_probe};
 
 #[track_caller]
 fn assert_stopped(ran: &Ran, code: i32, message: &str) {
@@ -32,7 +22,7 @@ fn assert_stopped(ran: &Ran, code: i32, message: &str) {
 #[test]
 fn an_infinite_loop_is_stopped_by_the_time_limit() {
     let started = Instant::now();
-    let ran = probe_with(
+    let ran = run_probe(
         &["--timeout", "1s", "--max-fuel", "10000000000000"],
         &["spin"],
     );
@@ -50,7 +40,7 @@ fn an_infinite_loop_is_stopped_by_the_time_limit() {
 
 #[test]
 fn an_infinite_loop_is_stopped_by_the_cpu_limit() {
-    let ran = probe_with(&["--max-fuel", "100000000"], &["spin"]);
+    let ran = run_probe(&["--max-fuel", "100000000"], &["spin"]);
     assert_stopped(
         &ran,
         122,
@@ -60,7 +50,7 @@ fn an_infinite_loop_is_stopped_by_the_cpu_limit() {
 
 #[test]
 fn a_memory_bomb_is_stopped_by_the_memory_limit() {
-    let ran = probe_with(&["--max-memory", "64MiB"], &["alloc", "100"]);
+    let ran = run_probe(&["--max-memory", "64MiB"], &["alloc", "100"]);
     assert_stopped(
         &ran,
         121,
@@ -71,7 +61,7 @@ fn a_memory_bomb_is_stopped_by_the_memory_limit() {
 
 #[test]
 fn output_floods_are_stopped_by_the_output_limits() {
-    let ran = probe_with(&["--max-stdout", "1MiB"], &["flood"]);
+    let ran = run_probe(&["--max-stdout", "1MiB"], &["flood"]);
     assert_stopped(
         &ran,
         123,
@@ -88,7 +78,7 @@ fn output_floods_are_stopped_by_the_output_limits() {
         ran.stdout.len()
     );
 
-    let ran = probe_with(&["--max-stderr", "100KiB"], &["flood", "stderr"]);
+    let ran = run_probe(&["--max-stderr", "100KiB"], &["flood", "stderr"]);
     assert_eq!(ran.code, 125, "exit code");
     assert!(
         ran.stderr
@@ -99,8 +89,8 @@ fn output_floods_are_stopped_by_the_output_limits() {
 #[test]
 fn a_disk_filler_is_stopped_by_the_store_write_limit() {
     let store = tempfile::tempdir().unwrap();
-    let mount = format!("file://{}", store.path().display());
-    let ran = probe_with(
+    let mount = file_url(store.path());
+    let ran = run_probe(
         &[
             "--world",
             "cloud",
@@ -136,24 +126,24 @@ fn a_guest_within_its_limits_is_not_affected() {
         "--max-stderr",
         "1KiB",
     ];
-    let ran = probe_with(&tight, &["alloc", "10"]);
+    let ran = run_probe(&tight, &["alloc", "10"]);
     assert_eq!(ran.success(), "allocated 10 MiB\n");
-    let ran = probe_with(&tight, &["stdout", &"x".repeat(1024)]);
+    let ran = run_probe(&tight, &["stdout", &"x".repeat(1024)]);
     assert_eq!(ran.success().len(), 1024, "exactly the cap gets through");
 }
 
 #[test]
 fn limit_flags_refuse_bad_values() {
-    let ran = probe_with(&["--max-memory", "lots"], &["args"]);
+    let ran = run_probe(&["--max-memory", "lots"], &["args"]);
     assert_eq!(ran.code, 2, "clap's usage error: {ran:#?}");
     assert!(ran.stderr.contains("`lots` is not a size"), "{ran:#?}");
-    let ran = probe_with(&["--timeout", "soon"], &["args"]);
+    let ran = run_probe(&["--timeout", "soon"], &["args"]);
     assert!(ran.stderr.contains("`soon` is not a duration"), "{ran:#?}");
 }
 
 #[test]
 fn growing_a_file_counts_against_the_store_write_limit() {
-    let ran = probe_with(
+    let ran = run_probe(
         &[
             "--world",
             "cloud",

@@ -1,16 +1,17 @@
 //! Integration tests: real guests, built for wasm, run through the real `host` binary.
 //!
-//! Guests are built once per test process (release, into `target/guests`), by cargo.
+//! Guests are built once per test process (release, into `target/guests`), by cargo. What the
+//! tests share and is not a test lives in `support/`.
+
+mod support;
 
 mod cli_world;
 mod cloud_world;
 mod examples;
-mod harness;
 mod jobs;
 mod limits;
 mod plugins;
 mod plugins_sdk;
-mod proxy;
 mod python_plugin;
 mod servers;
 mod wit;

@@ -4,21 +4,18 @@
 use std::fs;
 use std::io::Write;
 
-use crate::harness::{Ran, TEST_GUESTS, Target, guest, host, probe, run_with_stdin};
+use crate::support::harness::{
+    Ran, RunExt, TEST_GUESTS, Target, call_command, file_url, guest, host, probe, run_probe,
+    run_with_stdin, world_file,
+};
 
 fn echo() -> std::path::PathBuf {
     guest(TEST_GUESTS, "echo_plugin", Target::P2)
 }
 
-/// `host call` with `args`, `input` on stdin.
+/// `host call` of the echo plugin with `args`, `input` on stdin.
 fn call(args: &[&str], input: &[u8]) -> Ran {
-    let mut command = host();
-    command
-        .arg("call")
-        .args(args)
-        .args(["--input", "-"])
-        .arg(echo());
-    run_with_stdin(command, input)
+    run_with_stdin(call_command(args, &echo()), input)
 }
 
 #[test]
@@ -62,10 +59,10 @@ fn a_plugin_error_is_a_message_and_exit_1_and_a_trap_is_134() {
 
 #[test]
 fn config_values_come_from_the_world_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let world = dir.path().join("w.toml");
-    fs::write(&world, "base = \"cloud\"\n[[mount]]\nguest = \".\"\nstore = \"memory:\"\n[config]\ngreeting = \"hi there\"\n").unwrap();
-    let world = world.to_str().unwrap();
+    let (_dir, world) = world_file(
+        "base = \"cloud\"\n[[mount]]\nguest = \".\"\nstore = \"memory:\"\n[config]\ngreeting = \"hi there\"\n",
+    );
+    let world = world.as_str();
     assert_eq!(
         call(&["--text", "--world", world], b"config greeting").success(),
         "hi there\n"
@@ -76,11 +73,8 @@ fn config_values_come_from_the_world_file() {
 
 #[test]
 fn log_lines_reach_the_hosts_output_with_the_plugins_name() {
-    let mut command = host();
-    command
-        .env("WORLDHOST_LOG", "info")
-        .args(["call", "--text", "--mount", "memory:", "--input", "-"])
-        .arg(echo());
+    let mut command = call_command(&["--text", "--mount", "memory:"], &echo());
+    command.env("WORLDHOST_LOG", "info");
     let ran = run_with_stdin(command, b"log");
     assert_eq!(ran.success(), "logged\n");
     let line = ran
@@ -100,7 +94,7 @@ fn log_lines_reach_the_hosts_output_with_the_plugins_name() {
 #[test]
 fn blobs_and_files_are_the_same_objects() {
     let store = tempfile::tempdir().unwrap();
-    let mount = format!("file://{}", store.path().display());
+    let mount = file_url(store.path());
     // A blob put by the plugin is a file for a command guest, at once.
     assert_eq!(
         call(&["--text", "--mount", &mount], b"put notes/a.txt from-blob").success(),
@@ -110,22 +104,16 @@ fn blobs_and_files_are_the_same_objects() {
         fs::read_to_string(store.path().join("notes/a.txt")).unwrap(),
         "from-blob"
     );
-    let read: Ran = host()
-        .args(["run", "--world", "cloud", "--mount", &mount])
-        .arg(probe(Target::P2))
-        .args(["read", "notes/a.txt"])
-        .output()
-        .unwrap()
-        .into();
+    let read = run_probe(
+        &["--world", "cloud", "--mount", &mount],
+        &["read", "notes/a.txt"],
+    );
     assert_eq!(read.success(), "from-blob");
     // A file written by a command guest is a blob for the plugin.
-    let wrote: Ran = host()
-        .args(["run", "--world", "cloud", "--mount", &mount])
-        .arg(probe(Target::P2))
-        .args(["write", "notes/b.txt", "from-file"])
-        .output()
-        .unwrap()
-        .into();
+    let wrote = run_probe(
+        &["--world", "cloud", "--mount", &mount],
+        &["write", "notes/b.txt", "from-file"],
+    );
     wrote.success();
     assert_eq!(
         call(&["--text", "--mount", &mount], b"get notes/b.txt").success(),
@@ -142,18 +130,16 @@ fn blobs_and_files_are_the_same_objects() {
 
 #[test]
 fn host_call_refuses_what_is_not_a_plugin() {
-    let ran: Ran = host()
+    let ran = host()
         .args(["call", "--mount", "memory:"])
         .arg(probe(Target::P2))
-        .output()
-        .unwrap()
-        .into();
+        .ran();
     ran.refused_with(&["is not a plugin", "worldhost:host/handler", "wasi:cli/run"]);
 }
 
 #[test]
 fn inspect_says_a_plugin_can_be_called() {
-    let ran: Ran = host().arg("inspect").arg(echo()).output().unwrap().into();
+    let ran = host().arg("inspect").arg(echo()).ran();
     let text = ran.success();
     assert!(text.contains("worldhost:host/handler@0.1.0"), "{text}");
     assert!(

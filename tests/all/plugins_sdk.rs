@@ -4,8 +4,12 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use crate::harness::{EXAMPLES, Ran, Target, guest, host, run_host};
+use crate::support::harness::{
+    EXAMPLES, Ran, Target, call_command, file_url, guest, host, run_host, run_with_stdin,
+    world_file,
+};
 
 fn word_count() -> PathBuf {
     guest(EXAMPLES, "word_count", Target::P2)
@@ -15,16 +19,10 @@ fn blob_copy() -> PathBuf {
     guest(EXAMPLES, "blob-copy", Target::P2)
 }
 
-/// The `file://` URL of a local directory.
-fn file_url(dir: &Path) -> String {
-    format!("file://{}", dir.display())
-}
-
-/// Runs `host` with `args`, `stdin` as its standard input and `WORLDHOST_LOG=info`.
-fn host_with_stdin(args: &[String], stdin: &str) -> Ran {
-    let mut command = host();
-    command.args(args).env("WORLDHOST_LOG", "info");
-    crate::harness::run_with_stdin(command, stdin.as_bytes())
+/// Runs a `host` command with `stdin` as its standard input and `WORLDHOST_LOG=info`.
+fn run_logged(mut command: Command, stdin: &str) -> Ran {
+    command.env("WORLDHOST_LOG", "info");
+    run_with_stdin(command, stdin.as_bytes())
 }
 
 /// A store directory with three text files under `docs/` (3 + 2 + 4 words), one binary blob
@@ -45,32 +43,17 @@ fn store_with_docs() -> tempfile::TempDir {
 }
 
 /// A world file extending `cloud`: `.` is `store`, and the config sets `output = "out"`.
-fn world_file(store: &Path) -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("word-count.toml");
-    fs::write(
-        &path,
-        format!(
-            "base = \"cloud\"\n\n[[mount]]\nguest = \".\"\nstore = \"{}\"\n\n[config]\noutput = \"out\"\n",
-            file_url(store)
-        ),
-    )
-    .unwrap();
-    (dir, path.display().to_string())
+fn word_count_world(store: &Path) -> (tempfile::TempDir, String) {
+    world_file(&format!(
+        "base = \"cloud\"\n\n[[mount]]\nguest = \".\"\nstore = \"{}\"\n\n[config]\noutput = \"out\"\n",
+        file_url(store)
+    ))
 }
 
 /// Calls word-count with `--text`, in the world file's world, with `prefix` on stdin.
 fn call_word_count(world: &str, prefix: &str) -> Ran {
-    host_with_stdin(
-        &[
-            "call".to_owned(),
-            "--world".to_owned(),
-            world.to_owned(),
-            "--text".to_owned(),
-            "--input".to_owned(),
-            "-".to_owned(),
-            word_count().display().to_string(),
-        ],
+    run_logged(
+        call_command(&["--world", world, "--text"], &word_count()),
         prefix,
     )
 }
@@ -85,7 +68,7 @@ fn log_line<'a>(ran: &'a Ran, words: &[&str]) -> Option<&'a str> {
 #[test]
 fn word_count_counts_the_words_under_a_prefix_into_the_configured_output() {
     let store = store_with_docs();
-    let (_world_dir, world) = world_file(store.path());
+    let (_world_dir, world) = word_count_world(store.path());
     let ran = call_word_count(&world, "docs/\n");
     assert_eq!(ran.success().trim_end(), "3 files, 9 words", "{ran:#?}");
 
@@ -118,17 +101,9 @@ fn word_count_takes_bytes_and_writes_to_the_default_output() {
     // The README's command: `--world cloud --mount`, no `--text`, so the prefix arrives as
     // bytes; no config, so the counts go to `results/`.
     let store = store_with_docs();
-    let ran = host_with_stdin(
-        &[
-            "call".to_owned(),
-            "--world".to_owned(),
-            "cloud".to_owned(),
-            "--mount".to_owned(),
-            file_url(store.path()),
-            "--input".to_owned(),
-            "-".to_owned(),
-            word_count().display().to_string(),
-        ],
+    let mount = file_url(store.path());
+    let ran = run_logged(
+        call_command(&["--world", "cloud", "--mount", &mount], &word_count()),
         "docs/sub/",
     );
     assert_eq!(ran.success().trim_end(), "1 file, 4 words", "{ran:#?}");
@@ -141,7 +116,7 @@ fn word_count_takes_bytes_and_writes_to_the_default_output() {
 #[test]
 fn word_count_without_blobs_under_the_prefix_fails_with_no_input() {
     let store = store_with_docs();
-    let (_world_dir, world) = world_file(store.path());
+    let (_world_dir, world) = word_count_world(store.path());
     for prefix in ["empty/\n", "\n"] {
         let ran = call_word_count(&world, prefix);
         assert_eq!(ran.code, 1, "{prefix:?}: {ran:#?}");
@@ -158,19 +133,13 @@ fn blob_copy_command_runs_in_the_cloud_world() {
     let store = tempfile::tempdir().unwrap();
     fs::write(store.path().join("a.txt"), "copied by the blob interface\n").unwrap();
     let run = |source: &str| {
-        host_with_stdin(
-            &[
-                "run".to_owned(),
-                "--world".to_owned(),
-                "cloud".to_owned(),
-                "--mount".to_owned(),
-                file_url(store.path()),
-                blob_copy().display().to_string(),
-                source.to_owned(),
-                "copies/a.txt".to_owned(),
-            ],
-            "",
-        )
+        let mut command = host();
+        command
+            .args(["run", "--world", "cloud", "--mount"])
+            .arg(file_url(store.path()))
+            .arg(blob_copy())
+            .args([source, "copies/a.txt"]);
+        run_logged(command, "")
     };
 
     let ran = run("a.txt");

@@ -7,7 +7,9 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::harness::{EXAMPLES, Ran, host, repo_root, run_bounded};
+use crate::support::harness::{
+    EXAMPLES, Ran, call_command, file_url, repo_root, run_bounded, world_file,
+};
 
 /// How long building the plugin may take (componentize-py links a whole CPython: ~10-30 s).
 const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
@@ -64,11 +66,8 @@ fn python_plugin() -> &'static Path {
 }
 
 /// A world file on the cloud world with a memory store at `.` and `greeting = "hi"`.
-fn hi_world() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("plugin-world.toml");
-    fs::write(
-        &path,
+fn hi_world() -> (tempfile::TempDir, String) {
+    world_file(
         "base = \"cloud\"\n\
          \n\
          [[mount]]\n\
@@ -78,22 +77,14 @@ fn hi_world() -> (tempfile::TempDir, PathBuf) {
          [config]\n\
          greeting = \"hi\"\n",
     )
-    .unwrap();
-    (dir, path)
 }
 
 /// `host call FLAGS... python-plugin.wasm` with `input` on stdin and `WORLDHOST_LOG=log`.
 fn call(flags: &[&str], input: &str, log: Option<&str>) -> Ran {
-    let plugin = python_plugin();
-    let mut command = host();
+    let mut command = call_command(flags, python_plugin());
     if let Some(filter) = log {
         command.env("WORLDHOST_LOG", filter);
     }
-    command
-        .arg("call")
-        .args(flags)
-        .args(["--input", "-"])
-        .arg(plugin);
     run_bounded(command, Some(input.as_bytes()), CALL_TIMEOUT, "host call")
 }
 
@@ -101,7 +92,7 @@ fn call(flags: &[&str], input: &str, log: Option<&str>) -> Ran {
 fn python_plugin_reverses_words_and_prefixes_the_configured_greeting() {
     let (_dir, world) = hi_world();
     let ran = call(
-        &["--world", world.to_str().unwrap(), "--text"],
+        &["--world", &world, "--text"],
         "one two three\n",
         Some("info"),
     );
@@ -116,11 +107,7 @@ fn python_plugin_reverses_words_and_prefixes_the_configured_greeting() {
 #[test]
 fn python_plugin_returns_its_typed_error() {
     let (_dir, world) = hi_world();
-    let ran = call(
-        &["--world", world.to_str().unwrap(), "--text"],
-        "fail",
-        None,
-    );
+    let ran = call(&["--world", &world, "--text"], "fail", None);
     assert_eq!(ran.code, 1, "expected exit 1: {ran:#?}");
     assert!(ran.stdout.is_empty(), "output on failure: {ran:#?}");
     assert!(ran.stderr.contains("error: "), "no error line: {ran:#?}");
@@ -139,7 +126,7 @@ fn python_plugin_takes_bytes_defaults_its_greeting_and_puts_a_blob() {
     // The built-in cloud world (no config: the greeting defaults to "hello") with a local
     // directory store at `.`: the blob the plugin puts is a file there afterwards.
     let store = tempfile::tempdir().unwrap();
-    let mount = format!("file://{}", store.path().display());
+    let mount = file_url(store.path());
     let ran = call(
         &["--world", "cloud", "--mount", &mount],
         "one two three",

@@ -1,6 +1,6 @@
 //! Our WIT package: it parses with its vendored WASI deps, and its worlds are what the host links.
 
-use crate::harness::repo_root;
+use crate::support::harness::repo_root;
 
 #[test]
 fn the_wit_package_parses_and_names_its_worlds() {

@@ -3,23 +3,14 @@
 
 use std::fs;
 
-use crate::harness::{Ran, TEST_GUESTS, Target, guest, host, probe, repo_root, run_host};
+use crate::support::harness::{
+    Ran, RunExt, TEST_GUESTS, Target, guest, host, probe, repo_root, run_host, run_probe,
+    world_file,
+};
 
-/// Writes `text` as a world file in a fresh directory; returns the directory and the file.
-fn world_file(text: &str) -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("my-world.toml");
-    fs::write(&path, text).unwrap();
-    (dir, path.display().to_string())
-}
-
+/// Runs the wasip2 probe in `world` with host `flags`, then the probe's `args`.
 fn run_probe_in(world: &str, flags: &[&str], args: &[&str]) -> Ran {
-    let wasm = probe(Target::P2);
-    let mut all = vec!["run", "--world", world];
-    all.extend_from_slice(flags);
-    all.push(wasm.to_str().unwrap());
-    all.extend_from_slice(args);
-    run_host(all)
+    run_probe(&[&["--world", world], flags].concat(), args)
 }
 
 #[test]
@@ -74,15 +65,13 @@ pass = ["FROM_HOST"]
 memory = "32MiB"
 "#,
     );
-    let ran: Ran = host()
+    let ran = host()
         .env("FROM_HOST", "passed")
         .env("NOT_PASSED", "secret")
         .args(["run", "--world", &path, "--env", "LEVEL=4"])
         .arg(probe(Target::P2))
         .args(["env", "MODE", "LEVEL", "FROM_HOST", "NOT_PASSED"])
-        .output()
-        .unwrap()
-        .into();
+        .ran();
     assert_eq!(
         ran.success(),
         "MODE=fast\nLEVEL=4\nFROM_HOST=passed\nNOT_PASSED unset\n"

@@ -6,12 +6,8 @@
 // The integration tests' helpers, shared as they are; the bench uses a part of them.
 #![allow(dead_code)]
 
-#[path = "../all/harness.rs"]
-mod harness;
-#[path = "../all/proxy.rs"]
-mod proxy;
-#[path = "../all/servers.rs"]
-mod servers;
+#[path = "../all/support/mod.rs"]
+mod support;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -19,9 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::{Ran, TEST_GUESTS, Target};
-use proxy::Proxy;
-use servers::S3Server;
+use support::harness::{self, Ran, TEST_GUESTS, Target};
+use support::proxy::Proxy;
+use support::stores::{Backend, StoreServer};
 
 /// Runs of each backend; the median is reported.
 const ROUNDS: usize = 3;
@@ -263,18 +259,17 @@ fn compare_worlds(wasm: &Path) {
 
 /// A `host run --world cloud` of fs-bench on `s3://BUCKET/bench` at `data`, reaching moto
 /// through `proxy`.
-fn on_s3(server: &S3Server, proxy: &Proxy, wasm: &Path, args: &[&str]) -> Command {
+fn on_s3(server: &StoreServer, proxy: &Proxy, wasm: &Path, args: &[&str]) -> Command {
     let mount = format!("{}::data", server.url("bench"));
     let mut command = fs_bench(wasm, &["--world", "cloud", "--mount", &mount], args);
-    server.set_env(&mut command);
-    command.env("AWS_ENDPOINT", &proxy.endpoint);
+    server.set_env_via(&mut command, &proxy.endpoint);
     command
 }
 
 /// moto's request log (one line per request it answered). The server's log file is private
 /// to the test helpers, so it is found as `server.log` in the working directory of the
 /// moto_server process listening on the server's port.
-fn moto_requests(server: &S3Server) -> Vec<String> {
+fn moto_requests(server: &StoreServer) -> Vec<String> {
     let port = server.endpoint.rsplit(':').next().unwrap();
     let wanted = format!("\0-p\0{port}\0");
     let log: Option<PathBuf> = std::fs::read_dir("/proc").ok().and_then(|procs| {
@@ -311,8 +306,8 @@ fn strip_colours(text: &str) -> String {
 
 /// A 4 KiB read from the middle of a 64 MiB S3 object: how many bytes cross the wire.
 fn s3_ranged_read(wasm: &Path) {
-    let server = S3Server::start();
-    let proxy = Proxy::start(server.endpoint.trim_start_matches("http://"));
+    let server = StoreServer::start(Backend::S3);
+    let proxy = Proxy::start(&server.address());
     let made = measure_ok(
         on_s3(
             &server,
@@ -377,8 +372,8 @@ fn s3_ranged_read(wasm: &Path) {
 
 /// A 1 GiB file written through an S3 mount: the host's peak memory must not grow with it.
 fn s3_peak_memory(wasm: &Path) {
-    let server = S3Server::start();
-    let proxy = Proxy::start(server.endpoint.trim_start_matches("http://"));
+    let server = StoreServer::start(Backend::S3);
+    let proxy = Proxy::start(&server.address());
     let size = PEAK_WRITE_MIB.to_string();
     // Only the run's requests: moto's log starts with the bucket's creation.
     let before = moto_requests(&server).len();

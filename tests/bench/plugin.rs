@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
-#[path = "../all/harness.rs"]
-mod harness;
+#[path = "../all/support/mod.rs"]
+mod support;
+
+use support::harness;
 
 use std::time::Instant;
 

@@ -1,5 +1,6 @@
 //! What every test needs: guests built once, and the `host` binary run on them.
 
+use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -72,6 +73,51 @@ pub fn probe(target: Target) -> PathBuf {
     guest(TEST_GUESTS, "cli-probe", target)
 }
 
+/// `host run FLAGS... cli-probe.wasm ARGS...`, the wasip2 probe.
+pub fn probe_command<F, A>(flags: &[F], args: &[A]) -> Command
+where
+    F: AsRef<OsStr>,
+    A: AsRef<OsStr>,
+{
+    let mut command = host();
+    command
+        .arg("run")
+        .args(flags)
+        .arg(probe(Target::P2))
+        .args(args);
+    command
+}
+
+/// Runs the wasip2 probe with host `flags`, then the probe's `args`.
+pub fn run_probe(flags: &[&str], args: &[&str]) -> Ran {
+    probe_command(flags, args).ran()
+}
+
+/// `host call FLAGS... --input - PLUGIN`: the plugin's input comes from stdin.
+pub fn call_command(flags: &[&str], plugin: &Path) -> Command {
+    let mut command = host();
+    command
+        .arg("call")
+        .args(flags)
+        .args(["--input", "-"])
+        .arg(plugin);
+    command
+}
+
+/// The `file://` URL of a local directory, a store the cloud world can mount.
+pub fn file_url(dir: &Path) -> String {
+    format!("file://{}", dir.display())
+}
+
+/// Writes `text` as a world file in a fresh directory; returns the directory (the file lives
+/// as long as it does) and the file's path.
+pub fn world_file(text: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("world.toml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path.display().to_string())
+}
+
 /// A `host` command with a clean environment: tests say everything the guest may see.
 pub fn host() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_host"));
@@ -100,17 +146,26 @@ impl From<Output> for Ran {
     }
 }
 
+/// `command.ran()` runs a command built up in a test to its end and returns what it did.
+pub trait RunExt {
+    fn ran(&mut self) -> Ran;
+}
+
+impl RunExt for Command {
+    fn ran(&mut self) -> Ran {
+        self.output()
+            .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", self.get_program()))
+            .into()
+    }
+}
+
 /// Runs `host` with `args` and returns what it did.
 pub fn run_host<I, S>(args: I) -> Ran
 where
     I: IntoIterator<Item = S>,
-    S: AsRef<std::ffi::OsStr>,
+    S: AsRef<OsStr>,
 {
-    host()
-        .args(args)
-        .output()
-        .expect("cannot start host")
-        .into()
+    host().args(args).ran()
 }
 
 impl Ran {
@@ -223,11 +278,4 @@ pub const RUN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180)
 /// Runs `command` (a `host` command) with `input` as its stdin.
 pub fn run_with_stdin(command: Command, input: &[u8]) -> Ran {
     run_bounded(command, Some(input), RUN_TIMEOUT, "host")
-}
-
-/// Width and height from a PNG's IHDR chunk, checking the signature.
-pub fn png_size(bytes: &[u8]) -> (u32, u32) {
-    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
-    let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
-    (be(16), be(20))
 }
