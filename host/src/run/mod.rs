@@ -11,8 +11,8 @@ use wasmtime_wasi::I32Exit;
 use worldhost_world_api::World;
 
 use crate::guest::{EntryPoint, Guest};
-use crate::world::{AnyWorld, with_world};
 use crate::limits::{EpochTicker, Limit, LimitExceeded, Limits};
+use crate::world::{AnyWorld, with_world};
 pub use state::{HostState, engine, guest_name, linker, new_state, new_store};
 
 /// The exit status of a guest that trapped, as `wasmtime run` (and a Unix abort) uses.
