@@ -36,13 +36,40 @@ impl WriteBudget {
         }
     }
 
-    /// Counts `bytes` more, failing once the total passes the limit.
+    /// Counts `bytes` more, failing once the total would pass the limit. The count never
+    /// wraps, whatever `bytes` a guest asks for, and a refused amount is not counted.
     pub fn spend(&self, bytes: u64) -> Result<(), WriteLimitExceeded> {
-        let total = self.written.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        if total > self.limit {
-            Err(WriteLimitExceeded { limit: self.limit })
-        } else {
-            Ok(())
-        }
+        let exceeded = WriteLimitExceeded { limit: self.limit };
+        self.written
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |written| {
+                written.checked_add(bytes).filter(|total| *total <= self.limit)
+            })
+            .map(drop)
+            .map_err(|_| exceeded)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_holds_and_never_wraps() {
+        let budget = WriteBudget::new(100);
+        budget.spend(60).unwrap();
+        budget.spend(40).unwrap();
+        assert!(budget.spend(1).is_err());
+        // A hostile size that would wrap the count back to zero is refused, and so is
+        // everything after it.
+        let budget = WriteBudget::new(1 << 30);
+        budget.spend(10).unwrap();
+        assert!(budget.spend(u64::MAX - 9).is_err());
+        assert!(budget.spend(u64::MAX).is_err());
+        assert!(budget.spend(1 << 30).is_err());
+        budget.spend((1 << 30) - 10).unwrap();
+        // No limit at all: still no wrap.
+        let unlimited = WriteBudget::new(u64::MAX);
+        unlimited.spend(u64::MAX).unwrap();
+        assert!(unlimited.spend(1).is_err());
     }
 }
