@@ -42,7 +42,9 @@ impl WriteBudget {
         let exceeded = WriteLimitExceeded { limit: self.limit };
         self.written
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |written| {
-                written.checked_add(bytes).filter(|total| *total <= self.limit)
+                written
+                    .checked_add(bytes)
+                    .filter(|total| *total <= self.limit)
             })
             .map(drop)
             .map_err(|_| exceeded)

@@ -30,32 +30,35 @@ impl std::error::Error for MoveError {
 /// Every object is copied first and the sources deleted after, so a failure part-way leaves
 /// every source in place. Nothing is atomic across objects: meanwhile another reader may see
 /// both copies. A copy is server-side on cloud stores and a hard link on local ones. Keys are
-/// joined part by part, so names stay exactly as stored (never re-encoded).
+/// joined part by part, so names stay exactly as stored (never re-encoded). The listing is
+/// streamed, page by page, twice (copies, then deletes): host memory does not grow with the
+/// number of objects. `to` must not lie under `from`.
 pub async fn move_prefix(store: &dyn ObjectStore, from: &Key, to: &Key) -> Result<u64, MoveError> {
     let failed = |key: &Key| {
         let key = key.clone();
         move |source| MoveError { key, source }
     };
-    let listed: Vec<_> = store
-        .list(Some(from))
-        .try_collect()
-        .await
-        .map_err(failed(from))?;
-    let mut moves = Vec::with_capacity(listed.len());
-    for meta in listed {
+    let mut moved = 0;
+    let mut listing = store.list(Some(from));
+    while let Some(meta) = listing.try_next().await.map_err(failed(from))? {
         let Some(relative) = meta.location.prefix_match(from) else {
             continue;
         };
         let target = Key::from_iter(to.parts().chain(relative));
-        moves.push((meta.location, target));
+        store
+            .copy(&meta.location, &target)
+            .await
+            .map_err(failed(&meta.location))?;
+        moved += 1;
     }
-    for (source, target) in &moves {
-        store.copy(source, target).await.map_err(failed(source))?;
+    let mut listing = store.list(Some(from));
+    while let Some(meta) = listing.try_next().await.map_err(failed(from))? {
+        store
+            .delete(&meta.location)
+            .await
+            .map_err(failed(&meta.location))?;
     }
-    for (source, _) in &moves {
-        store.delete(source).await.map_err(failed(source))?;
-    }
-    Ok(moves.len() as u64)
+    Ok(moved)
 }
 
 #[cfg(test)]
@@ -103,6 +106,46 @@ mod tests {
         assert_eq!(
             keys(&store).await,
             ["ab/y", "b/z", "sub/report 100%.txt", "x"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_deep_tree_moves_whole_on_a_local_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = object_store::local::LocalFileSystem::new_with_prefix(dir.path())
+            .unwrap()
+            .with_automatic_cleanup(true);
+        let mut expected = Vec::new();
+        for a in 0..5 {
+            for b in 0..5 {
+                for c in 0..4 {
+                    let key = format!("from/{a}/{b}/f{c}");
+                    store
+                        .put(&Key::parse(&key).unwrap(), PutPayload::from("x"))
+                        .await
+                        .unwrap();
+                    expected.push(key.replacen("from", "to/here", 1));
+                }
+            }
+        }
+        store
+            .put(&Key::parse("other/x").unwrap(), PutPayload::from("x"))
+            .await
+            .unwrap();
+        expected.push("other/x".into());
+        expected.sort();
+        let moved = move_prefix(
+            &store,
+            &Key::parse("from").unwrap(),
+            &Key::parse("to/here").unwrap(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(moved, 100);
+        assert_eq!(keys(&store).await, expected);
+        assert!(
+            !dir.path().join("from").exists(),
+            "emptied directories are removed"
         );
     }
 

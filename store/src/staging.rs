@@ -60,20 +60,17 @@ impl StagedOutput {
         Ok(moved)
     }
 
-    /// Deletes every staged object.
+    /// Deletes every staged object (the listing streamed, page by page).
     pub async fn discard(&self) -> Result<()> {
         let store = &self.target.store;
-        let objects: Vec<_> = store
-            .list(Some(&self.staging_key()))
-            .try_collect()
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot list the staged outputs under `{}` in `{}`",
-                    self.prefix, self.target.url
-                )
-            })?;
-        for meta in objects {
+        let mut listing = store.list(Some(&self.staging_key()));
+        let listing_failed = || {
+            format!(
+                "cannot list the staged outputs under `{}` in `{}`",
+                self.prefix, self.target.url
+            )
+        };
+        while let Some(meta) = listing.try_next().await.with_context(listing_failed)? {
             store
                 .delete(&meta.location)
                 .await
