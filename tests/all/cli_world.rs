@@ -454,3 +454,59 @@ fn compiled_guests_are_cached_and_a_damaged_cache_is_recompiled() {
         "the damaged file was replaced"
     );
 }
+
+/// A guest may link inside its directories, but not out of them: a link such as
+/// `esc -> ../../..` would lead whoever follows it later (another program, or a cloud-world
+/// run over the same directory as a `file://` store) out of what the guest was given.
+#[test]
+fn symlinks_out_of_a_preopened_directory_are_refused() {
+    for target in Target::BOTH {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        fs::write(dir.path().join("target.txt"), "inside").unwrap();
+        let wasm = probe(target);
+        let mount = format!("{}::.", dir.path().display());
+        let link = |target_path: &str, link_path: &str| {
+            run_host([
+                "run",
+                "--dir",
+                &mount,
+                wasm.to_str().unwrap(),
+                "symlink",
+                target_path,
+                link_path,
+            ])
+        };
+        for (target_path, link_path) in [("../../..", "esc"), ("..", "esc"), ("../../x", "sub/esc")]
+        {
+            let ran = link(target_path, link_path);
+            // The probe exits 2 on an error, which WASI 0.2.6 carries as 1.
+            assert_eq!(
+                ran.code, 1,
+                "{target:?} {link_path} -> {target_path}: {ran:#?}"
+            );
+            assert!(
+                ran.stderr.contains("not permitted"),
+                "{target:?} {link_path} -> {target_path}: {ran:#?}"
+            );
+            assert!(
+                fs::symlink_metadata(dir.path().join(link_path)).is_err(),
+                "{target:?}: the link {link_path} was created"
+            );
+        }
+        // Links that stay inside work as on a real directory.
+        for (target_path, link_path) in [("target.txt", "ok"), ("../target.txt", "sub/ok")] {
+            link(target_path, link_path).success();
+            assert_eq!(
+                fs::read_link(dir.path().join(link_path)).unwrap(),
+                std::path::Path::new(target_path),
+                "{target:?}"
+            );
+            assert_eq!(
+                fs::read_to_string(dir.path().join(link_path)).unwrap(),
+                "inside"
+            );
+            fs::remove_file(dir.path().join(link_path)).unwrap();
+        }
+    }
+}

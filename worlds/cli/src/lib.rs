@@ -48,7 +48,7 @@ impl World for CliWorld {
 
     fn add_to_linker<T: WorldHost<()>>(linker: &mut Linker<T>) -> Result<()> {
         wasmtime_wasi::p2::add_to_linker_async(linker)?;
-        Ok(())
+        refuse_escaping_symlinks(linker)
     }
 
     fn instance(&self, wasi: &mut WasiCtxBuilder, _: InstanceLimits) -> Result<()> {
@@ -100,5 +100,87 @@ fn check_is_dir(path: &Path) -> Result<()> {
             "`--dir {}`: the host directory cannot be opened: {e}",
             path.display()
         ),
+    }
+}
+
+/// wasmtime-wasi refuses absolute symlink targets but creates `link -> ../../..`, a link out of
+/// the preopened directory: harmless to this guest (resolution stays beneath the preopen), but
+/// a trap for any other program, or a later cloud-world run over the same directory as a
+/// `file://` store, that follows it. So `symlink-at` is redefined: a target that would leave the
+/// directory of the descriptor it is created under is `not-permitted`; everything else goes on
+/// to wasmtime-wasi's own `symlink-at`.
+fn refuse_escaping_symlinks<T: WorldHost<()>>(linker: &mut Linker<T>) -> Result<()> {
+    use wasmtime::component::Resource;
+    use wasmtime_wasi::filesystem::WasiFilesystemView;
+    use wasmtime_wasi::p2::bindings::filesystem::types::{Descriptor, ErrorCode, HostDescriptor};
+
+    linker.allow_shadowing(true);
+    let mut types = linker.instance("wasi:filesystem/types@0.2.12")?;
+    types.func_wrap_async(
+        "[method]descriptor.symlink-at",
+        |mut store, (fd, target, link): (Resource<Descriptor>, String, String)| {
+            Box::new(async move {
+                if symlink_escapes(&link, &target) {
+                    tracing::debug!(%link, %target, "refused a symlink out of its directory");
+                    return Ok((Err(ErrorCode::NotPermitted),));
+                }
+                let mut view = store.data_mut().filesystem();
+                match HostDescriptor::symlink_at(&mut view, fd, target, link).await {
+                    Ok(()) => Ok((Ok(()),)),
+                    Err(error) => Ok((Err(error.downcast()?),)),
+                }
+            })
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// Whether a symlink at `link` (relative to a directory D) with content `target` points
+/// outside D: resolved lexically, from the link's own directory, counting depth below D.
+/// Absolute targets are refused by wasmtime-wasi itself.
+fn symlink_escapes(link: &str, target: &str) -> bool {
+    let mut depth: i64 = 0;
+    let link_dirs = link.rsplit_once('/').map_or("", |(dirs, _)| dirs);
+    for part in link_dirs.split('/').chain(target.split('/')) {
+        match part {
+            "" | "." => {}
+            ".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return true;
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::symlink_escapes;
+
+    #[test]
+    fn links_that_leave_their_directory_are_recognised() {
+        for (link, target) in [
+            ("esc", ".."),
+            ("esc", "../../.."),
+            ("a/esc", "../../x"),
+            ("a/b/esc", "../x/../../../y"),
+            ("esc", "a/../../x"),
+        ] {
+            assert!(symlink_escapes(link, target), "{link} -> {target}");
+        }
+        for (link, target) in [
+            ("ok", "target.txt"),
+            ("ok", "."),
+            ("a/ok", "../x"),
+            ("a/b/ok", "../../x"),
+            ("ok", "a/b/../c"),
+            ("a/../ok", "x"),
+        ] {
+            assert!(!symlink_escapes(link, target), "{link} -> {target}");
+        }
     }
 }

@@ -134,6 +134,12 @@ fn main() {
             names.sort();
             names.iter().for_each(|name| println!("{name}"));
         }
+        // A symbolic link at LINK whose content is TARGET.
+        "symlink" => {
+            let (target, link) = (arg(rest, 0), arg(rest, 1));
+            symlink_path(target, link).unwrap_or_else(|e| fail(&e));
+            println!("linked {link} -> {target}");
+        }
         "connect" => match std::net::TcpStream::connect(arg(rest, 0)) {
             Ok(_) => println!("connected"),
             Err(e) => fail(&e),
@@ -142,6 +148,22 @@ fn main() {
             eprintln!("cli-probe: unknown command `{other}`");
             exit(2)
         }
+    }
+}
+
+/// `symlink(2)` through wasi-libc (std's `symlink_path` is unstable on the pinned toolchain).
+fn symlink_path(target: &str, link: &str) -> std::io::Result<()> {
+    unsafe extern "C" {
+        fn symlink(target: *const std::ffi::c_char, link: *const std::ffi::c_char) -> i32;
+    }
+    let c_string = |text: &str| {
+        std::ffi::CString::new(text).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+    };
+    let (target, link) = (c_string(target)?, c_string(link)?);
+    // SAFETY: both are NUL-terminated strings that outlive the call.
+    match unsafe { symlink(target.as_ptr(), link.as_ptr()) } {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
     }
 }
 
