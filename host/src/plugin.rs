@@ -7,7 +7,7 @@
 //! ```no_run
 //! # async fn example() -> anyhow::Result<()> {
 //! use worldhost::plugin::{CallResult, Payload, PluginHost};
-//! use worldhost::world_file::WorldFile;
+//! use worldhost::world::WorldFile;
 //!
 //! let world = WorldFile::load("cloud")?;
 //! let host = PluginHost::new("word_count.wasm".as_ref(), &world, Default::default()).await?;

@@ -1,4 +1,4 @@
-//! Jobs: a described run (`host run --job job.toml`). The job file ([`file`]) names the entry
+//! Jobs: a described run (`host run --job job.toml`). The job file ([`file`](mod@file)) names the entry
 //! module (a path or a store URL, with an optional digest), its entry point and parameters,
 //! import modules linked into it, the world with its environment, limits and config, and the
 //! stores it reads (inputs, read-only) and writes (outputs, staged and published only when the

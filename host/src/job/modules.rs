@@ -6,7 +6,8 @@
 //! asking the store; one named without a digest is looked up by a HEAD request (its ETag and
 //! size, recorded in `by-source/`) and fetched only when it changed. Files are written whole
 //! (temp file, then rename) and checked against their digest when read, so a damaged entry is
-//! fetched again. With `WORLDHOST_CACHE=off` every module is fetched.
+//! fetched again. With `WORLDHOST_CACHE=off`, or when the cache directory is refused (another
+//! user owns it or can write it), every module is fetched.
 
 use std::path::{Path, PathBuf};
 
@@ -54,7 +55,8 @@ pub fn parse_sha256(text: &str) -> Result<String, String> {
 
 impl ModuleCache {
     pub fn open() -> Result<ModuleCache> {
-        let dir = crate::guest::compile_cache::cache_dir().map(|dir| dir.join("modules"));
+        // Only in a cache directory the user alone can write (checked there, once).
+        let dir = crate::guest::compile_cache::trusted_dir().map(|dir| dir.join("modules"));
         if let Some(dir) = &dir {
             std::fs::create_dir_all(dir.join("by-source"))
                 .with_context(|| format!("cannot create the module cache `{}`", dir.display()))?;
