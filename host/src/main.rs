@@ -59,7 +59,9 @@ Host options come before the wasm file; everything after it goes to the guest.
 
 Exit status: the guest's exit code; 134 when the guest traps (the trap and its wasm
 backtrace are printed); 1 when the host cannot run it (the reason is printed); when a limit
-stops the run: 120 store writes, 121 memory, 122 CPU (fuel), 123 stdout, 124 time, 125 stderr.
+stops the run: 120 store writes, 121 memory, 122 CPU (fuel), 123 stdout, 124 time, 125 stderr,
+119 table elements, 118 instances, 117 tables, 116 memories (the last three: world or job
+file keys under [limits]).
 
 Examples:
   host run app.wasm --verbose input.txt     # `--verbose input.txt` are the guest's arguments
@@ -195,9 +197,13 @@ struct RunArgs {
 /// Limits of a run; each defaults to a value safe for untrusted guests.
 #[derive(clap::Args)]
 struct LimitArgs {
-    /// Most linear memory the guest may use (per memory), e.g. 256MiB [default: 512MiB].
+    /// Most linear memory the guest may use, all its memories together, e.g. 256MiB
+    /// [default: 512MiB].
     #[arg(long, value_name = "SIZE", value_parser = limits::parse_size)]
     max_memory: Option<u64>,
+    /// Most elements a table may have [default: 10000].
+    #[arg(long, value_name = "COUNT")]
+    max_table_elements: Option<u64>,
     /// Most fuel (about one unit per wasm instruction) the guest may burn [default: 100000000000].
     #[arg(long, value_name = "UNITS")]
     max_fuel: Option<u64>,
@@ -220,11 +226,17 @@ impl LimitArgs {
     fn section(&self) -> LimitsSection {
         LimitsSection {
             memory: self.max_memory,
+            table_elements: self.max_table_elements,
             fuel: self.max_fuel,
             timeout: self.timeout,
             stdout: self.max_stdout,
             stderr: self.max_stderr,
             store_writes: self.max_store_writes,
+            // Fixed by the guest's structure: a world or job file raises them (`limits.rs` says
+            // why there is no flag).
+            instances: None,
+            tables: None,
+            memories: None,
         }
     }
 }

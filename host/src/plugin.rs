@@ -29,7 +29,7 @@ use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 use worldhost_world_api::World;
 
 use crate::guest;
-use crate::limits::{EpochTicker, Limit};
+use crate::limits::{EpochTicker, Limit, Limits};
 use crate::run::{
     HostState, Outcome, RunOptions, check_imports, classify_failure, linker, new_state, new_store,
 };
@@ -67,17 +67,34 @@ pub enum CallResult {
     Stopped(Outcome),
 }
 
-/// An engine for plugins: instances come from a pool, so a call costs microseconds.
+/// An engine for plugins with the default limits: instances come from a pool, so a call
+/// costs microseconds.
 pub fn plugin_engine() -> Result<Engine> {
+    plugin_engine_for(&Limits::default())
+}
+
+/// Elements in each of the pool's tables, unless the limit asks for more (wasmtime's default).
+const POOL_TABLE_ELEMENTS: u64 = 20_000;
+
+/// An engine for plugins run within `limits`. The limiter of every store enforces the limits
+/// (`run::new_store`), as for commands; the pool's own ceilings are at least the limits, so a
+/// plugin growing past one is stopped by the limit, not quietly refused by the pool: each
+/// table holds at least the limit on elements, each memory 4 GiB (wasmtime's default, a
+/// 32-bit memory's whole range), and the counts per component are the pool's default,
+/// unbounded. The pool keeps two ceilings of its own, checked when the plugin is loaded:
+/// one memory and one table per core module, and tables no larger than its own to begin with.
+pub fn plugin_engine_for(limits: &Limits) -> Result<Engine> {
     let mut config = wasmtime::Config::new();
     config.consume_fuel(true);
     config.epoch_interruption(true);
     let mut pool = PoolingAllocationConfig::default();
+    let table_elements = limits.table_elements.max(POOL_TABLE_ELEMENTS);
     pool.total_component_instances(1000)
         .total_core_instances(5000)
         .total_memories(2000)
         .total_tables(2000)
-        .total_stacks(1000);
+        .total_stacks(1000)
+        .table_elements(usize::try_from(table_elements).unwrap_or(usize::MAX));
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config).map_err(anyhow::Error::from)
 }
@@ -112,7 +129,7 @@ impl PluginHost {
         definition: &WorldFile,
         mut options: RunOptions,
     ) -> Result<PluginHost> {
-        let engine = plugin_engine()?;
+        let engine = plugin_engine_for(&options.limits)?;
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
         let (_, component, _) = guest::compile(&engine, path, &bytes)?;

@@ -1,9 +1,15 @@
 //! Limits: a guest that breaks each one is stopped with a one-line message and the limit's own
 //! exit code; a guest within the limits is not affected.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::harness::{Ran, file_url, run_probe};
+use crate::support::harness::{
+    Ran, TEST_GUESTS, Target, call_command, file_url, guest, host, probe, run_probe,
+    run_with_stdin, world_file,
+};
+use crate::support::jobs::{Workspace, entry_job, job_guest};
 
 #[track_caller]
 fn assert_stopped(ran: &Ran, code: i32, message: &str) {
@@ -158,5 +164,280 @@ fn growing_a_file_counts_against_the_store_write_limit() {
         &ran,
         120,
         "limit on bytes written to stores of 10.0 MiB (raise it with --max-store-writes)",
+    );
+}
+
+/// A wasip1 command written as WAT, compiled into `dir`: it imports nothing and exports
+/// `memory` and `_start`, so the host runs it through the preview1 adapter like any module.
+fn wat_command(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.wasm"));
+    std::fs::write(&path, wat::parse_str(text).unwrap()).unwrap();
+    path
+}
+
+/// Runs `command` to its end, reaping it with `wait4` for its own peak resident set (KiB).
+// The child is reaped by `wait4` below (std's `wait` could not report its RSS).
+#[allow(clippy::zombie_processes)]
+fn run_measured(mut command: Command) -> (Ran, Duration, u64) {
+    use std::io::Read;
+    let started = Instant::now();
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start host");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            pipe.read_to_string(&mut text).map(|_| text)
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let pid = child.id() as libc::pid_t;
+    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
+    loop {
+        // SAFETY: `pid` is our unreaped child; status and usage are valid for writes.
+        let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        assert!(reaped >= 0, "wait4: {}", std::io::Error::last_os_error());
+        if reaped == pid {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command:?} did not finish within a minute");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        libc::WIFEXITED(status),
+        "host was killed by signal {}",
+        libc::WTERMSIG(status)
+    );
+    let ran = Ran {
+        code: libc::WEXITSTATUS(status),
+        stdout: stdout.join().unwrap().unwrap(),
+        stderr: stderr.join().unwrap().unwrap(),
+    };
+    (ran, started.elapsed(), usage.ru_maxrss as u64) // KiB on Linux
+}
+
+/// One `table.grow` of 2^30 `funcref`s: 8 GiB of host memory if it were allowed, none of it
+/// linear memory.
+const TABLE_BOMB: &str = r#"
+(module
+  (memory (export "memory") 1)
+  (table 0 funcref)
+  (func (export "_start")
+    (drop (table.grow 0 (ref.null func) (i32.const 0x40000000)))))
+"#;
+
+#[test]
+fn a_table_bomb_is_stopped_by_the_table_limit_without_the_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = wat_command(dir.path(), "table-bomb", TABLE_BOMB);
+    let mut command = host();
+    command.args(["run", "--max-memory", "64MiB"]).arg(&bomb);
+    let (ran, took, peak_kib) = run_measured(command);
+    assert_stopped(
+        &ran,
+        119,
+        "table size limit of 10000 elements (raise it with --max-table-elements)",
+    );
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    eprintln!("table bomb: stopped in {took:?}, host peak RSS {peak_kib} KiB");
+    assert!(peak_kib < 256 << 10, "the host peaked at {peak_kib} KiB");
+
+    // The flag moves it; a table within it is not affected.
+    let grow = TABLE_BOMB.replace("0x40000000", "20000");
+    let grows = wat_command(dir.path(), "grows", &grow);
+    let ran = host()
+        .args(["run", "--max-table-elements", "20000"])
+        .arg(&grows)
+        .output()
+        .unwrap();
+    assert_eq!(ran.status.code(), Some(0), "{ran:?}");
+}
+
+#[test]
+fn a_table_larger_than_the_limit_from_the_start_is_stopped_before_the_guest_runs() {
+    // The wasip2 probe's largest table has 160 elements to begin with.
+    let ran = run_probe(&["--max-table-elements", "100"], &["stdout", "ran"]);
+    assert_stopped(
+        &ran,
+        119,
+        "table size limit of 100 elements (raise it with --max-table-elements)",
+    );
+    assert_eq!(ran.stdout, "", "the guest ran");
+    let ran = run_probe(&["--max-table-elements", "1000"], &["stdout", "ran"]);
+    assert_eq!(ran.success(), "ran");
+}
+
+/// Four memories: `memory` (one page) and three that each grow by 48 MiB.
+const MEMORIES: &str = r#"
+(module
+  (memory (export "memory") 1)
+  (memory $a 0)
+  (memory $b 0)
+  (memory $c 0)
+  (func (export "_start")
+    (if (i32.lt_s (memory.grow $a (i32.const 768)) (i32.const 0)) (then unreachable))
+    (if (i32.lt_s (memory.grow $b (i32.const 768)) (i32.const 0)) (then unreachable))
+    (if (i32.lt_s (memory.grow $c (i32.const 768)) (i32.const 0)) (then unreachable))))
+"#;
+
+#[test]
+fn the_memory_limit_is_on_all_memories_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let guest = wat_command(dir.path(), "memories", MEMORIES);
+    // Each memory stays under 64 MiB; the second one's growth passes it in total.
+    let ran = host()
+        .args(["run", "--max-memory", "64MiB"])
+        .arg(&guest)
+        .output()
+        .unwrap();
+    let ran = Ran::from(ran);
+    assert_stopped(
+        &ran,
+        121,
+        "memory limit of 64.0 MiB (raise it with --max-memory)",
+    );
+    // 144 MiB and a page in all: within 256 MiB every growth succeeds.
+    let ran = host()
+        .args(["run", "--max-memory", "256MiB"])
+        .arg(&guest)
+        .output()
+        .unwrap();
+    assert_eq!(Ran::from(ran).code, 0);
+}
+
+/// A `cli` world file with these `[limits]`.
+fn limits_world(limits: &str) -> (tempfile::TempDir, String) {
+    world_file(&format!("base = \"cli\"\n[limits]\n{limits}\n"))
+}
+
+#[test]
+fn counts_of_instances_tables_and_memories_stop_a_guest_past_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let memories = wat_command(dir.path(), "memories", MEMORIES);
+    let tables = wat_command(
+        dir.path(),
+        "tables",
+        r#"(module (memory (export "memory") 1) (table 1 funcref) (table 1 funcref)
+             (table 1 funcref) (table 1 funcref) (func (export "_start")))"#,
+    );
+    // Converted, the table module has five tables (the preview1 adapter brings one); the
+    // wasip2 probe is three core instances (its code, and two the bindings need).
+    let probe = probe(Target::P2);
+    let cases: [(&str, &Path, i32, &str); 3] = [
+        (
+            "memories = 3",
+            &memories,
+            116,
+            "memory count limit of 3 memories (raise it with `memories` under [limits] in a world or job file)",
+        ),
+        (
+            "tables = 4",
+            &tables,
+            117,
+            "table count limit of 4 tables (raise it with `tables` under [limits] in a world or job file)",
+        ),
+        (
+            "instances = 2",
+            &probe,
+            118,
+            "instance count limit of 2 core instances (raise it with `instances` under [limits] in a world or job file)",
+        ),
+    ];
+    for (limits, wasm, code, message) in cases {
+        let (_dir, world) = limits_world(limits);
+        let ran = host()
+            .args(["run", "--world", &world])
+            .arg(wasm)
+            .args(["stdout", "ran"])
+            .output()
+            .unwrap();
+        let ran = Ran::from(ran);
+        assert_stopped(&ran, code, message);
+        assert_eq!(ran.stdout, "", "the guest ran");
+    }
+    // At the count exactly, the guests run.
+    for (limits, wasm) in [
+        ("memories = 4", &memories),
+        ("tables = 5", &tables),
+        ("instances = 3", &probe),
+    ] {
+        let (_dir, world) = limits_world(limits);
+        let ran = host()
+            .args(["run", "--max-memory", "256MiB", "--world", &world])
+            .arg(wasm)
+            .args(["stdout", "ran"])
+            .output()
+            .unwrap();
+        assert_eq!(Ran::from(ran).code, 0, "{limits}");
+    }
+}
+
+#[test]
+fn a_composed_job_counts_all_its_components() {
+    // job-entry composed with job_greeter: two components, each with its own memory.
+    let work = Workspace::new();
+    let entry = job_guest("job-entry", Target::P2);
+    let greeter = job_guest("job_greeter", Target::P2);
+    work.write_job(&entry_job(
+        "",
+        &entry,
+        "",
+        &[&greeter],
+        &format!("[limits]\nmemories = 1\n\n{}", work.local_mounts()),
+    ));
+    let (ran, report) = work.run(|_| {});
+    assert_eq!(ran.code, 116, "{ran:#?}");
+    assert_eq!(report["outcome"], "limit");
+    assert_eq!(report["limit_hit"]["limit"], "memories");
+    assert!(
+        ran.stderr
+            .contains("error: stopped: the guest hit its memory count limit of 1 memories"),
+        "{ran:#?}"
+    );
+}
+
+#[test]
+fn plugins_are_held_to_the_same_limits() {
+    let echo = guest(TEST_GUESTS, "echo_plugin", Target::P2);
+    let call = |flags: &[&str]| {
+        let mut all = vec!["--text", "--mount", "memory:"];
+        all.extend_from_slice(flags);
+        run_with_stdin(call_command(&all, &echo), b"hello")
+    };
+    assert_eq!(call(&[]).success(), "hello\n");
+    // Its largest table starts with 74 elements, its memory with 17 pages (1.06 MiB).
+    assert_stopped(
+        &call(&["--max-table-elements", "50"]),
+        119,
+        "table size limit of 50 elements (raise it with --max-table-elements)",
+    );
+    assert_stopped(
+        &call(&["--max-memory", "1MiB"]),
+        121,
+        "memory limit of 1.0 MiB (raise it with --max-memory)",
+    );
+    let (_dir, world) = world_file(
+        "base = \"cloud\"\n[[mount]]\nguest = \".\"\nstore = \"memory:\"\n[limits]\ninstances = 2\n",
+    );
+    let ran = run_with_stdin(
+        call_command(&["--text", "--world", &world], &echo),
+        b"hello",
+    );
+    assert_stopped(
+        &ran,
+        118,
+        "instance count limit of 2 core instances (raise it with `instances` under [limits] in a world or job file)",
+    );
+    // Past the pool's usual 20,000 elements per table when the limit says so.
+    assert_eq!(
+        call(&["--max-table-elements", "50000"]).success(),
+        "hello\n"
     );
 }

@@ -213,6 +213,7 @@ fn limit_hit(error: &wasmtime::Error, limits: &Limits) -> Option<LimitExceeded> 
     } else if let Some(wasmtime::Trap::OutOfFuel) = error.downcast_ref::<wasmtime::Trap>() {
         Some(limits.exceeded(Limit::Cpu))
     } else {
-        None
+        // wasmtime's own refusal of an instantiation past the counts.
+        limits.count_exceeded(error)
     }
 }

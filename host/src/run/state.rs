@@ -7,16 +7,16 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use worldhost_world_api::{GuestInfo, InstanceLimits, World, WorldHost};
 
 use super::RunOptions;
-use crate::limits::{CappedOutput, Limit, Limits, MemoryLimiter, past};
+use crate::limits::{CappedOutput, GuestLimiter, Limit, Limits, past};
 
 /// Per-instance state: the WASI context, the table of resources handed to the guest, the
-/// world's own state `S` (nothing for `cli`, the filesystem for `cloud`), the memory limiter
-/// and the guest's name and config.
+/// world's own state `S` (nothing for `cli`, the filesystem for `cloud`), the resource
+/// limiter (memory, tables, counts) and the guest's name and config.
 pub struct HostState<S> {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
     pub world: S,
-    pub limiter: MemoryLimiter,
+    pub limiter: GuestLimiter,
     pub guest: GuestInfo,
 }
 
@@ -89,9 +89,7 @@ pub async fn new_state<W: World>(
         wasi: builder.build(),
         table: ResourceTable::new(),
         world: world_state,
-        limiter: MemoryLimiter {
-            limits: limits.clone(),
-        },
+        limiter: GuestLimiter::new(limits.clone()),
         guest: GuestInfo {
             name: guest_name(guest_path),
             config: options.config.clone(),
@@ -99,8 +97,9 @@ pub async fn new_state<W: World>(
     })
 }
 
-/// A store for `state` with the run's limits applied: memory, fuel, and a wall-clock
-/// deadline checked at every epoch tick (guest code also yields there, so timers can fire).
+/// A store for `state` with the run's limits applied: memory, tables and the counts of
+/// instances, tables and memories (the limiter), fuel, and a wall-clock deadline checked at
+/// every epoch tick (guest code also yields there, so timers can fire).
 /// The engine's epoch must be advancing ([`crate::limits::EpochTicker`]).
 pub fn new_store<S: Send + 'static>(
     engine: &Engine,
