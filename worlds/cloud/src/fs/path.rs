@@ -8,7 +8,7 @@
 
 use object_store::path::{Path as Key, PathPart};
 
-use crate::bindings::wasi::filesystem::types::ErrorCode;
+use super::ErrorCode;
 
 /// Whether `name` is a staged upload's name on a local store (`NAME#DIGITS`, as object_store
 /// stages its own writes): on local stores such files are never listed, and the guest cannot
@@ -107,6 +107,11 @@ impl RelPath {
         self.key.clone()
     }
 
+    /// The object key, borrowed.
+    pub fn key_ref(&self) -> &Key {
+        &self.key
+    }
+
     /// The prefix listing this directory's contents (`None` for the root: list everything).
     pub fn dir_prefix(&self) -> Option<Key> {
         (!self.is_root()).then(|| self.key())
@@ -201,7 +206,7 @@ mod tests {
         assert_eq!(join(&[], "a\nb"), Err(ErrorCode::IllegalByteSequence));
         assert_eq!(join(&[], DIR_MARKER), Err(ErrorCode::Access));
         assert_eq!(join(&[], "d/.worldhost-dir"), Err(ErrorCode::Access));
-        // Staging names are refused only on local stores (see `descriptor::resolve_checked`).
+        // Staging names are refused only on local stores (see `Volume::resolve`).
         assert_eq!(join(&[], "big.bin#123"), Ok("big.bin#123".into()));
     }
 
