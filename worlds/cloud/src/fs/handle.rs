@@ -22,6 +22,12 @@ pub enum Handle {
     File(File),
 }
 
+impl From<Dir> for Handle {
+    fn from(dir: Dir) -> Handle {
+        Handle::Dir(dir)
+    }
+}
+
 impl Handle {
     /// The directory: `not-directory` for a file.
     pub fn as_dir(&self) -> FsResult<&Dir> {

@@ -92,3 +92,160 @@ pub async fn move_prefix(
     }
     Ok(copied)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use futures::stream::BoxStream;
+    use object_store::memory::InMemory;
+    use object_store::{
+        CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta,
+        PutMultipartOptions, PutOptions, PutPayload, PutResult,
+    };
+
+    use super::*;
+
+    /// An in-memory store whose copies to keys containing `fail` fail.
+    #[derive(Debug, Default)]
+    struct Failing(InMemory);
+
+    impl std::fmt::Display for Failing {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("Failing")
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ObjectStore for Failing {
+        async fn put_opts(
+            &self,
+            location: &Path,
+            payload: PutPayload,
+            opts: PutOptions,
+        ) -> object_store::Result<PutResult> {
+            self.0.put_opts(location, payload, opts).await
+        }
+
+        async fn put_multipart_opts(
+            &self,
+            location: &Path,
+            opts: PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn MultipartUpload>> {
+            self.0.put_multipart_opts(location, opts).await
+        }
+
+        async fn get_opts(
+            &self,
+            location: &Path,
+            options: GetOptions,
+        ) -> object_store::Result<GetResult> {
+            self.0.get_opts(location, options).await
+        }
+
+        fn delete_stream(
+            &self,
+            locations: BoxStream<'static, object_store::Result<Path>>,
+        ) -> BoxStream<'static, object_store::Result<Path>> {
+            self.0.delete_stream(locations)
+        }
+
+        fn list(
+            &self,
+            prefix: Option<&Path>,
+        ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+            self.0.list(prefix)
+        }
+
+        async fn list_with_delimiter(
+            &self,
+            prefix: Option<&Path>,
+        ) -> object_store::Result<ListResult> {
+            self.0.list_with_delimiter(prefix).await
+        }
+
+        async fn copy_opts(
+            &self,
+            from: &Path,
+            to: &Path,
+            options: CopyOptions,
+        ) -> object_store::Result<()> {
+            if to.as_ref().contains("fail") {
+                return Err(object_store::Error::Generic {
+                    store: "Failing",
+                    source: "refused".into(),
+                });
+            }
+            self.0.copy_opts(from, to, options).await
+        }
+    }
+
+    async fn keys(store: &dyn ObjectStore) -> Vec<String> {
+        let listed: Vec<_> = store.list(None).try_collect().await.unwrap();
+        let mut keys: Vec<_> = listed.iter().map(|m| m.location.to_string()).collect();
+        keys.sort();
+        keys
+    }
+
+    async fn store_with(keys: &[&str]) -> Arc<Failing> {
+        let store = Arc::new(Failing::default());
+        for key in keys {
+            store
+                .put(&Path::from(*key), PutPayload::from_static(b"x"))
+                .await
+                .unwrap();
+        }
+        store
+    }
+
+    #[tokio::test]
+    async fn moves_everything_under_the_prefix_and_nothing_beside_it() {
+        let store = store_with(&["a/1", "a/b/2", "a/b/c/3", "ab/4", "a.txt"]).await;
+        let moved = move_prefix(store.as_ref(), &Path::from("a"), &Path::from("z/y"))
+            .await
+            .unwrap();
+        assert_eq!(moved, 3);
+        assert_eq!(
+            keys(store.as_ref()).await,
+            ["a.txt", "ab/4", "z/y/1", "z/y/b/2", "z/y/b/c/3"]
+        );
+    }
+
+    #[tokio::test]
+    async fn names_stay_unencoded() {
+        let store = store_with(&[]).await;
+        let odd = Path::parse("d/100% sure #1/é").unwrap();
+        store
+            .put(&odd, PutPayload::from_static(b"x"))
+            .await
+            .unwrap();
+        move_prefix(store.as_ref(), &Path::from("d"), &Path::from("e"))
+            .await
+            .unwrap();
+        assert_eq!(keys(store.as_ref()).await, ["e/100% sure #1/é"]);
+    }
+
+    #[tokio::test]
+    async fn a_failure_part_way_leaves_the_source_whole() {
+        let store = store_with(&["a/1", "a/2", "a/fail", "a/3"]).await;
+        let error = move_prefix(store.as_ref(), &Path::from("a"), &Path::from("b"))
+            .await
+            .unwrap_err();
+        assert_eq!((error.step, error.key.as_ref()), (MoveStep::Copy, "a/fail"));
+        let keys = keys(store.as_ref()).await;
+        for source in ["a/1", "a/2", "a/3", "a/fail"] {
+            assert!(keys.contains(&source.to_owned()), "{keys:?}");
+        }
+        assert_eq!(keys.len() as u64, 4 + error.copied);
+    }
+
+    #[tokio::test]
+    async fn an_empty_prefix_moves_nothing() {
+        let store = store_with(&["x"]).await;
+        let moved = move_prefix(store.as_ref(), &Path::from("a"), &Path::from("b"))
+            .await
+            .unwrap();
+        assert_eq!(moved, 0);
+        assert_eq!(keys(store.as_ref()).await, ["x"]);
+    }
+}
