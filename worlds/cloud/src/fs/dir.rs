@@ -17,46 +17,51 @@ use super::volume::{Entry, Volume};
 use super::{DirEntry, Kind, MetadataHash, OpenOptions, Stat, local};
 
 /// A directory handle: a volume and a directory's path in it (which may not exist any more).
+/// Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct Dir {
+pub struct Dir(Arc<DirAt>);
+
+#[derive(Debug)]
+struct DirAt {
     volume: Arc<Volume>,
     path: RelPath,
 }
 
 impl Dir {
+    fn new(volume: Arc<Volume>, path: RelPath) -> Dir {
+        Dir(Arc::new(DirAt { volume, path }))
+    }
+
     /// The root directory of `volume`.
     pub fn root(volume: Arc<Volume>) -> Dir {
-        Dir {
-            volume,
-            path: RelPath::root(),
-        }
+        Dir::new(volume, RelPath::root())
     }
 
     pub fn volume(&self) -> &Arc<Volume> {
-        &self.volume
+        &self.0.volume
     }
 
     pub fn path(&self) -> &RelPath {
-        &self.path
+        &self.0.path
     }
 
     /// Whether entries may be created, removed or renamed here (the mount is not read-only).
     pub fn writable(&self) -> bool {
-        !self.volume.read_only()
+        !self.volume().read_only()
     }
 
     async fn resolve(&self, path: &str) -> FsResult<RelPath> {
-        Ok(self.volume.resolve(&self.path, path).await?.0)
+        Ok(self.volume().resolve(self.path(), path).await?.0)
     }
 
     /// `stat` of what `path` names.
     pub async fn stat_at(&self, path: &str) -> FsResult<Stat> {
-        let (path, names_dir) = self.volume.resolve(&self.path, path).await?;
-        match self.volume.lookup(&path).await? {
+        let (path, names_dir) = self.volume().resolve(self.path(), path).await?;
+        match self.volume().lookup(&path).await? {
             Entry::File { .. } if names_dir => Err(ErrorCode::NotDirectory.into()),
             Entry::File { size, modified } => Ok(Stat::file(size, Some(modified))),
             Entry::Dir => Ok(Stat::dir()),
-            Entry::Missing => Err(self.volume.missing(&path).await),
+            Entry::Missing => Err(self.volume().missing(&path).await),
         }
     }
 
@@ -69,7 +74,7 @@ impl Dir {
         path: &str,
         options: OpenOptions,
     ) -> FsResult<Handle> {
-        let (path, names_dir) = self.volume.resolve(&self.path, path).await?;
+        let (path, names_dir) = self.volume().resolve(self.path(), path).await?;
         let OpenOptions {
             create,
             exclusive,
@@ -80,10 +85,10 @@ impl Dir {
             mutate_directory,
         } = options;
         let writes = write || truncate || create;
-        if self.volume.read_only() && (writes || mutate_directory) {
+        if self.volume().read_only() && (writes || mutate_directory) {
             return Err(ErrorCode::NotPermitted.into());
         }
-        let volume = self.volume.clone();
+        let volume = self.volume().clone();
         let state = match volume.lookup(&path).await? {
             Entry::Dir => {
                 if create && exclusive {
@@ -92,7 +97,7 @@ impl Dir {
                 if write || truncate {
                     return Err(ErrorCode::IsDirectory.into());
                 }
-                return Ok(Handle::Dir(Dir { volume, path }));
+                return Ok(Handle::Dir(Dir::new(volume, path)));
             }
             Entry::File { size, modified } => {
                 if directory || names_dir {
@@ -145,51 +150,51 @@ impl Dir {
     /// Creates the directory `path`: writes its marker.
     pub async fn create_directory_at(&self, path: &str) -> FsResult<()> {
         let path = self.resolve(path).await?;
-        self.volume.check_writable()?;
-        if !matches!(self.volume.lookup(&path).await?, Entry::Missing) {
+        self.volume().check_writable()?;
+        if !matches!(self.volume().lookup(&path).await?, Entry::Missing) {
             return Err(ErrorCode::Exist.into());
         }
-        self.volume.check_parent(&path).await?;
+        self.volume().check_parent(&path).await?;
         let marker = path.marker_key();
-        self.volume
+        self.volume()
             .store()
             .put(&marker, PutPayload::default())
             .await
             .map_err(|e| store_error(e, &marker))?;
-        self.volume.remember_dir(&path);
+        self.volume().remember_dir(&path);
         Ok(())
     }
 
     /// Removes the directory `path`, which must be empty but for its marker.
     pub async fn remove_directory_at(&self, path: &str) -> FsResult<()> {
         let path = self.resolve(path).await?;
-        self.volume.check_writable()?;
+        self.volume().check_writable()?;
         if path.is_root() {
             return Err(ErrorCode::Invalid.into());
         }
-        match self.volume.lookup(&path).await? {
+        match self.volume().lookup(&path).await? {
             Entry::Missing => return Err(ErrorCode::NoEntry.into()),
             Entry::File { .. } => return Err(ErrorCode::NotDirectory.into()),
             Entry::Dir => {}
         }
-        remove_empty_dir(&self.volume, &path).await
+        remove_empty_dir(self.volume(), &path).await
     }
 
     /// Deletes the file `path`.
     pub async fn unlink_file_at(&self, path: &str) -> FsResult<()> {
         let path = self.resolve(path).await?;
-        self.volume.check_writable()?;
-        match self.volume.lookup(&path).await? {
+        self.volume().check_writable()?;
+        match self.volume().lookup(&path).await? {
             Entry::Missing => Err(ErrorCode::NoEntry.into()),
             Entry::Dir => Err(ErrorCode::IsDirectory.into()),
             Entry::File { .. } => {
                 // The directories above may vanish with their last object.
-                self.volume.forget_ancestors(&path);
-                match (self.volume.local_path(&path), self.volume.local_root()) {
+                self.volume().forget_ancestors(&path);
+                match (self.volume().local_path(&path), self.volume().local_root()) {
                     (Some(local), Some(root)) => local::remove(&local, root),
                     _ => {
                         let key = path.key_ref();
-                        let deleted = self.volume.store().delete(key).await;
+                        let deleted = self.volume().store().delete(key).await;
                         deleted.map_err(|e| store_error(e, key))
                     }
                 }
@@ -212,10 +217,10 @@ impl Dir {
         let from = self.resolve(old_path).await?;
         let new_dir = new_dir.as_dir()?;
         let to = new_dir.resolve(new_path).await?;
-        if !self.volume.same_mount(&new_dir.volume) {
+        if !self.volume().same_mount(new_dir.volume()) {
             return Err(ErrorCode::CrossDevice.into());
         }
-        let volume = &self.volume;
+        let volume = self.volume();
         volume.check_writable()?;
         if from.is_root() || to.is_root() {
             return Err(ErrorCode::Busy.into());
@@ -270,7 +275,7 @@ impl Dir {
     /// `readlink`: nothing in an object store is a symlink.
     pub async fn readlink_at(&self, path: &str) -> FsResult<String> {
         let path = self.resolve(path).await?;
-        match self.volume.lookup(&path).await? {
+        match self.volume().lookup(&path).await? {
             Entry::Missing => Err(ErrorCode::NoEntry.into()),
             _ => Err(ErrorCode::Invalid.into()),
         }
@@ -280,8 +285,8 @@ impl Dir {
     pub async fn link_at(&self, old_path: &str, new_dir: &Handle, new_path: &str) -> FsResult<()> {
         let source = self.resolve(old_path).await?;
         new_dir.as_dir()?.resolve(new_path).await?;
-        if matches!(self.volume.lookup(&source).await?, Entry::Missing) {
-            return Err(self.volume.missing(&source).await);
+        if matches!(self.volume().lookup(&source).await?, Entry::Missing) {
+            return Err(self.volume().missing(&source).await);
         }
         Err(ErrorCode::Unsupported.into())
     }
@@ -301,25 +306,25 @@ impl Dir {
     /// The metadata hash of what `path` names.
     pub async fn metadata_hash_at(&self, path: &str) -> FsResult<MetadataHash> {
         let path = self.resolve(path).await?;
-        if matches!(self.volume.lookup(&path).await?, Entry::Missing) {
+        if matches!(self.volume().lookup(&path).await?, Entry::Missing) {
             return Err(ErrorCode::NoEntry.into());
         }
-        Ok(self.volume.metadata_hash(&path))
+        Ok(self.volume().metadata_hash(&path))
     }
 
     /// The directory's entries, sorted by name, markers and other reserved names hidden: one
     /// delimiter listing (one `readdir` on a local store).
     pub async fn read_directory(&self) -> FsResult<Vec<DirEntry>> {
-        let mut entries = match self.volume.local_path(&self.path) {
+        let mut entries = match self.volume().local_path(self.path()) {
             Some(local) => local::list(&local)?,
             None => {
-                let prefix = self.path.dir_prefix();
+                let prefix = self.path().dir_prefix();
                 let listing = self
-                    .volume
+                    .volume()
                     .store()
                     .list_with_delimiter(prefix.as_ref())
                     .await;
-                let listing = listing.map_err(|e| store_error(e, &self.path))?;
+                let listing = listing.map_err(|e| store_error(e, self.path()))?;
                 let dirs = listing
                     .common_prefixes
                     .iter()
