@@ -326,7 +326,8 @@ impl OpenFile {
         &self.path
     }
 
-    /// Reads up to `len` bytes at `offset` (see [`OpenFile::read_at`]).
+    /// Reads up to `len` bytes at `offset`: from the handle's staged copy if it has one, else
+    /// a ranged read of the stored object (only the bytes asked for are fetched).
     pub async fn read(&self, offset: u64, len: u64) -> FsResult<Bytes> {
         let mut state = self.state.lock().await;
         self.read_at(&mut state, offset, len).await

@@ -8,7 +8,7 @@
 //!   namespace operations (`stat_at`, `open_at`, `rename_at`, ...), each resolving a guest
 //!   path with [`path::RelPath`] (never above the volume's root).
 //! - A [`File`] is an open file handle over an [`OpenFile`]: ranged reads of the stored
-//!   object, writes staged in a [`spool`] until sync or close.
+//!   object, writes staged in a private copy (a *spool*) until sync or close.
 //! - [`FsCtx`] is the filesystem of one run: its volumes, its write budget, and the files
 //!   its guest has open, committed when it exits.
 //!
