@@ -5,11 +5,13 @@ use futures::TryStreamExt;
 use object_store::path::Path as Key;
 use object_store::{ObjectStore, ObjectStoreExt};
 
-/// A move that failed: the object it stopped at, and why.
+/// A move that failed: the object it stopped at, why, and how many objects it had copied
+/// by then (their sources are all still in place).
 #[derive(Debug)]
 pub struct MoveError {
     pub key: Key,
     pub source: object_store::Error,
+    pub copied: u64,
 }
 
 impl std::fmt::Display for MoveError {
@@ -34,13 +36,17 @@ impl std::error::Error for MoveError {
 /// streamed, page by page, twice (copies, then deletes): host memory does not grow with the
 /// number of objects. `to` must not lie under `from`.
 pub async fn move_prefix(store: &dyn ObjectStore, from: &Key, to: &Key) -> Result<u64, MoveError> {
-    let failed = |key: &Key| {
+    let failed = |key: &Key, copied: u64| {
         let key = key.clone();
-        move |source| MoveError { key, source }
+        move |source| MoveError {
+            key,
+            source,
+            copied,
+        }
     };
     let mut moved = 0;
     let mut listing = store.list(Some(from));
-    while let Some(meta) = listing.try_next().await.map_err(failed(from))? {
+    while let Some(meta) = listing.try_next().await.map_err(failed(from, moved))? {
         let Some(relative) = meta.location.prefix_match(from) else {
             continue;
         };
@@ -48,15 +54,15 @@ pub async fn move_prefix(store: &dyn ObjectStore, from: &Key, to: &Key) -> Resul
         store
             .copy(&meta.location, &target)
             .await
-            .map_err(failed(&meta.location))?;
+            .map_err(failed(&meta.location, moved))?;
         moved += 1;
     }
     let mut listing = store.list(Some(from));
-    while let Some(meta) = listing.try_next().await.map_err(failed(from))? {
+    while let Some(meta) = listing.try_next().await.map_err(failed(from, moved))? {
         store
             .delete(&meta.location)
             .await
-            .map_err(failed(&meta.location))?;
+            .map_err(failed(&meta.location, moved))?;
     }
     Ok(moved)
 }

@@ -1,24 +1,6 @@
-//! Host bindings for `wasi:filesystem` 0.2, generated from the vendored WIT in `wit/deps`.
-//!
-//! Only the filesystem is generated here: `wasi:io` and `wasi:clocks` map onto wasmtime-wasi's
-//! own bindings, so the streams we hand out are the same resources its `wasi:io` serves.
+//! Host bindings for our own interfaces (`wit/interfaces.wit`): blob, config and logging.
+//! (`wasi:filesystem` has its own, in [`crate::p2::bindings`].)
 
-wasmtime::component::bindgen!({
-    path: "../../wit",
-    world: "wasi:filesystem/imports@0.2.12",
-    imports: { default: async | trappable | tracing },
-    trappable_error_type: {
-        "wasi:filesystem/types.error-code" => crate::FsError,
-    },
-    with: {
-        "wasi:io": wasmtime_wasi_io::bindings::wasi::io,
-        "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
-        "wasi:filesystem/types.descriptor": crate::descriptor::Descriptor,
-        "wasi:filesystem/types.directory-entry-stream": crate::descriptor::DirectoryEntryStream,
-    },
-});
-
-/// Host bindings for our own interfaces (`wit/interfaces.wit`): blob, config and logging.
 pub mod host_imports {
     wasmtime::component::bindgen!({
         path: "../../wit",

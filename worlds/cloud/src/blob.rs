@@ -12,8 +12,8 @@ use object_store::{ObjectStoreExt, PutPayload};
 
 use crate::CloudFsView;
 use crate::bindings::host_imports::worldhost::host::blob::{Entry, Error, Host, ObjectMetadata};
-use crate::mount::Mount;
-use crate::path::RelPath;
+use crate::fs::path::{RelPath, is_reserved};
+use crate::fs::{Volume, WriteBudget, is_not_found};
 
 type BlobResult<T> = wasmtime::Result<Result<T, Error>>;
 
@@ -28,7 +28,7 @@ fn guest_prefix(guest: &str) -> &str {
 
 impl CloudFsView<'_> {
     /// The mount serving `key` and the path below it.
-    fn blob_path(&self, key: &str) -> Result<(Arc<Mount>, RelPath), Error> {
+    fn blob_path(&self, key: &str) -> Result<(Arc<Volume>, RelPath), Error> {
         // Resolve `.`, `..` and doubled slashes first, so the key picks the mount its
         // resolved path lies in (`x/../out/f` is in `out`), refusing `..` above the top.
         let absolute = key.starts_with('/');
@@ -43,10 +43,10 @@ impl CloudFsView<'_> {
         let key = normalized.as_str();
         let best = self
             .ctx
-            .mounts
+            .volumes()
             .iter()
-            .filter_map(|mount| {
-                let prefix = guest_prefix(&mount.guest);
+            .filter_map(|volume| {
+                let prefix = guest_prefix(&volume.mount().guest);
                 if prefix.starts_with('/') != absolute {
                     return None;
                 }
@@ -59,46 +59,49 @@ impl CloudFsView<'_> {
                 } else {
                     key.strip_prefix(prefix)?.strip_prefix('/')?
                 };
-                Some((prefix.len(), mount, rest))
+                Some((prefix.len(), volume, rest))
             })
             .max_by_key(|(length, _, _)| *length);
-        let Some((_, mount, rest)) = best else {
+        let Some((_, volume, rest)) = best else {
             return Err(Error::NotPermitted);
         };
         let path = RelPath::root()
             .join(rest)
             .map_err(|code| Error::InvalidKey(format!("`{key}`: {code:?}")))?;
-        Ok((mount.clone(), path))
+        Ok((volume.clone(), path))
     }
 
-    fn writable_blob_path(&self, key: &str) -> Result<(Arc<Mount>, RelPath), Error> {
-        let (mount, path) = self.blob_path(key)?;
-        if mount.read_only || path.is_root() {
+    fn writable_blob_path(&self, key: &str) -> Result<(Arc<Volume>, RelPath), Error> {
+        let (volume, path) = self.blob_path(key)?;
+        if volume.read_only() || path.is_root() {
             return Err(Error::NotPermitted);
         }
-        Ok((mount, path))
+        Ok((volume, path))
     }
 }
 
-/// Stores `data` at `path` in `mount`: counted against the run's write `budget` first, and in
-/// the mount's stats once stored.
+/// Stores `data` at `path` in `volume`: counted against the run's write `budget` first, and
+/// in the mount's stats once stored.
 async fn put_counted(
-    budget: &crate::WriteBudget,
-    mount: &Mount,
+    budget: &WriteBudget,
+    volume: &Volume,
     path: &RelPath,
     data: Vec<u8>,
 ) -> BlobResult<()> {
     let size = data.len() as u64;
     budget.spend(size)?;
-    let put = mount.store.put(&path.key(), PutPayload::from(data)).await;
+    let put = volume
+        .store()
+        .put(path.key_ref(), PutPayload::from(data))
+        .await;
     if put.is_ok() {
-        mount.stats.wrote(size);
+        volume.mount().stats.wrote(size);
     }
     Ok(put.map(|_| ()).map_err(blob_error))
 }
 
 fn blob_error(error: object_store::Error) -> Error {
-    if crate::error::is_not_found(&error) {
+    if is_not_found(&error) {
         Error::NotFound
     } else {
         tracing::warn!(%error, "blob request failed");
@@ -118,25 +121,20 @@ macro_rules! attempt {
 
 impl Host for CloudFsView<'_> {
     async fn list(&mut self, prefix: String) -> BlobResult<Vec<Entry>> {
-        let (mount, path) = attempt!(self.blob_path(&prefix));
+        let (volume, path) = attempt!(self.blob_path(&prefix));
         let key_prefix = path.dir_prefix();
         let listed: Vec<_> = attempt!(
-            mount
-                .store
+            volume
+                .store()
                 .list(key_prefix.as_ref())
                 .try_collect()
                 .await
                 .map_err(blob_error)
         );
-        let shown = guest_prefix(&mount.guest);
+        let shown = guest_prefix(&volume.mount().guest);
         let mut entries: Vec<Entry> = listed
             .into_iter()
-            .filter(|meta| {
-                !meta
-                    .location
-                    .parts()
-                    .any(|part| crate::path::is_reserved(part.as_ref()))
-            })
+            .filter(|meta| !meta.location.parts().any(|part| is_reserved(part.as_ref())))
             .map(|meta| Entry {
                 key: if shown.is_empty() {
                     meta.location.to_string()
@@ -151,67 +149,67 @@ impl Host for CloudFsView<'_> {
     }
 
     async fn get(&mut self, key: String) -> BlobResult<Vec<u8>> {
-        let (mount, path) = attempt!(self.blob_path(&key));
-        let result = async { mount.store.get(&path.key()).await?.bytes().await }.await;
+        let (volume, path) = attempt!(self.blob_path(&key));
+        let result = async { volume.store().get(&path.key()).await?.bytes().await }.await;
         if let Ok(bytes) = &result {
-            mount.stats.read(bytes.len() as u64);
+            volume.mount().stats.read(bytes.len() as u64);
         }
         Ok(result.map(|bytes| bytes.to_vec()).map_err(blob_error))
     }
 
     async fn get_range(&mut self, key: String, offset: u64, length: u64) -> BlobResult<Vec<u8>> {
-        let (mount, path) = attempt!(self.blob_path(&key));
-        let meta = attempt!(mount.store.head(&path.key()).await.map_err(blob_error));
+        let (volume, path) = attempt!(self.blob_path(&key));
+        let meta = attempt!(volume.store().head(&path.key()).await.map_err(blob_error));
         let end = meta.size.min(offset.saturating_add(length));
         if offset >= end {
             return Ok(Ok(Vec::new()));
         }
-        let range = mount.store.get_range(&path.key(), offset..end).await;
+        let range = volume.store().get_range(&path.key(), offset..end).await;
         if let Ok(bytes) = &range {
-            mount.stats.read(bytes.len() as u64);
+            volume.mount().stats.read(bytes.len() as u64);
         }
         Ok(range.map(|bytes| bytes.to_vec()).map_err(blob_error))
     }
 
     async fn put(&mut self, key: String, data: Vec<u8>) -> BlobResult<()> {
-        let (mount, path) = attempt!(self.writable_blob_path(&key));
-        put_counted(&self.ctx.write_budget.clone(), &mount, &path, data).await
+        let (volume, path) = attempt!(self.writable_blob_path(&key));
+        put_counted(&self.ctx.write_budget().clone(), &volume, &path, data).await
     }
 
     async fn delete(&mut self, key: String) -> BlobResult<()> {
-        let (mount, path) = attempt!(self.writable_blob_path(&key));
+        let (volume, path) = attempt!(self.writable_blob_path(&key));
         // Stores delete missing objects silently; the interface says `not-found`.
-        attempt!(mount.store.head(&path.key()).await.map_err(blob_error));
-        Ok(mount.store.delete(&path.key()).await.map_err(blob_error))
+        attempt!(volume.store().head(&path.key()).await.map_err(blob_error));
+        Ok(volume.store().delete(&path.key()).await.map_err(blob_error))
     }
 
     async fn exists(&mut self, key: String) -> BlobResult<bool> {
-        let (mount, path) = attempt!(self.blob_path(&key));
-        match mount.store.head(&path.key()).await {
+        let (volume, path) = attempt!(self.blob_path(&key));
+        match volume.store().head(&path.key()).await {
             Ok(_) => Ok(Ok(true)),
-            Err(error) if crate::error::is_not_found(&error) => Ok(Ok(false)),
+            Err(error) if is_not_found(&error) => Ok(Ok(false)),
             Err(error) => Ok(Err(blob_error(error))),
         }
     }
 
     async fn copy(&mut self, source: String, destination: String) -> BlobResult<()> {
-        let (from_mount, from) = attempt!(self.blob_path(&source));
-        let (to_mount, to) = attempt!(self.writable_blob_path(&destination));
-        if Arc::ptr_eq(&from_mount, &to_mount) {
-            let copied = from_mount.store.copy(&from.key(), &to.key()).await;
+        let (from_volume, from) = attempt!(self.blob_path(&source));
+        let (to_volume, to) = attempt!(self.writable_blob_path(&destination));
+        if from_volume.same_mount(&to_volume) {
+            let copied = from_volume.store().copy(&from.key(), &to.key()).await;
             if copied.is_ok() {
-                to_mount.stats.wrote(0);
+                to_volume.mount().stats.wrote(0);
             }
             return Ok(copied.map_err(blob_error));
         }
         // Across mounts: read whole, then put.
         let data = attempt!(self.get(source).await?);
-        put_counted(&self.ctx.write_budget.clone(), &to_mount, &to, data).await
+        put_counted(&self.ctx.write_budget().clone(), &to_volume, &to, data).await
     }
 
     async fn metadata(&mut self, key: String) -> BlobResult<ObjectMetadata> {
-        let (mount, path) = attempt!(self.blob_path(&key));
-        let meta = attempt!(mount.store.head(&path.key()).await.map_err(blob_error));
+        let (volume, path) = attempt!(self.blob_path(&key));
+        let meta = attempt!(volume.store().head(&path.key()).await.map_err(blob_error));
         Ok(Ok(ObjectMetadata {
             size: meta.size,
             modified_unix_ms: meta.last_modified.timestamp_millis().max(0) as u64,

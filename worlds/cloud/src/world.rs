@@ -8,11 +8,21 @@ use wasmtime_wasi::WasiCtxBuilder;
 use worldhost_store::{Mount, MountSpec, StoreUrl};
 use worldhost_world_api::{InstanceLimits, MountEntry, MountSource, World, WorldHost};
 
+use crate::fs::Volume;
 use crate::{CloudFsCtx, CloudFsState, CloudFsView};
 
-/// The cloud world: its stores, opened and checked once, shared by every instance.
+/// The cloud world: its stores, opened and checked once, and the volumes over them, shared
+/// by every instance (so a plugin host's calls share what they know of directories).
 pub struct CloudWorld {
-    mounts: Vec<Arc<Mount>>,
+    volumes: Vec<Arc<Volume>>,
+}
+
+impl CloudWorld {
+    fn over(mounts: Vec<Arc<Mount>>) -> CloudWorld {
+        CloudWorld {
+            volumes: mounts.into_iter().map(Volume::new).collect(),
+        }
+    }
 }
 
 impl<T: WorldHost<CloudFsCtx>> CloudFsState for T {
@@ -53,13 +63,11 @@ impl World for CloudWorld {
             });
         }
         let opened = crate::open_mounts(&specs).await?;
-        Ok(CloudWorld {
-            mounts: opened.mounts().to_vec(),
-        })
+        Ok(CloudWorld::over(opened.mounts().to_vec()))
     }
 
     fn over_stores(mounts: Vec<Arc<Mount>>) -> Result<CloudWorld> {
-        Ok(CloudWorld { mounts })
+        Ok(CloudWorld::over(mounts))
     }
 
     fn add_to_linker<T: WorldHost<CloudFsCtx>>(linker: &mut Linker<T>) -> Result<()> {
@@ -69,7 +77,7 @@ impl World for CloudWorld {
     }
 
     fn instance(&self, _: &mut WasiCtxBuilder, limits: InstanceLimits) -> Result<CloudFsCtx> {
-        let mut ctx = CloudFsCtx::with_mounts(self.mounts.clone());
+        let mut ctx = CloudFsCtx::with_volumes(self.volumes.clone());
         ctx.set_write_limit(limits.store_writes);
         Ok(ctx)
     }

@@ -1,4 +1,5 @@
 //! `wasi:io` streams over an open file: what guests' `read()` and `write()` go through.
+//! Reads and writes are the core's ([`OpenFile`]); this is their `wasi:io` shape.
 
 use std::sync::Arc;
 
@@ -6,8 +7,7 @@ use bytes::Bytes;
 use wasmtime_wasi_io::poll::Pollable;
 use wasmtime_wasi_io::streams::{InputStream, OutputStream, StreamError, StreamResult};
 
-use crate::bindings::wasi::filesystem::types::ErrorCode;
-use crate::file::OpenFile;
+use crate::fs::{ErrorCode, FsError, OpenFile};
 
 /// The first ranged read of a stream fetches this much; each further sequential read doubles
 /// it, up to [`MAX_READ_WINDOW`], so a whole-file read takes few requests and a short read
@@ -23,10 +23,10 @@ fn failed(error: impl std::fmt::Display) -> StreamError {
 
 /// A filesystem error as a stream error: its code reaches `filesystem-error-code`, and a
 /// host fault (a limit) still stops the run.
-fn stream_error(error: crate::FsError) -> StreamError {
+fn stream_error(error: FsError) -> StreamError {
     match error {
-        crate::FsError::Trap(error) => StreamError::Trap(error),
-        crate::FsError::Code(code) => {
+        FsError::Trap(error) => StreamError::Trap(error),
+        FsError::Code(code) => {
             StreamError::LastOperationFailed(wasmtime::Error::new(StreamCode(code)))
         }
     }
@@ -62,13 +62,11 @@ impl FileInputStream {
             return Ok(());
         }
         let len = self.window.max(want.min(MAX_READ_WINDOW));
-        let mut state = self.file.state.lock().await;
         let bytes = self
             .file
-            .read_at(&mut state, self.position, len)
+            .read(self.position, len)
             .await
             .map_err(stream_error)?;
-        drop(state);
         self.window = (self.window * 2).min(MAX_READ_WINDOW);
         self.position += bytes.len() as u64;
         self.at_end = bytes.is_empty();
@@ -119,7 +117,7 @@ pub struct FileOutputStream {
 }
 
 impl FileOutputStream {
-    /// The file's spool must already exist (see [`OpenFile::materialize`]).
+    /// The file must be ready for writes (see [`OpenFile::prepare_write`]).
     pub fn new(file: Arc<OpenFile>, position: Option<u64>) -> FileOutputStream {
         FileOutputStream { file, position }
     }
@@ -128,16 +126,8 @@ impl FileOutputStream {
 #[async_trait::async_trait]
 impl OutputStream for FileOutputStream {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
-        // A store runs one guest call at a time, so the lock is free unless a host call is
-        // in progress on this very file, which cannot happen during a non-blocking write.
-        let mut state = self
-            .file
-            .state
-            .try_lock()
-            .map_err(|_| StreamError::trap("file state busy during a stream write"))?;
-        let offset = self.position.unwrap_or_else(|| state.size());
         self.file
-            .write_at(&mut state, offset, &bytes)
+            .write_now(self.position, &bytes)
             .map_err(stream_error)?;
         if let Some(position) = &mut self.position {
             *position += bytes.len() as u64;
@@ -148,12 +138,7 @@ impl OutputStream for FileOutputStream {
     fn flush(&mut self) -> StreamResult<()> {
         // Content is staged; it reaches the store on sync or close. A commit that already
         // failed is reported here too, so the guest cannot miss it.
-        let state = self
-            .file
-            .state
-            .try_lock()
-            .map_err(|_| StreamError::trap("file state busy during a stream flush"))?;
-        match &state.failed {
+        match self.file.failure_now().map_err(stream_error)? {
             Some(error) => Err(failed(format!("an earlier upload failed: {error}"))),
             None => Ok(()),
         }

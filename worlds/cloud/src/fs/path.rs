@@ -8,29 +8,11 @@
 
 use object_store::path::{Path as Key, PathPart};
 
-use crate::bindings::wasi::filesystem::types::ErrorCode;
+use super::ErrorCode;
 
-/// Whether `name` is a staged upload's name on a local store (`NAME#DIGITS`, as object_store
-/// stages its own writes): on local stores such files are never listed, and the guest cannot
-/// open them; other stores have no such names of their own.
-pub fn is_staging_name(name: &str) -> bool {
-    name.rsplit_once('#')
-        .is_some_and(|(_, suffix)| !suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// The name of the object that keeps an empty directory in existence. It is never shown to
-/// the guest, and the guest cannot create or open a file of this name.
-pub const DIR_MARKER: &str = ".worldhost-dir";
-
-/// Where a job's output mount stages its writes (see `outputs`).
-pub const STAGING_DIR: &str = ".worldhost-staging";
-/// Where the outputs of a failed job are kept when asked.
-pub const QUARANTINE_DIR: &str = ".worldhost-quarantine";
-
-/// Names the host keeps for itself: never listed, and the guest cannot open or create them.
-pub fn is_reserved(name: &str) -> bool {
-    matches!(name, DIR_MARKER | STAGING_DIR | QUARANTINE_DIR) || is_staging_name(name)
-}
+/// The host's own names (the directory marker, jobs' staging and quarantine folders) and local
+/// stores' staged uploads: never listed, and the guest cannot open or create them.
+pub use worldhost_store::names::{DIR_MARKER, is_host_name, is_reserved, is_staging_name};
 
 /// A key below a mount's root, as its segments (empty for the root) and as an object key.
 /// Keys hold the guest's names unencoded, so listings give back exactly what was written.
@@ -88,7 +70,7 @@ impl RelPath {
                 }
                 name => {
                     PathPart::parse(name).map_err(|_| ErrorCode::IllegalByteSequence)?;
-                    if matches!(name, DIR_MARKER | STAGING_DIR | QUARANTINE_DIR) {
+                    if is_host_name(name) {
                         return Err(ErrorCode::Access);
                     }
                     segments.push(name.to_owned());
@@ -105,6 +87,11 @@ impl RelPath {
     /// The object key of a file at this path.
     pub fn key(&self) -> Key {
         self.key.clone()
+    }
+
+    /// The object key, borrowed.
+    pub fn key_ref(&self) -> &Key {
+        &self.key
     }
 
     /// The prefix listing this directory's contents (`None` for the root: list everything).
@@ -201,7 +188,7 @@ mod tests {
         assert_eq!(join(&[], "a\nb"), Err(ErrorCode::IllegalByteSequence));
         assert_eq!(join(&[], DIR_MARKER), Err(ErrorCode::Access));
         assert_eq!(join(&[], "d/.worldhost-dir"), Err(ErrorCode::Access));
-        // Staging names are refused only on local stores (see `descriptor::resolve_checked`).
+        // Staging names are refused only on local stores (see `Volume::resolve`).
         assert_eq!(join(&[], "big.bin#123"), Ok("big.bin#123".into()));
     }
 

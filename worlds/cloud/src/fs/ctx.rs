@@ -1,0 +1,146 @@
+//! The filesystem of one run: its volumes, its budget of bytes written, and the files its
+//! guest has open (committed when the guest exits, if it never closed them).
+
+use std::sync::{Arc, Weak};
+
+use anyhow::Result;
+
+use super::dir::Dir;
+use super::file::OpenFile;
+use super::handle::File;
+use super::volume::Volume;
+use worldhost_store::{Mount, MountSpec};
+
+pub use worldhost_store::{WriteBudget, WriteLimitExceeded};
+
+/// The cloud filesystem of one run: its volumes, and the files the guest has open.
+pub struct FsCtx {
+    mounts: Vec<Arc<Mount>>,
+    /// One per mount, in the same order.
+    volumes: Vec<Arc<Volume>>,
+    write_budget: Arc<WriteBudget>,
+    /// Every file opened in this run, so that files the guest never closed are still
+    /// committed when it exits.
+    open_files: Vec<Weak<OpenFile>>,
+    /// Files whose handle was closed while a stream on them was still open: kept alive
+    /// so what the stream writes after is committed at exit too.
+    closed_with_streams: Vec<Arc<OpenFile>>,
+}
+
+impl Default for FsCtx {
+    fn default() -> FsCtx {
+        FsCtx::with_volumes(Vec::new())
+    }
+}
+
+impl FsCtx {
+    /// Opens every mount, failing on the first that cannot be opened.
+    pub fn new(specs: &[MountSpec]) -> Result<FsCtx> {
+        let mounts = specs
+            .iter()
+            .map(|spec| Mount::open(spec).map(Arc::new))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(FsCtx::with_mounts(mounts))
+    }
+
+    /// A context over mounts already opened and checked, each a volume with a directory cache
+    /// of its own. Contexts that should share what they know of which directories exist (a
+    /// world's instances: a plugin host's calls) are made from the same volumes with
+    /// [`FsCtx::with_volumes`].
+    pub fn with_mounts(mounts: Vec<Arc<Mount>>) -> FsCtx {
+        FsCtx::with_volumes(mounts.into_iter().map(Volume::new).collect())
+    }
+
+    /// A context over volumes already made.
+    pub fn with_volumes(volumes: Vec<Arc<Volume>>) -> FsCtx {
+        FsCtx {
+            mounts: volumes
+                .iter()
+                .map(|volume| volume.mount().clone())
+                .collect(),
+            volumes,
+            write_budget: Arc::new(WriteBudget::new(u64::MAX)),
+            open_files: Vec::new(),
+            closed_with_streams: Vec::new(),
+        }
+    }
+
+    /// The mounts, to share with further contexts.
+    pub fn mounts(&self) -> &[Arc<Mount>] {
+        &self.mounts
+    }
+
+    /// The volumes, one per mount.
+    pub fn volumes(&self) -> &[Arc<Volume>] {
+        &self.volumes
+    }
+
+    /// The root directory of every volume, with where the guest sees it.
+    pub fn preopens(&self) -> impl Iterator<Item = (Dir, &str)> {
+        self.volumes
+            .iter()
+            .map(|volume| (Dir::root(volume.clone()), volume.mount().guest.as_str()))
+    }
+
+    /// Caps the bytes the guest may write to files in stores, over the whole run.
+    pub fn set_write_limit(&mut self, bytes: u64) {
+        self.write_budget = Arc::new(WriteBudget::new(bytes));
+    }
+
+    /// The run's budget of bytes written to stores.
+    pub fn write_budget(&self) -> &Arc<WriteBudget> {
+        &self.write_budget
+    }
+
+    /// Keeps track of `file`, so it is committed at exit if the guest never closes it.
+    pub(super) fn track(&mut self, file: &Arc<OpenFile>) {
+        if self.open_files.len() >= 64 {
+            self.open_files.retain(|file| file.strong_count() > 0);
+        }
+        self.open_files.push(Arc::downgrade(file));
+    }
+
+    /// Closes a file handle: commits what it wrote. Streams still open on it keep the
+    /// staged copy for further writes, and the file is kept so those writes are committed
+    /// at exit. A failed commit stops the run: the error names the file and the store.
+    pub async fn close(&mut self, file: File) -> wasmtime::Result<()> {
+        let open = file.into_open_file();
+        let closing = Arc::strong_count(&open) == 1;
+        if !closing {
+            self.closed_with_streams.push(open.clone());
+        }
+        open.commit_or_say_why(closing).await.map_err(|why| {
+            wasmtime::format_err!(
+                "closing `{}` failed: its content could not be stored in `{}` ({why}); \
+                 the stored object is unchanged",
+                open.path(),
+                open.volume().url(),
+            )
+        })
+    }
+
+    /// Commits files the guest left open, as closing them would have. Call after the guest's
+    /// run returns; fails naming every file that could not be stored.
+    pub async fn commit_open_files(&mut self) -> Result<()> {
+        let mut failures = Vec::new();
+        let kept: Vec<_> = self.closed_with_streams.drain(..).collect();
+        let open = self.open_files.drain(..).filter_map(|file| file.upgrade());
+        for file in open.chain(kept) {
+            if let Err(why) = file.commit_or_say_why(true).await {
+                failures.push(format!(
+                    "`{}` in `{}` ({why})",
+                    file.path(),
+                    file.volume().url(),
+                ));
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!(
+                "files left open by the guest could not be stored, so they keep their old content: {}",
+                failures.join("; ")
+            )
+        }
+    }
+}

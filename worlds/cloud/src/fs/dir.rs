@@ -1,0 +1,377 @@
+//! Directory handles and the namespace operations: every rule about what a path may name,
+//! and which error a guest gets, lives here.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use object_store::{ObjectStoreExt, PutPayload};
+
+use super::ctx::FsCtx;
+use super::error::{ErrorCode, FsResult, store_error};
+use super::file::{FileState, OpenFile};
+use super::handle::{File, Handle};
+use super::path::{DIR_MARKER, RelPath, is_reserved};
+use super::spool::Spool;
+use super::volume::{Entry, Volume};
+use super::{DirEntry, Kind, MetadataHash, OpenOptions, Stat, local};
+
+/// A directory handle: a volume and a directory's path in it (which may not exist any more).
+/// Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Dir(Arc<DirAt>);
+
+#[derive(Debug)]
+struct DirAt {
+    volume: Arc<Volume>,
+    path: RelPath,
+}
+
+impl Dir {
+    fn new(volume: Arc<Volume>, path: RelPath) -> Dir {
+        Dir(Arc::new(DirAt { volume, path }))
+    }
+
+    /// The root directory of `volume`.
+    pub fn root(volume: Arc<Volume>) -> Dir {
+        Dir::new(volume, RelPath::root())
+    }
+
+    pub fn volume(&self) -> &Arc<Volume> {
+        &self.0.volume
+    }
+
+    pub fn path(&self) -> &RelPath {
+        &self.0.path
+    }
+
+    /// Whether entries may be created, removed or renamed here (the mount is not read-only).
+    pub fn writable(&self) -> bool {
+        !self.volume().read_only()
+    }
+
+    async fn resolve(&self, path: &str) -> FsResult<RelPath> {
+        Ok(self.volume().resolve(self.path(), path).await?.0)
+    }
+
+    /// `stat` of what `path` names.
+    pub async fn stat_at(&self, path: &str) -> FsResult<Stat> {
+        let (path, names_dir) = self.volume().resolve(self.path(), path).await?;
+        match self.volume().lookup(&path).await? {
+            Entry::File { .. } if names_dir => Err(ErrorCode::NotDirectory.into()),
+            Entry::File { size, modified } => Ok(Stat::file(size, Some(modified))),
+            Entry::Dir => Ok(Stat::dir()),
+            Entry::Missing => Err(self.volume().missing(&path).await),
+        }
+    }
+
+    /// Opens `path`, as `openat(2)` with `options`: a directory handle, or a file handle
+    /// whose writes are staged until it is synced or closed. Checked now, against what the
+    /// store holds now (`exclusive` is not held until close).
+    pub async fn open_at(
+        &self,
+        ctx: &mut FsCtx,
+        path: &str,
+        options: OpenOptions,
+    ) -> FsResult<Handle> {
+        let (path, names_dir) = self.volume().resolve(self.path(), path).await?;
+        let OpenOptions {
+            create,
+            exclusive,
+            truncate,
+            directory,
+            read,
+            write,
+            mutate_directory,
+        } = options;
+        let writes = write || truncate || create;
+        if self.volume().read_only() && (writes || mutate_directory) {
+            return Err(ErrorCode::NotPermitted.into());
+        }
+        let volume = self.volume().clone();
+        let state = match volume.lookup(&path).await? {
+            Entry::Dir => {
+                if create && exclusive {
+                    return Err(ErrorCode::Exist.into());
+                }
+                if write || truncate {
+                    return Err(ErrorCode::IsDirectory.into());
+                }
+                return Ok(Handle::Dir(Dir::new(volume, path)));
+            }
+            Entry::File { size, modified } => {
+                if directory || names_dir {
+                    return Err(ErrorCode::NotDirectory.into());
+                }
+                if create && exclusive {
+                    return Err(ErrorCode::Exist.into());
+                }
+                let mut state = FileState {
+                    stored_size: Some(size),
+                    modified: Some(modified),
+                    ..FileState::default()
+                };
+                if truncate && write {
+                    state.spool = Some(Spool::Memory(Vec::new()));
+                    state.dirty = true;
+                    state.modified = Some(SystemTime::now());
+                }
+                state
+            }
+            Entry::Missing => {
+                if !create {
+                    return Err(volume.missing(&path).await);
+                }
+                if directory {
+                    return Err(ErrorCode::Invalid.into());
+                }
+                volume.check_parent(&path).await?;
+                volume.forget_dirs_under(&path);
+                // A new file: it reaches the store, empty or not, when the guest closes or
+                // syncs it.
+                FileState {
+                    spool: Some(Spool::Memory(Vec::new())),
+                    dirty: true,
+                    modified: Some(SystemTime::now()),
+                    ..FileState::default()
+                }
+            }
+        };
+        let file = Arc::new(OpenFile::new(
+            volume,
+            path,
+            ctx.write_budget().clone(),
+            state,
+        ));
+        ctx.track(&file);
+        Ok(Handle::File(File::new(file, read, write)))
+    }
+
+    /// Creates the directory `path`: writes its marker.
+    pub async fn create_directory_at(&self, path: &str) -> FsResult<()> {
+        let path = self.resolve(path).await?;
+        self.volume().check_writable()?;
+        if !matches!(self.volume().lookup(&path).await?, Entry::Missing) {
+            return Err(ErrorCode::Exist.into());
+        }
+        self.volume().check_parent(&path).await?;
+        let marker = path.marker_key();
+        self.volume()
+            .store()
+            .put(&marker, PutPayload::default())
+            .await
+            .map_err(|e| store_error(e, &marker))?;
+        self.volume().remember_dir(&path);
+        Ok(())
+    }
+
+    /// Removes the directory `path`, which must be empty but for its marker.
+    pub async fn remove_directory_at(&self, path: &str) -> FsResult<()> {
+        let path = self.resolve(path).await?;
+        self.volume().check_writable()?;
+        if path.is_root() {
+            return Err(ErrorCode::Invalid.into());
+        }
+        match self.volume().lookup(&path).await? {
+            Entry::Missing => return Err(ErrorCode::NoEntry.into()),
+            Entry::File { .. } => return Err(ErrorCode::NotDirectory.into()),
+            Entry::Dir => {}
+        }
+        remove_empty_dir(self.volume(), &path).await
+    }
+
+    /// Deletes the file `path`.
+    pub async fn unlink_file_at(&self, path: &str) -> FsResult<()> {
+        let path = self.resolve(path).await?;
+        self.volume().check_writable()?;
+        match self.volume().lookup(&path).await? {
+            Entry::Missing => Err(ErrorCode::NoEntry.into()),
+            Entry::Dir => Err(ErrorCode::IsDirectory.into()),
+            Entry::File { .. } => {
+                // The directories above may vanish with their last object.
+                self.volume().forget_ancestors(&path);
+                match (self.volume().local_path(&path), self.volume().local_root()) {
+                    (Some(local), Some(root)) => local::remove(&local, root),
+                    _ => {
+                        let key = path.key_ref();
+                        let deleted = self.volume().store().delete(key).await;
+                        deleted.map_err(|e| store_error(e, key))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Renames `old_path` here to `new_path` in `new_dir`, as `rename(2)`: a file by a
+    /// server-side copy and a delete, a directory by moving every object under it (not
+    /// atomic). Replaces a file with a file, or an empty directory with a directory.
+    ///
+    /// `new_dir` must be a directory handle (`not-directory` otherwise, once `old_path` has
+    /// resolved).
+    pub async fn rename_at(
+        &self,
+        old_path: &str,
+        new_dir: &Handle,
+        new_path: &str,
+    ) -> FsResult<()> {
+        let from = self.resolve(old_path).await?;
+        let new_dir = new_dir.as_dir()?;
+        let to = new_dir.resolve(new_path).await?;
+        if !self.volume().same_mount(new_dir.volume()) {
+            return Err(ErrorCode::CrossDevice.into());
+        }
+        let volume = self.volume();
+        volume.check_writable()?;
+        if from.is_root() || to.is_root() {
+            return Err(ErrorCode::Busy.into());
+        }
+        let source = volume.lookup(&from).await?;
+        let target = volume.lookup(&to).await?;
+        match (source, target) {
+            (Entry::Missing, _) => Err(ErrorCode::NoEntry.into()),
+            _ if from == to => Ok(()),
+            (Entry::File { .. }, Entry::Dir) => Err(ErrorCode::IsDirectory.into()),
+            (Entry::File { .. }, target) => {
+                if matches!(target, Entry::Missing) {
+                    volume.check_parent(&to).await?;
+                }
+                volume.forget_ancestors(&from);
+                volume.forget_dirs_under(&to);
+                let (from_key, to_key) = (from.key_ref(), to.key_ref());
+                let store = volume.store();
+                let copied = store.copy(from_key, to_key).await;
+                copied.map_err(|e| store_error(e, from_key))?;
+                volume.mount().stats.wrote(0);
+                let deleted = store.delete(from_key).await;
+                deleted.map_err(|e| store_error(e, from_key))
+            }
+            (Entry::Dir, Entry::File { .. }) => Err(ErrorCode::NotDirectory.into()),
+            (Entry::Dir, target) => {
+                if to.starts_with(&from) {
+                    return Err(ErrorCode::Invalid.into());
+                }
+                match target {
+                    Entry::Missing => volume.check_parent(&to).await?,
+                    // Replacing an empty directory is allowed, as rename(2) does.
+                    _ => remove_empty_dir(volume, &to).await?,
+                }
+                volume.forget_dirs_under(&from);
+                let stats = &volume.mount().stats;
+                let moved = worldhost_store::move_prefix(
+                    volume.store().as_ref(),
+                    from.key_ref(),
+                    to.key_ref(),
+                )
+                .await
+                .map_err(|error| {
+                    stats.copied(error.copied);
+                    store_error(error.source, &error.key)
+                })?;
+                stats.copied(moved);
+                Ok(())
+            }
+        }
+    }
+
+    /// `readlink`: nothing in an object store is a symlink.
+    pub async fn readlink_at(&self, path: &str) -> FsResult<String> {
+        let path = self.resolve(path).await?;
+        match self.volume().lookup(&path).await? {
+            Entry::Missing => Err(ErrorCode::NoEntry.into()),
+            _ => Err(ErrorCode::Invalid.into()),
+        }
+    }
+
+    /// `link`: object stores have no hard links (a missing source says so first).
+    pub async fn link_at(&self, old_path: &str, new_dir: &Handle, new_path: &str) -> FsResult<()> {
+        let source = self.resolve(old_path).await?;
+        new_dir.as_dir()?.resolve(new_path).await?;
+        if matches!(self.volume().lookup(&source).await?, Entry::Missing) {
+            return Err(self.volume().missing(&source).await);
+        }
+        Err(ErrorCode::Unsupported.into())
+    }
+
+    /// `symlink`: object stores have no symbolic links.
+    pub async fn symlink_at(&self, new_path: &str) -> FsResult<()> {
+        self.resolve(new_path).await?;
+        Err(ErrorCode::Unsupported.into())
+    }
+
+    /// Setting times: object stores set modification times themselves.
+    pub async fn set_times_at(&self, path: &str) -> FsResult<()> {
+        self.resolve(path).await?;
+        Err(ErrorCode::Unsupported.into())
+    }
+
+    /// The metadata hash of what `path` names.
+    pub async fn metadata_hash_at(&self, path: &str) -> FsResult<MetadataHash> {
+        let path = self.resolve(path).await?;
+        if matches!(self.volume().lookup(&path).await?, Entry::Missing) {
+            return Err(ErrorCode::NoEntry.into());
+        }
+        Ok(self.volume().metadata_hash(&path))
+    }
+
+    /// The directory's entries, sorted by name, markers and other reserved names hidden: one
+    /// delimiter listing (one `readdir` on a local store).
+    pub async fn read_directory(&self) -> FsResult<Vec<DirEntry>> {
+        let mut entries = match self.volume().local_path(self.path()) {
+            Some(local) => local::list(&local)?,
+            None => {
+                let prefix = self.path().dir_prefix();
+                let listing = self
+                    .volume()
+                    .store()
+                    .list_with_delimiter(prefix.as_ref())
+                    .await;
+                let listing = listing.map_err(|e| store_error(e, self.path()))?;
+                let dirs = listing
+                    .common_prefixes
+                    .iter()
+                    .filter(|key| !is_reserved(key.filename().unwrap_or_default()))
+                    .map(|key| DirEntry {
+                        name: RelPath::from_key(key).name().to_owned(),
+                        kind: Kind::Dir,
+                    });
+                let files = listing
+                    .objects
+                    .iter()
+                    .filter(|meta| !is_reserved(meta.location.filename().unwrap_or_default()))
+                    .map(|meta| DirEntry {
+                        name: RelPath::from_key(&meta.location).name().to_owned(),
+                        kind: Kind::File,
+                    });
+                dirs.chain(files).collect()
+            }
+        };
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(entries)
+    }
+}
+
+/// Removes the existing directory `path` if only its marker is below it: `not-empty`
+/// otherwise. On a local store staged uploads count too (listings hide them).
+async fn remove_empty_dir(volume: &Volume, path: &RelPath) -> FsResult<()> {
+    let empty = match volume.local_path(path) {
+        Some(local) => local::holds_only_marker(&local)?,
+        None => {
+            let key = path.key_ref();
+            let listing = volume.store().list_with_delimiter(Some(key)).await;
+            let listing = listing.map_err(|e| store_error(e, key))?;
+            listing.common_prefixes.is_empty()
+                && listing
+                    .objects
+                    .iter()
+                    .all(|meta| meta.location.filename() == Some(DIR_MARKER))
+        }
+    };
+    if !empty {
+        return Err(ErrorCode::NotEmpty.into());
+    }
+    let marker = path.marker_key();
+    volume.forget_dirs_under(path);
+    match volume.store().delete(&marker).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Err(e) => Err(store_error(e, &marker)),
+    }
+}

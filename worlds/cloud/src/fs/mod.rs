@@ -1,0 +1,98 @@
+//! The cloud filesystem: POSIX-style files and directories over an object store, as plain
+//! Rust, independent of any WIT version. `wasi:filesystem` adapters (see [`crate::p2`]) fetch
+//! handles from their resource tables, call this, and map [`ErrorCode`] to their own.
+//!
+//! - A [`Volume`] is one mount as the filesystem sees it: the store, the directories known
+//!   to exist, and for a local-directory store the host path of each key.
+//! - A [`Dir`] is a directory handle (a volume and a path in it); its methods are the
+//!   namespace operations (`stat_at`, `open_at`, `rename_at`, ...), each resolving a guest
+//!   path with [`path::RelPath`] (never above the volume's root).
+//! - A [`File`] is an open file handle over an [`OpenFile`]: ranged reads of the stored
+//!   object, writes staged in a private copy (a *spool*) until sync or close.
+//! - [`FsCtx`] is the filesystem of one run: its volumes, its write budget, and the files
+//!   its guest has open, committed when it exits.
+//!
+//! Directories are key prefixes; a directory the guest creates is kept by a marker object
+//! ([`path::DIR_MARKER`]) so it survives empty, and markers never show up in listings. See
+//! `worlds/cloud/README.md` for every operation's semantics.
+
+mod ctx;
+mod dir;
+mod error;
+mod file;
+mod handle;
+mod local;
+pub mod path;
+mod spool;
+mod volume;
+
+use std::time::SystemTime;
+
+pub use ctx::{FsCtx, WriteBudget, WriteLimitExceeded};
+pub use dir::Dir;
+pub use error::{ErrorCode, FsError, FsResult, is_not_found, spool_error, store_error};
+pub use file::{MEMORY_SPOOL_LIMIT, OpenFile, UPLOAD_PART_SIZE};
+pub use handle::{File, Handle, MAX_READ};
+pub use volume::{Entry, Volume};
+
+/// What a path names, when it names something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    File,
+    Dir,
+}
+
+/// What `stat` tells: the kind, the size (0 for directories), and the modification time
+/// (the object's, or the last write's on a handle that wrote; none for directories).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    pub kind: Kind,
+    pub size: u64,
+    pub modified: Option<SystemTime>,
+}
+
+impl Stat {
+    fn file(size: u64, modified: Option<SystemTime>) -> Stat {
+        Stat {
+            kind: Kind::File,
+            size,
+            modified,
+        }
+    }
+
+    fn dir() -> Stat {
+        Stat {
+            kind: Kind::Dir,
+            size: 0,
+            modified: None,
+        }
+    }
+}
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    pub name: String,
+    pub kind: Kind,
+}
+
+/// A hash naming a path in a mount: the same for every handle and every run, different for
+/// different paths (what guests use as inode numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MetadataHash {
+    pub lower: u64,
+    pub upper: u64,
+}
+
+/// How to open a path ([`Dir::open_at`]): POSIX's `O_CREAT`, `O_EXCL`, `O_TRUNC` and
+/// `O_DIRECTORY`, the access wanted, and whether the handle may change the directory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenOptions {
+    pub create: bool,
+    pub exclusive: bool,
+    pub truncate: bool,
+    pub directory: bool,
+    pub read: bool,
+    pub write: bool,
+    pub mutate_directory: bool,
+}

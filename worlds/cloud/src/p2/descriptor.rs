@@ -1,0 +1,429 @@
+//! `wasi:filesystem/types` 0.2 over the core filesystem ([`crate::fs`]): each function
+//! fetches its descriptor from the resource table, translates the WIT types, calls the core,
+//! and maps the core's error code in [`wit_error_code`].
+
+use std::time::SystemTime;
+
+use wasmtime::component::Resource;
+use wasmtime_wasi_io::streams::{DynInputStream, DynOutputStream};
+
+use super::bindings::wasi::clocks::wall_clock::Datetime;
+use super::bindings::wasi::filesystem::types::{
+    self, Advice, DescriptorFlags, DescriptorStat, DescriptorType, DirectoryEntry, ErrorCode,
+    Filesize, MetadataHashValue, NewTimestamp, OpenFlags, PathFlags,
+};
+use super::streams::{DeniedStream, FileInputStream, FileOutputStream, StreamCode};
+use crate::CloudFsView;
+use crate::fs::{self, Dir, FsError, Handle, Kind};
+
+type FsResult<T> = Result<T, FsError>;
+
+/// A descriptor handed to the guest: a core handle, and the flags it reports.
+pub struct Descriptor {
+    handle: Handle,
+    /// A file's flags as opened; a directory's are `read`, and `mutate-directory` unless
+    /// its mount is read-only.
+    flags: DescriptorFlags,
+}
+
+impl Descriptor {
+    pub fn new(handle: Handle, flags: DescriptorFlags) -> Descriptor {
+        let flags = match &handle {
+            Handle::File(_) => flags,
+            Handle::Dir(dir) if dir.writable() => {
+                DescriptorFlags::READ | DescriptorFlags::MUTATE_DIRECTORY
+            }
+            Handle::Dir(_) => DescriptorFlags::READ,
+        };
+        Descriptor { handle, flags }
+    }
+
+    /// The root directory of a volume, as a preopen.
+    pub fn dir(dir: Dir) -> Descriptor {
+        Descriptor::new(Handle::Dir(dir), DescriptorFlags::empty())
+    }
+}
+
+/// The entries of one directory, listed when the guest asked for them.
+pub struct DirectoryEntryStream(std::vec::IntoIter<fs::DirEntry>);
+
+impl From<wasmtime::component::ResourceTableError> for FsError {
+    fn from(error: wasmtime::component::ResourceTableError) -> FsError {
+        FsError::Trap(error.into())
+    }
+}
+
+/// The one mapping of the core's error codes to `wasi:filesystem@0.2`'s.
+pub fn wit_error_code(code: fs::ErrorCode) -> ErrorCode {
+    use fs::ErrorCode as C;
+    match code {
+        C::Access => ErrorCode::Access,
+        C::WouldBlock => ErrorCode::WouldBlock,
+        C::Already => ErrorCode::Already,
+        C::BadDescriptor => ErrorCode::BadDescriptor,
+        C::Busy => ErrorCode::Busy,
+        C::Deadlock => ErrorCode::Deadlock,
+        C::Quota => ErrorCode::Quota,
+        C::Exist => ErrorCode::Exist,
+        C::FileTooLarge => ErrorCode::FileTooLarge,
+        C::IllegalByteSequence => ErrorCode::IllegalByteSequence,
+        C::InProgress => ErrorCode::InProgress,
+        C::Interrupted => ErrorCode::Interrupted,
+        C::Invalid => ErrorCode::Invalid,
+        C::Io => ErrorCode::Io,
+        C::IsDirectory => ErrorCode::IsDirectory,
+        C::Loop => ErrorCode::Loop,
+        C::TooManyLinks => ErrorCode::TooManyLinks,
+        C::MessageSize => ErrorCode::MessageSize,
+        C::NameTooLong => ErrorCode::NameTooLong,
+        C::NoDevice => ErrorCode::NoDevice,
+        C::NoEntry => ErrorCode::NoEntry,
+        C::NoLock => ErrorCode::NoLock,
+        C::InsufficientMemory => ErrorCode::InsufficientMemory,
+        C::InsufficientSpace => ErrorCode::InsufficientSpace,
+        C::NotDirectory => ErrorCode::NotDirectory,
+        C::NotEmpty => ErrorCode::NotEmpty,
+        C::NotRecoverable => ErrorCode::NotRecoverable,
+        C::Unsupported => ErrorCode::Unsupported,
+        C::NoTty => ErrorCode::NoTty,
+        C::NoSuchDevice => ErrorCode::NoSuchDevice,
+        C::Overflow => ErrorCode::Overflow,
+        C::NotPermitted => ErrorCode::NotPermitted,
+        C::Pipe => ErrorCode::Pipe,
+        C::ReadOnly => ErrorCode::ReadOnly,
+        C::InvalidSeek => ErrorCode::InvalidSeek,
+        C::TextFileBusy => ErrorCode::TextFileBusy,
+        C::CrossDevice => ErrorCode::CrossDevice,
+    }
+}
+
+fn datetime(time: SystemTime) -> Option<Datetime> {
+    let since = time.duration_since(SystemTime::UNIX_EPOCH).ok()?;
+    Some(Datetime {
+        seconds: since.as_secs(),
+        nanoseconds: since.subsec_nanos(),
+    })
+}
+
+fn descriptor_type(kind: Kind) -> DescriptorType {
+    match kind {
+        Kind::File => DescriptorType::RegularFile,
+        Kind::Dir => DescriptorType::Directory,
+    }
+}
+
+fn descriptor_stat(stat: fs::Stat) -> DescriptorStat {
+    DescriptorStat {
+        type_: descriptor_type(stat.kind),
+        link_count: 1,
+        size: stat.size,
+        data_access_timestamp: None,
+        data_modification_timestamp: stat.modified.and_then(datetime),
+        status_change_timestamp: None,
+    }
+}
+
+fn hash_value(hash: fs::MetadataHash) -> MetadataHashValue {
+    MetadataHashValue {
+        lower: hash.lower,
+        upper: hash.upper,
+    }
+}
+
+impl CloudFsView<'_> {
+    fn handle(&self, fd: &Resource<Descriptor>) -> FsResult<&Handle> {
+        Ok(&self.table.get(fd)?.handle)
+    }
+
+    /// A directory descriptor's core handle (`not-directory` for a file).
+    fn dir(&self, fd: &Resource<Descriptor>) -> FsResult<Dir> {
+        Ok(self.handle(fd)?.as_dir()?.clone())
+    }
+
+    /// A file descriptor's core handle (`is-directory` for a directory).
+    fn file(&self, fd: &Resource<Descriptor>) -> FsResult<fs::File> {
+        Ok(self.handle(fd)?.as_file()?.clone())
+    }
+}
+
+impl types::Host for CloudFsView<'_> {
+    fn convert_error_code(&mut self, err: FsError) -> wasmtime::Result<ErrorCode> {
+        match err {
+            FsError::Code(code) => Ok(wit_error_code(code)),
+            FsError::Trap(error) => Err(error),
+        }
+    }
+
+    async fn filesystem_error_code(
+        &mut self,
+        err: Resource<wasmtime::Error>,
+    ) -> wasmtime::Result<Option<ErrorCode>> {
+        // Our streams fail with a code of their own (`StreamCode`), or with a host error.
+        let error = self.table.get(&err)?;
+        Ok(Some(
+            error
+                .downcast_ref::<StreamCode>()
+                .map_or(ErrorCode::Io, |code| wit_error_code(code.0)),
+        ))
+    }
+}
+
+impl types::HostDescriptor for CloudFsView<'_> {
+    async fn read_via_stream(
+        &mut self,
+        fd: Resource<Descriptor>,
+        offset: Filesize,
+    ) -> FsResult<Resource<DynInputStream>> {
+        let stream: DynInputStream = match self.file(&fd)?.reader() {
+            Some(file) => Box::new(FileInputStream::new(file, offset)),
+            None => Box::new(DeniedStream),
+        };
+        Ok(self.table.push(stream)?)
+    }
+
+    async fn write_via_stream(
+        &mut self,
+        fd: Resource<Descriptor>,
+        offset: Filesize,
+    ) -> FsResult<Resource<DynOutputStream>> {
+        let stream: DynOutputStream = match self.file(&fd)?.writer().await? {
+            Some(file) => Box::new(FileOutputStream::new(file, Some(offset))),
+            None => Box::new(DeniedStream),
+        };
+        Ok(self.table.push(stream)?)
+    }
+
+    async fn append_via_stream(
+        &mut self,
+        fd: Resource<Descriptor>,
+    ) -> FsResult<Resource<DynOutputStream>> {
+        let stream: DynOutputStream = match self.file(&fd)?.writer().await? {
+            Some(file) => Box::new(FileOutputStream::new(file, None)),
+            None => Box::new(DeniedStream),
+        };
+        Ok(self.table.push(stream)?)
+    }
+
+    async fn advise(
+        &mut self,
+        fd: Resource<Descriptor>,
+        _: Filesize,
+        _: Filesize,
+        _: Advice,
+    ) -> FsResult<()> {
+        self.handle(&fd)?;
+        Ok(())
+    }
+
+    async fn sync_data(&mut self, fd: Resource<Descriptor>) -> FsResult<()> {
+        self.sync(fd).await
+    }
+
+    async fn get_flags(&mut self, fd: Resource<Descriptor>) -> FsResult<DescriptorFlags> {
+        Ok(self.table.get(&fd)?.flags)
+    }
+
+    async fn get_type(&mut self, fd: Resource<Descriptor>) -> FsResult<DescriptorType> {
+        Ok(descriptor_type(self.handle(&fd)?.kind()))
+    }
+
+    async fn set_size(&mut self, fd: Resource<Descriptor>, size: Filesize) -> FsResult<()> {
+        self.file(&fd)?.set_size(size).await
+    }
+
+    async fn set_times(
+        &mut self,
+        fd: Resource<Descriptor>,
+        _: NewTimestamp,
+        _: NewTimestamp,
+    ) -> FsResult<()> {
+        self.handle(&fd)?;
+        // Object stores set modification times themselves.
+        Err(fs::ErrorCode::Unsupported.into())
+    }
+
+    async fn read(
+        &mut self,
+        fd: Resource<Descriptor>,
+        len: Filesize,
+        offset: Filesize,
+    ) -> FsResult<(Vec<u8>, bool)> {
+        let (bytes, at_end) = self.file(&fd)?.read(len, offset).await?;
+        Ok((bytes.to_vec(), at_end))
+    }
+
+    async fn write(
+        &mut self,
+        fd: Resource<Descriptor>,
+        buf: Vec<u8>,
+        offset: Filesize,
+    ) -> FsResult<Filesize> {
+        self.file(&fd)?.write(&buf, offset).await
+    }
+
+    async fn read_directory(
+        &mut self,
+        fd: Resource<Descriptor>,
+    ) -> FsResult<Resource<DirectoryEntryStream>> {
+        let entries = self.dir(&fd)?.read_directory().await?;
+        Ok(self.table.push(DirectoryEntryStream(entries.into_iter()))?)
+    }
+
+    async fn sync(&mut self, fd: Resource<Descriptor>) -> FsResult<()> {
+        let handle = self.handle(&fd)?.clone();
+        handle.sync().await
+    }
+
+    async fn create_directory_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        path: String,
+    ) -> FsResult<()> {
+        self.dir(&fd)?.create_directory_at(&path).await
+    }
+
+    async fn stat(&mut self, fd: Resource<Descriptor>) -> FsResult<DescriptorStat> {
+        let handle = self.handle(&fd)?.clone();
+        Ok(descriptor_stat(handle.stat().await))
+    }
+
+    async fn stat_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        _: PathFlags,
+        path: String,
+    ) -> FsResult<DescriptorStat> {
+        Ok(descriptor_stat(self.dir(&fd)?.stat_at(&path).await?))
+    }
+
+    async fn set_times_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        _: PathFlags,
+        path: String,
+        _: NewTimestamp,
+        _: NewTimestamp,
+    ) -> FsResult<()> {
+        self.dir(&fd)?.set_times_at(&path).await
+    }
+
+    async fn link_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        _: PathFlags,
+        old_path: String,
+        new_fd: Resource<Descriptor>,
+        new_path: String,
+    ) -> FsResult<()> {
+        let new_dir = self.handle(&new_fd)?.clone();
+        self.dir(&fd)?.link_at(&old_path, &new_dir, &new_path).await
+    }
+
+    async fn open_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        _: PathFlags,
+        path: String,
+        oflags: OpenFlags,
+        flags: DescriptorFlags,
+    ) -> FsResult<Resource<Descriptor>> {
+        let options = fs::OpenOptions {
+            create: oflags.contains(OpenFlags::CREATE),
+            exclusive: oflags.contains(OpenFlags::EXCLUSIVE),
+            truncate: oflags.contains(OpenFlags::TRUNCATE),
+            directory: oflags.contains(OpenFlags::DIRECTORY),
+            read: flags.contains(DescriptorFlags::READ),
+            write: flags.contains(DescriptorFlags::WRITE),
+            mutate_directory: flags.contains(DescriptorFlags::MUTATE_DIRECTORY),
+        };
+        let handle = self.dir(&fd)?.open_at(self.ctx, &path, options).await?;
+        Ok(self.table.push(Descriptor::new(handle, flags))?)
+    }
+
+    async fn readlink_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<String> {
+        self.dir(&fd)?.readlink_at(&path).await
+    }
+
+    async fn remove_directory_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        path: String,
+    ) -> FsResult<()> {
+        self.dir(&fd)?.remove_directory_at(&path).await
+    }
+
+    async fn rename_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        old_path: String,
+        new_fd: Resource<Descriptor>,
+        new_path: String,
+    ) -> FsResult<()> {
+        let new_dir = self.handle(&new_fd)?.clone();
+        self.dir(&fd)?
+            .rename_at(&old_path, &new_dir, &new_path)
+            .await
+    }
+
+    async fn symlink_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        _: String,
+        new_path: String,
+    ) -> FsResult<()> {
+        self.dir(&fd)?.symlink_at(&new_path).await
+    }
+
+    async fn unlink_file_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
+        self.dir(&fd)?.unlink_file_at(&path).await
+    }
+
+    async fn is_same_object(
+        &mut self,
+        a: Resource<Descriptor>,
+        b: Resource<Descriptor>,
+    ) -> wasmtime::Result<bool> {
+        let (a, b) = (self.table.get(&a)?, self.table.get(&b)?);
+        Ok(a.handle.is_same_object(&b.handle))
+    }
+
+    async fn metadata_hash(&mut self, fd: Resource<Descriptor>) -> FsResult<MetadataHashValue> {
+        Ok(hash_value(self.handle(&fd)?.metadata_hash()))
+    }
+
+    async fn metadata_hash_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        _: PathFlags,
+        path: String,
+    ) -> FsResult<MetadataHashValue> {
+        Ok(hash_value(self.dir(&fd)?.metadata_hash_at(&path).await?))
+    }
+
+    async fn drop(&mut self, fd: Resource<Descriptor>) -> wasmtime::Result<()> {
+        let descriptor = self.table.delete(fd)?;
+        if let Handle::File(file) = descriptor.handle {
+            // Closing commits; a commit that fails stops the run.
+            self.ctx.close(file).await?;
+        }
+        Ok(())
+    }
+}
+
+impl types::HostDirectoryEntryStream for CloudFsView<'_> {
+    async fn read_directory_entry(
+        &mut self,
+        stream: Resource<DirectoryEntryStream>,
+    ) -> FsResult<Option<DirectoryEntry>> {
+        let entry = self.table.get_mut(&stream)?.0.next();
+        Ok(entry.map(|entry| DirectoryEntry {
+            type_: descriptor_type(entry.kind),
+            name: entry.name,
+        }))
+    }
+
+    async fn drop(&mut self, stream: Resource<DirectoryEntryStream>) -> wasmtime::Result<()> {
+        self.table.delete(stream)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,196 @@
+//! File handles: access checks, reads and writes on the handle's view, commits, the run's
+//! write budget, and files left open.
+
+use worldhost_world_cloud::WriteLimitExceeded;
+use worldhost_world_cloud::fs::ErrorCode::*;
+use worldhost_world_cloud::fs::{FsError, Kind, MAX_READ, OpenOptions};
+
+use crate::support::*;
+
+#[tokio::test]
+async fn handles_check_the_access_they_were_opened_with() {
+    for backend in BACKENDS {
+        let mut fs = Fs::new(backend);
+        fs.write_file("f", b"content").await.unwrap();
+        let reader = file_of(fs.open("f", read_only()).await.unwrap());
+        assert_eq!(err(reader.write(b"x", 0).await), BadDescriptor);
+        assert_eq!(err(reader.set_size(0).await), Invalid);
+        assert!(reader.writer().await.unwrap().is_none());
+        assert!(reader.reader().is_some());
+        let writer = file_of(
+            fs.open(
+                "f",
+                OpenOptions {
+                    write: true,
+                    ..OpenOptions::default()
+                },
+            )
+            .await
+            .unwrap(),
+        );
+        assert_eq!(err(writer.read(10, 0).await), BadDescriptor);
+        assert!(writer.reader().is_none());
+        assert!(writer.writer().await.unwrap().is_some());
+        // A directory handle is not a file.
+        let dir = fs.open(".", read_only()).await.unwrap();
+        assert_eq!(err(dir.as_file()), IsDirectory);
+        assert_eq!(dir.stat().await.kind, Kind::Dir);
+    }
+}
+
+#[tokio::test]
+async fn reads_are_ranged_short_at_most_max_read_and_say_where_the_end_is() {
+    for backend in BACKENDS {
+        let mut fs = Fs::new(backend);
+        let big = vec![7u8; (MAX_READ + 10) as usize];
+        fs.write_file("big", &big).await.unwrap();
+        let file = file_of(fs.open("big", read_only()).await.unwrap());
+        let (bytes, at_end) = file.read(u64::MAX, 0).await.unwrap();
+        assert_eq!((bytes.len() as u64, at_end), (MAX_READ, false));
+        let (bytes, at_end) = file.read(100, MAX_READ).await.unwrap();
+        assert_eq!((bytes.len(), at_end), (10, true));
+        let (bytes, at_end) = file.read(100, u64::MAX).await.unwrap();
+        assert_eq!((bytes.len(), at_end), (0, true));
+        let (bytes, _) = file.read(3, 5).await.unwrap();
+        assert_eq!(&bytes[..], &[7, 7, 7]);
+    }
+}
+
+#[tokio::test]
+async fn writes_are_staged_until_sync_or_close() {
+    for backend in BACKENDS {
+        let mut fs = Fs::new(backend);
+        fs.write_file("f", b"old content").await.unwrap();
+        let writer = file_of(
+            fs.open(
+                "f",
+                OpenOptions {
+                    read: true,
+                    write: true,
+                    ..OpenOptions::default()
+                },
+            )
+            .await
+            .unwrap(),
+        );
+        // Writing into an existing file keeps the rest of it.
+        assert_eq!(writer.write(b"NEW", 0).await.unwrap(), 3);
+        assert_eq!(&writer.read(100, 0).await.unwrap().0[..], b"NEW content");
+        // Other handles see the stored object until the writer syncs.
+        assert_eq!(fs.read_file("f").await.unwrap(), b"old content");
+        writer.sync().await.unwrap();
+        assert_eq!(fs.read_file("f").await.unwrap(), b"NEW content");
+        // Past the end: a gap of zeros.
+        writer.write(b"!", 13).await.unwrap();
+        assert_eq!(writer.stat().await.size, 14);
+        fs.ctx.close(writer).await.unwrap();
+        assert_eq!(fs.read_file("f").await.unwrap(), b"NEW content\0\0!");
+    }
+}
+
+#[tokio::test]
+async fn set_size_shrinks_and_extends_with_zeros() {
+    for backend in BACKENDS {
+        let mut fs = Fs::new(backend);
+        fs.write_file("f", b"0123456789").await.unwrap();
+        let file = file_of(fs.open("f", create_write()).await.unwrap());
+        // `truncate` already emptied it; extend, write, shrink.
+        file.set_size(4).await.unwrap();
+        file.write(b"ab", 1).await.unwrap();
+        file.set_size(3).await.unwrap();
+        fs.ctx.close(file).await.unwrap();
+        assert_eq!(fs.read_file("f").await.unwrap(), b"\0ab");
+        let file = file_of(
+            fs.open(
+                "f",
+                OpenOptions {
+                    write: true,
+                    ..OpenOptions::default()
+                },
+            )
+            .await
+            .unwrap(),
+        );
+        file.set_size(5).await.unwrap();
+        fs.ctx.close(file).await.unwrap();
+        assert_eq!(fs.read_file("f").await.unwrap(), b"\0ab\0\0");
+    }
+}
+
+#[tokio::test]
+async fn large_files_spill_to_disk_and_arrive_whole() {
+    for backend in BACKENDS {
+        let mut fs = Fs::new(backend);
+        let data: Vec<u8> = (0..(9u32 << 20)).map(|i| (i % 251) as u8).collect();
+        let file = file_of(fs.open("big", create_write()).await.unwrap());
+        for (i, chunk) in data.chunks(1 << 20).enumerate() {
+            file.write(chunk, (i << 20) as u64).await.unwrap();
+        }
+        assert_eq!(fs.kind("big").await, Err(NoEntry));
+        fs.ctx.close(file).await.unwrap();
+        assert!(fs.read_file("big").await.unwrap() == data, "{backend:?}");
+        if let Some(local) = &fs.local {
+            // Committed by a rename: nothing staged is left beside it.
+            let names: Vec<_> = std::fs::read_dir(local)
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name())
+                .collect();
+            assert_eq!(names, ["big"]);
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_write_limit_stops_the_run() {
+    for backend in BACKENDS {
+        let mut fs = Fs::new(backend);
+        fs.ctx.set_write_limit(10);
+        let file = file_of(fs.open("f", create_write()).await.unwrap());
+        file.write(b"0123456789", 0).await.unwrap();
+        let trap = match file.write(b"x", 10).await {
+            Err(FsError::Trap(error)) => error,
+            other => panic!("expected a trap, got {other:?}"),
+        };
+        assert!(
+            trap.downcast_ref::<WriteLimitExceeded>().is_some(),
+            "{trap}"
+        );
+        // Growing a file counts too.
+        let grown = file_of(fs.open("g", create_write()).await.unwrap());
+        assert!(matches!(grown.set_size(1).await, Err(FsError::Trap(_))));
+    }
+}
+
+#[tokio::test]
+async fn files_left_open_are_committed_at_exit() {
+    for backend in BACKENDS {
+        let mut fs = Fs::new(backend);
+        let file = file_of(fs.open("left-open", create_write()).await.unwrap());
+        file.write(b"kept", 0).await.unwrap();
+        // A stream outlives its handle: its later writes are committed at exit too.
+        let stream = file_of(fs.open("streamed", create_write()).await.unwrap());
+        let open = stream.writer().await.unwrap().unwrap();
+        open.write_now(None, b"before").unwrap();
+        fs.ctx.close(stream).await.unwrap();
+        assert_eq!(fs.read_file("streamed").await.unwrap(), b"before");
+        open.write_now(None, b" after").unwrap();
+        assert_eq!(fs.kind("left-open").await, Err(NoEntry));
+        fs.ctx.commit_open_files().await.unwrap();
+        assert_eq!(fs.read_file("left-open").await.unwrap(), b"kept");
+        assert_eq!(fs.read_file("streamed").await.unwrap(), b"before after");
+        drop(file);
+    }
+}
+
+#[tokio::test]
+async fn a_handle_sees_its_own_writes_in_stat() {
+    for backend in BACKENDS {
+        let mut fs = Fs::new(backend);
+        let file = file_of(fs.open("f", create_write()).await.unwrap());
+        file.write(b"12345", 0).await.unwrap();
+        let stat = file.stat().await;
+        assert_eq!((stat.kind, stat.size), (Kind::File, 5));
+        assert!(stat.modified.is_some());
+        fs.ctx.close(file).await.unwrap();
+    }
+}
