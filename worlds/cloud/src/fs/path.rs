@@ -14,6 +14,12 @@ use super::ErrorCode;
 /// stores' staged uploads: never listed, and the guest cannot open or create them.
 pub use worldhost_store::names::{DIR_MARKER, is_host_name, is_reserved, is_staging_name};
 
+/// The longest path a guest may give, in bytes (Linux's `PATH_MAX` less its NUL): longer is
+/// `name-too-long`. It also bounds the work one resolution does.
+pub const MAX_PATH: usize = 4095;
+/// The longest name of one file or directory, in bytes (Linux's `NAME_MAX`).
+pub const MAX_NAME: usize = 255;
+
 /// A key below a mount's root, as its segments (empty for the root) and as an object key.
 /// Keys hold the guest's names unencoded, so listings give back exactly what was written.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -51,6 +57,10 @@ impl RelPath {
     /// Like [`RelPath::join`], also saying what POSIX resolution would require: every
     /// directory that a `..` steps out of must exist, and a trailing `/` names a directory.
     pub fn join_checked(&self, path: &str) -> Result<Resolved, ErrorCode> {
+        // Bounded before any work, as Linux bounds them: the whole path and each name.
+        if path.len() > MAX_PATH {
+            return Err(ErrorCode::NameTooLong);
+        }
         if path.starts_with('/') {
             // WASI paths are relative to a descriptor; cap-std answers the same way.
             return Err(ErrorCode::NotPermitted);
@@ -69,6 +79,9 @@ impl RelPath {
                     }
                 }
                 name => {
+                    if name.len() > MAX_NAME {
+                        return Err(ErrorCode::NameTooLong);
+                    }
                     PathPart::parse(name).map_err(|_| ErrorCode::IllegalByteSequence)?;
                     if is_host_name(name) {
                         return Err(ErrorCode::Access);
@@ -190,6 +203,36 @@ mod tests {
         assert_eq!(join(&[], "d/.worldhost-dir"), Err(ErrorCode::Access));
         // Staging names are refused only on local stores (see `Volume::resolve`).
         assert_eq!(join(&[], "big.bin#123"), Ok("big.bin#123".into()));
+    }
+
+    #[test]
+    fn paths_and_names_past_linux_limits_are_too_long() {
+        let name = "n".repeat(MAX_NAME);
+        assert!(join(&[], &name).is_ok());
+        assert_eq!(
+            join(&[], &format!("{name}n")),
+            Err(ErrorCode::NameTooLong)
+        );
+        assert_eq!(
+            join(&[], &format!("d/{name}n/x")),
+            Err(ErrorCode::NameTooLong)
+        );
+        let deep = "d/".repeat(MAX_PATH / 2);
+        assert_eq!(deep.len(), MAX_PATH - 1);
+        assert!(join(&[], &deep).is_ok());
+        assert_eq!(join(&[], &format!("{deep}dd")), Err(ErrorCode::NameTooLong));
+        // The attack: `x/` x 16000 then `../` x 16000 is refused at once.
+        let attack = "x/".repeat(16_000) + &"../".repeat(16_000);
+        let started = std::time::Instant::now();
+        assert_eq!(join(&[], &attack), Err(ErrorCode::NameTooLong));
+        assert!(started.elapsed() < std::time::Duration::from_millis(50));
+        // The longest allowed path of `..` climbs resolves in linear-ish time.
+        let climb = "x/".repeat(1000) + &"../".repeat(698);
+        assert!(climb.len() <= MAX_PATH);
+        let started = std::time::Instant::now();
+        let resolved = RelPath::root().join_checked(&climb).unwrap();
+        assert_eq!(resolved.must_be_dirs.len(), 698);
+        assert!(started.elapsed() < std::time::Duration::from_millis(500));
     }
 
     #[test]
