@@ -209,10 +209,7 @@ mod tests {
     fn paths_and_names_past_linux_limits_are_too_long() {
         let name = "n".repeat(MAX_NAME);
         assert!(join(&[], &name).is_ok());
-        assert_eq!(
-            join(&[], &format!("{name}n")),
-            Err(ErrorCode::NameTooLong)
-        );
+        assert_eq!(join(&[], &format!("{name}n")), Err(ErrorCode::NameTooLong));
         assert_eq!(
             join(&[], &format!("d/{name}n/x")),
             Err(ErrorCode::NameTooLong)

@@ -243,6 +243,9 @@ fn every_store_answers_alike() {
 
 /// POSIX resolution, as a model: the first error wins.
 fn model(base: &[String], path: &str) -> Result<Vec<String>, ErrorCode> {
+    if path.len() > 4095 {
+        return Err(NameTooLong);
+    }
     if path.starts_with('/') {
         return Err(NotPermitted);
     }
@@ -253,6 +256,7 @@ fn model(base: &[String], path: &str) -> Result<Vec<String>, ErrorCode> {
             ".." => {
                 segments.pop().ok_or(NotPermitted)?;
             }
+            name if name.len() > 255 => return Err(NameTooLong),
             name if name.chars().any(|c| c.is_ascii_control()) => {
                 return Err(IllegalByteSequence);
             }
