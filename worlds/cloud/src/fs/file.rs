@@ -179,8 +179,9 @@ impl OpenFile {
     /// Writes `data` at `offset` into the spool (which must exist).
     pub(super) fn write_at(&self, state: &mut FileState, offset: u64, data: &[u8]) -> FsResult<()> {
         // The bytes written, and the zeros of any gap they leave past the end, count.
+        // Checked: a hostile offset near 2^64 must not wrap the charge back to nothing.
         let gap = offset.saturating_sub(state.size());
-        self.charge(data.len() as u64 + gap)?;
+        self.charge((data.len() as u64).checked_add(gap).unwrap_or(u64::MAX))?;
         let spool = state
             .spool
             .as_mut()

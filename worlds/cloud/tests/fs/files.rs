@@ -194,3 +194,31 @@ async fn a_handle_sees_its_own_writes_in_stat() {
         fs.ctx.close(file).await.unwrap();
     }
 }
+
+/// Hostile sizes and offsets (the default write limit is large, as a run's is) are refused
+/// with the write limit, never wrapped into small numbers, never a host panic: `set-size` to
+/// 2^64 - W used to reset the budget and then panic the host on `memory:` (capacity overflow).
+#[tokio::test]
+async fn hostile_sizes_and_offsets_hit_the_write_limit() {
+    for backend in BACKENDS {
+        let mut fs = Fs::new(backend);
+        fs.ctx.set_write_limit(16 << 30);
+        let file = file_of(fs.open("f", create_write()).await.unwrap());
+        file.write(b"0123456789", 0).await.unwrap();
+        for attempt in [
+            file.set_size(u64::MAX - 5).await,
+            file.set_size(u64::MAX).await,
+            // The gap plus the bytes overflow u64: the charge must not wrap to a few bytes.
+            file.write(&[7; 20], u64::MAX - 3).await.map(drop),
+            file.write(b"x", 1 << 62).await.map(drop),
+        ] {
+            match attempt {
+                Err(FsError::Trap(error)) => assert!(
+                    error.downcast_ref::<WriteLimitExceeded>().is_some(),
+                    "{backend:?}: {error}"
+                ),
+                other => panic!("{backend:?}: expected the write limit, got {other:?}"),
+            }
+        }
+    }
+}
