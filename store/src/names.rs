@@ -10,9 +10,13 @@ pub const STAGING_DIR: &str = ".worldhost-staging";
 /// Where the outputs of a failed job are kept when asked.
 pub const QUARANTINE_DIR: &str = ".worldhost-quarantine";
 
-/// Whether `name` is one of the host's own names (marker, staging, quarantine).
+/// Whether `name` is one of the host's own names (marker, staging, quarantine), in any case:
+/// on a case-insensitive volume (a local store on macOS or Windows) `.WORLDHOST-STAGING` is
+/// the same directory as `.worldhost-staging`, and must be as unreachable.
 pub fn is_host_name(name: &str) -> bool {
-    matches!(name, DIR_MARKER | STAGING_DIR | QUARANTINE_DIR)
+    [DIR_MARKER, STAGING_DIR, QUARANTINE_DIR]
+        .iter()
+        .any(|reserved| name.eq_ignore_ascii_case(reserved))
 }
 
 /// Whether `name` is a staged upload's name on a local store (`NAME#DIGITS`, as object_store
@@ -34,7 +38,14 @@ mod tests {
 
     #[test]
     fn reserved_names() {
-        for name in [DIR_MARKER, STAGING_DIR, QUARANTINE_DIR, "big.bin#123"] {
+        for name in [
+            DIR_MARKER,
+            STAGING_DIR,
+            QUARANTINE_DIR,
+            "big.bin#123",
+            ".WORLDHOST-STAGING",
+            ".WorldHost-Dir",
+        ] {
             assert!(is_reserved(name), "{name}");
         }
         for name in ["a", "big.bin#", "x#1a", ".worldhost-dirs", "#"] {

@@ -260,7 +260,14 @@ fn model(base: &[String], path: &str) -> Result<Vec<String>, ErrorCode> {
             name if name.chars().any(|c| c.is_ascii_control()) => {
                 return Err(IllegalByteSequence);
             }
-            ".worldhost-dir" | ".worldhost-staging" | ".worldhost-quarantine" => {
+            name if [
+                ".worldhost-dir",
+                ".worldhost-staging",
+                ".worldhost-quarantine",
+            ]
+            .iter()
+            .any(|reserved| name.eq_ignore_ascii_case(reserved)) =>
+            {
                 return Err(Access);
             }
             name => segments.push(name.to_owned()),
