@@ -10,7 +10,7 @@
 //! | CPU | 100 billion fuel units (about a minute of guest code) | wasmtime fuel | 122 |
 //! | stdout | 64 MiB | a counting stream | 123 |
 //! | wall clock | 10 minutes | epoch interruption every 10 ms, plus a timer on host calls | 124 |
-//! | stderr | 16 MiB | a counting stream | 125 |
+//! | stderr | 16 MiB | a counting stream; the guest's log lines the host prints count too | 125 |
 //! | bytes written to stores | 16 GiB | the cloud filesystem's write budget | 120 |
 //!
 //! A run that hits a limit stops at once with one line naming the limit and its value, and
@@ -461,6 +461,29 @@ impl<S> CappedOutput<S> {
             error,
         }
     }
+
+    /// A charge against the same cap, for bytes that reach the stream another way (the
+    /// guest's log lines, which the host writes to its own stderr).
+    pub fn shared_charge(&self) -> impl Fn(u64) -> wasmtime::Result<()> + Send + Sync + 'static {
+        let (written, cap, error) = (self.written.clone(), self.cap, self.error.clone());
+        move |bytes| charge(&written, cap, bytes, &error)
+    }
+}
+
+/// Counts `bytes` more against `cap`, failing with `error` once past it (never wrapping).
+fn charge(
+    written: &AtomicU64,
+    cap: u64,
+    bytes: u64,
+    error: &LimitExceeded,
+) -> wasmtime::Result<()> {
+    let total = written
+        .fetch_add(bytes, Ordering::Relaxed)
+        .saturating_add(bytes);
+    if total > cap {
+        return Err(wasmtime::Error::new(error.clone()));
+    }
+    Ok(())
 }
 
 impl<S: IsTerminal> IsTerminal for CappedOutput<S> {
@@ -495,13 +518,8 @@ struct CappedStream {
 #[async_trait::async_trait]
 impl OutputStream for CappedStream {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
-        let total = self
-            .written
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed)
-            + bytes.len() as u64;
-        if total > self.cap {
-            return Err(StreamError::Trap(wasmtime::Error::new(self.error.clone())));
-        }
+        charge(&self.written, self.cap, bytes.len() as u64, &self.error)
+            .map_err(StreamError::Trap)?;
         self.inner.write(bytes)
     }
 

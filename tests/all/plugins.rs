@@ -91,6 +91,29 @@ fn log_lines_reach_the_hosts_output_with_the_plugins_name() {
     assert_eq!(ran.stdout, "logged\n", "log lines never go to stdout");
 }
 
+/// A guest's log lines go to the host's stderr, so they count against its stderr limit: a
+/// plugin logging without end is stopped there (exit 125), as one printing to stderr is.
+#[test]
+fn log_lines_count_against_the_stderr_limit() {
+    let mut command = call_command(
+        &["--text", "--mount", "memory:", "--max-stderr", "16KiB"],
+        &echo(),
+    );
+    command.env("WORLDHOST_LOG", "info");
+    let ran = run_with_stdin(command, b"log 100000");
+    assert_eq!(ran.code, 125, "{ran:#?}");
+    assert!(ran.stderr.contains("stderr limit"), "{ran:#?}");
+    let logged = ran.stderr.matches("echo logs a lot").count();
+    assert!((100..2000).contains(&logged), "{logged} lines got out");
+    // Lines the host's filter drops are not written, so not counted.
+    let mut command = call_command(
+        &["--text", "--mount", "memory:", "--max-stderr", "16KiB"],
+        &echo(),
+    );
+    command.env("WORLDHOST_LOG", "warn");
+    assert_eq!(run_with_stdin(command, b"log 2000").success(), "logged\n");
+}
+
 #[test]
 fn blobs_and_files_are_the_same_objects() {
     let store = tempfile::tempdir().unwrap();

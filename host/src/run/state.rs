@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
-use worldhost_world_api::{GuestInfo, InstanceLimits, World, WorldHost};
+use worldhost_world_api::{GuestInfo, InstanceLimits, LogBudget, World, WorldHost};
 
 use super::RunOptions;
 use crate::limits::{CappedOutput, GuestLimiter, Limit, Limits, past};
@@ -70,11 +70,13 @@ pub async fn new_state<W: World>(
         limits.stdout,
         limits.exceeded(Limit::Stdout),
     ));
-    builder.stderr(CappedOutput::new(
+    let stderr = CappedOutput::new(
         wasmtime_wasi::cli::stderr(),
         limits.stderr,
         limits.exceeded(Limit::Stderr),
-    ));
+    );
+    let log_budget = LogBudget::new(stderr.shared_charge());
+    builder.stderr(stderr);
     // argv[0] is the guest's file name, as `wasmtime run` does.
     builder.arg(guest_path.display().to_string());
     builder.args(&options.args);
@@ -93,6 +95,7 @@ pub async fn new_state<W: World>(
         guest: GuestInfo {
             name: guest_name(guest_path),
             config: options.config.clone(),
+            log_budget,
         },
     })
 }

@@ -38,13 +38,42 @@ pub enum MountSource {
     Store(StoreUrl),
 }
 
-/// The guest's name (for log lines) and the definition's `[config]` values, for the host
-/// interfaces a world offers.
+/// The guest's name (for log lines), the definition's `[config]` values and its log budget,
+/// for the host interfaces a world offers.
 #[derive(Debug, Clone, Default)]
 pub struct GuestInfo {
     /// The guest's file stem, e.g. `word_count`.
     pub name: String,
     pub config: BTreeMap<String, String>,
+    /// What the guest's own log lines take of its stderr limit.
+    pub log_budget: LogBudget,
+}
+
+/// Charges the bytes of a guest's log lines against its stderr limit: the host's log goes to
+/// stderr too, so a guest that logs instead of printing is held to the same cap. A refused
+/// charge is the error that stops the run at that limit.
+#[derive(Clone, Default)]
+pub struct LogBudget(Option<Arc<dyn Fn(u64) -> wasmtime::Result<()> + Send + Sync>>);
+
+impl LogBudget {
+    pub fn new(charge: impl Fn(u64) -> wasmtime::Result<()> + Send + Sync + 'static) -> LogBudget {
+        LogBudget(Some(Arc::new(charge)))
+    }
+
+    /// Counts `bytes` more (nothing to count against without a budget).
+    pub fn charge(&self, bytes: u64) -> wasmtime::Result<()> {
+        self.0.as_ref().map_or(Ok(()), |charge| charge(bytes))
+    }
+}
+
+impl std::fmt::Debug for LogBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "LogBudget"
+        } else {
+            "LogBudget(none)"
+        })
+    }
 }
 
 /// Limits a world enforces itself, for each instance.

@@ -41,6 +41,21 @@ impl logging::Host for &mut GuestInfo {
         message: String,
         fields: Vec<(String, String)>,
     ) -> wasmtime::Result<()> {
+        let enabled = match level {
+            logging::Level::Trace => tracing::enabled!(target: "guest", tracing::Level::TRACE),
+            logging::Level::Debug => tracing::enabled!(target: "guest", tracing::Level::DEBUG),
+            logging::Level::Info => tracing::enabled!(target: "guest", tracing::Level::INFO),
+            logging::Level::Warn => tracing::enabled!(target: "guest", tracing::Level::WARN),
+            logging::Level::Error => tracing::enabled!(target: "guest", tracing::Level::ERROR),
+        };
+        if !enabled {
+            return Ok(()); // filtered out: nothing written, nothing counted
+        }
+        // What reaches the host's stderr counts against the guest's stderr limit.
+        let size = fields.iter().fold(message.len(), |size, (key, value)| {
+            size.saturating_add(key.len() + value.len() + 2)
+        });
+        self.log_budget.charge(size as u64)?;
         let fields = fields
             .iter()
             .map(|(key, value)| format!("{key}={value}"))

@@ -46,6 +46,14 @@ impl Guest for Echo {
                 );
                 Ok(Payload::Text("logged".into()))
             }
+            // `log N`: N log lines, to try the host's cap on them.
+            ["log", count] => {
+                let count: u32 = count.parse().map_err(|_| failed("bad-count", count))?;
+                for i in 0..count {
+                    logging::log(logging::Level::Info, "echo logs a lot", &[("line".into(), i.to_string())]);
+                }
+                Ok(Payload::Text("logged".into()))
+            }
             ["put", key, value] => blob::put(key, value.as_bytes())
                 .map(|()| Payload::Text("stored".into()))
                 .map_err(|e| failed("blob", format!("{e:?}"))),
