@@ -181,7 +181,7 @@ impl OpenFile {
         // The bytes written, and the zeros of any gap they leave past the end, count.
         // Checked: a hostile offset near 2^64 must not wrap the charge back to nothing.
         let gap = offset.saturating_sub(state.size());
-        self.charge((data.len() as u64).checked_add(gap).unwrap_or(u64::MAX))?;
+        self.charge((data.len() as u64).saturating_add(gap))?;
         let spool = state
             .spool
             .as_mut()
