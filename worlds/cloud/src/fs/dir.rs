@@ -4,13 +4,15 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use futures::TryStreamExt;
+
 use object_store::{ObjectStoreExt, PutPayload};
 
 use super::ctx::FsCtx;
 use super::error::{ErrorCode, FsResult, store_error};
 use super::file::{FileState, OpenFile};
 use super::handle::{File, Handle};
-use super::path::{DIR_MARKER, RelPath, is_reserved};
+use super::path::{RelPath, is_reserved};
 use super::spool::Spool;
 use super::volume::{Entry, Volume};
 use super::{DirEntry, Kind, MetadataHash, OpenOptions, Stat, local};
@@ -355,14 +357,18 @@ async fn remove_empty_dir(volume: &Volume, path: &RelPath) -> FsResult<()> {
     let empty = match volume.local_path(path) {
         Some(local) => local::holds_only_marker(&local)?,
         None => {
-            let key = path.key_ref();
-            let listing = volume.store().list_with_delimiter(Some(key)).await;
-            let listing = listing.map_err(|e| store_error(e, key))?;
-            listing.common_prefixes.is_empty()
-                && listing
-                    .objects
-                    .iter()
-                    .all(|meta| meta.location.filename() == Some(DIR_MARKER))
+            // Anything below but the directory's own marker makes it non-empty, so the first
+            // two keys of a listing tell: one request, however many objects lie below.
+            let (key, marker) = (path.key_ref(), path.marker_key());
+            let mut listing = volume.store().list(Some(key));
+            let mut empty = true;
+            while let Some(meta) = listing.try_next().await.map_err(|e| store_error(e, key))? {
+                if meta.location != marker {
+                    empty = false;
+                    break;
+                }
+            }
+            empty
         }
     };
     if !empty {
