@@ -29,7 +29,8 @@ use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 use worldhost_world_api::World;
 
 use crate::guest;
-use crate::limits::{EpochTicker, Limit, Limits};
+use crate::limits::{Limit, Limits};
+use crate::run::enforce::EpochTicker;
 use crate::run::{
     HostState, Outcome, RunOptions, check_imports, classify_failure, linker, new_state, new_store,
 };

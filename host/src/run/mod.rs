@@ -1,6 +1,7 @@
 //! Running a command guest: one store, one instance, one call of `wasi:cli/run`, within the
 //! run's [`crate::limits`].
 
+pub mod enforce;
 mod state;
 
 use anyhow::{Context, Result};
@@ -11,8 +12,9 @@ use wasmtime_wasi::I32Exit;
 use worldhost_world_api::World;
 
 use crate::guest::{EntryPoint, Guest};
-use crate::limits::{EpochTicker, Limit, LimitExceeded, Limits};
+use crate::limits::{Limit, LimitExceeded, Limits};
 use crate::world::{AnyWorld, with_world};
+use enforce::EpochTicker;
 pub use state::{HostState, engine, guest_name, linker, new_state, new_store};
 
 /// The exit status of a guest that trapped, as `wasmtime run` (and a Unix abort) uses.

@@ -7,7 +7,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use worldhost_world_api::{GuestInfo, InstanceLimits, LogBudget, World, WorldHost};
 
 use super::RunOptions;
-use crate::limits::{CappedOutput, GuestLimiter, Limit, Limits, past};
+use super::enforce::{CappedOutput, GuestLimiter, past};
+use crate::limits::{Limit, Limits};
 
 /// Per-instance state: the WASI context, the table of resources handed to the guest, the
 /// world's own state `S` (nothing for `cli`, the filesystem for `cloud`), the resource
