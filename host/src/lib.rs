@@ -18,3 +18,6 @@ pub mod limits;
 pub mod plugin;
 pub mod run;
 pub mod world;
+
+#[cfg(test)]
+mod fuzz_tests;

@@ -244,4 +244,34 @@ mod tests {
         assert!(!url("s3://b/out").overlaps(&url("s3://b/output")));
         assert!(!url("s3://b/out").overlaps(&url("gs://b/out")));
     }
+
+    /// Text that looks like a store URL, or partly: a scheme, a separator, then anything.
+    fn url_like() -> impl proptest::strategy::Strategy<Value = String> {
+        "(default|memory|file|s3|gs|az|azure|http|https|ftp|)(:|://|:///|/|)[a-zA-Z0-9./:@%?#\\[\\] \n-]{0,24}"
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            failure_persistence: None,
+            ..proptest::test_runner::Config::default()
+        })]
+
+        /// Issue 12, item 7: `StoreUrl::parse` never panics; a refusal names the text, and a
+        /// URL it accepts parses again from its own text to the same store.
+        #[test]
+        fn store_urls_never_panic_and_round_trip(text in proptest::prop_oneof![
+            proptest::arbitrary::any::<String>(),
+            url_like(),
+        ]) {
+            match StoreUrl::parse(&text) {
+                Ok(url) => {
+                    let again = StoreUrl::parse(url.as_str());
+                    proptest::prop_assert_eq!(again.map(|again| again.kind), Ok(url.kind));
+                }
+                Err(message) => {
+                    proptest::prop_assert!(message.contains(&format!("`{text}`")), "{}", message);
+                }
+            }
+        }
+    }
 }

@@ -19,6 +19,7 @@ use worldhost_store::{Mount, MountSpec, StagedOutput};
 use crate::guest::compose::{ImportModule, compose};
 use crate::guest::{CoreRole, Guest};
 use crate::run::{Outcome, RunOptions, run_command};
+use crate::world::definition::one_line;
 use crate::world::{AnyWorld, WorldFile, parse_toml};
 use file::{JobFile, OnFailure, StoreMount, check_mounts, folder_of, import_name};
 use modules::{Module, ModuleCache};
@@ -56,11 +57,13 @@ impl Job {
             bail!(
                 "{shown}: jobs run in the `cloud` world (or a world file extending it), whose output \
                  stores can be staged; `{}` is a `{}` world (mount local directories as file:///PATH stores)",
-                file.world,
+                one_line(&file.world),
                 world.base
             );
         }
-        check_mounts(&file).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+        // The messages show guest paths and store URLs as written: one line each.
+        check_mounts(&file)
+            .map_err(|e| anyhow::anyhow!("{shown}: {}", one_line(&e.to_string())))?;
         if let Some(wiring) = &file.compose
             && !(wiring.dependencies.is_empty()
                 && wiring.definitions.is_empty()

@@ -161,12 +161,27 @@ pub(crate) fn store_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<StoreU
     StoreUrl::parse(&text).map_err(serde::de::Error::custom)
 }
 
+/// `text` (a value read from a file, or a path or name it gives) fit to show inside a
+/// one-paragraph message: control characters, line breaks first, written as escapes (`\n`).
+pub(crate) fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Parses TOML `text` into `T`, failing with one paragraph that names `origin` (a file path),
 /// the line and column, and what is wrong there.
 pub fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, origin: &str) -> Result<T> {
     toml::from_str(text).map_err(|e| {
-        // One paragraph: where, then what (toml's own rendering spans several lines).
-        let message = e.message().trim().replace('\n', " ");
+        // One paragraph: where, then what (toml's own rendering spans several lines, and a
+        // value it quotes may hold a line break of either kind).
+        let message = e.message().trim().replace(['\n', '\r'], " ");
         match e.span() {
             Some(span) => {
                 let before = &text[..span.start.min(text.len())];
@@ -210,19 +225,20 @@ impl WorldFile {
                 .map(|(name, _)| format!("`{name}`"))
                 .collect();
             bail!(
-                "there is no world called `{name_or_path}`; the worlds are: {} (or give a world file, like ./my-world.toml)",
+                "there is no world called `{}`; the worlds are: {} (or give a world file, like ./my-world.toml)",
+                one_line(name_or_path),
                 known.join(", ")
             );
         }
         let path = Path::new(name_or_path);
         let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read world file `{}`", path.display()))?;
+            .with_context(|| format!("cannot read world file `{}`", one_line(name_or_path)))?;
         let file = WorldFile::parse(&text, &path.display().to_string())?;
         let base = WorldFile::built_in(&file.base).with_context(|| {
             format!(
                 "{}: `base = \"{}\"` names no built-in world (the built-in worlds: {})",
                 path.display(),
-                file.base,
+                one_line(&file.base),
                 names()
             )
         })?;
