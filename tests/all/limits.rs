@@ -2,11 +2,11 @@
 //! exit code; a guest within the limits is not affected.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::harness::{
-    Ran, TEST_GUESTS, Target, call_command, file_url, guest, host, probe, run_probe,
+    Ran, TEST_GUESTS, Target, call_command, file_url, guest, host, probe, run_measured, run_probe,
     run_with_stdin, world_file,
 };
 use crate::support::jobs::{Workspace, entry_job, job_guest};
@@ -175,52 +175,11 @@ fn wat_command(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// Runs `command` to its end, reaping it with `wait4` for its own peak resident set (KiB).
-// The child is reaped by `wait4` below (std's `wait` could not report its RSS).
-#[allow(clippy::zombie_processes)]
-fn run_measured(mut command: Command) -> (Ran, Duration, u64) {
-    use std::io::Read;
-    let started = Instant::now();
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cannot start host");
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            pipe.read_to_string(&mut text).map(|_| text)
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let pid = child.id() as libc::pid_t;
-    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
-    loop {
-        // SAFETY: `pid` is our unreaped child; status and usage are valid for writes.
-        let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-        assert!(reaped >= 0, "wait4: {}", std::io::Error::last_os_error());
-        if reaped == pid {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{command:?} did not finish within a minute");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert!(
-        libc::WIFEXITED(status),
-        "host was killed by signal {}",
-        libc::WTERMSIG(status)
-    );
-    let ran = Ran {
-        code: libc::WEXITSTATUS(status),
-        stdout: stdout.join().unwrap().unwrap(),
-        stderr: stderr.join().unwrap().unwrap(),
-    };
-    (ran, started.elapsed(), usage.ru_maxrss as u64) // KiB on Linux
+/// Runs `command` to its end (a minute at most): its output, wall time and own peak resident
+/// set (KiB, from `wait4`).
+fn measured(command: Command) -> (Ran, Duration, u64) {
+    let measured = run_measured(command, Duration::from_secs(60));
+    (measured.ran, measured.wall, measured.peak_rss_kib)
 }
 
 /// One `table.grow` of 2^30 `funcref`s: 8 GiB of host memory if it were allowed, none of it
@@ -239,7 +198,7 @@ fn a_table_bomb_is_stopped_by_the_table_limit_without_the_memory() {
     let bomb = wat_command(dir.path(), "table-bomb", TABLE_BOMB);
     let mut command = host();
     command.args(["run", "--max-memory", "64MiB"]).arg(&bomb);
-    let (ran, took, peak_kib) = run_measured(command);
+    let (ran, took, peak_kib) = measured(command);
     assert_stopped(
         &ran,
         119,
@@ -455,7 +414,7 @@ fn an_overlong_path_is_refused_at_once_in_both_worlds() {
         vec!["--world", "cloud", "--mount", "memory:"],
     ] {
         let command = crate::support::harness::probe_command(&flags, &["read", attack.as_str()]);
-        let (ran, took, peak_kib) = run_measured(command);
+        let (ran, took, peak_kib) = measured(command);
         // The probe exits 2 on an error, which WASI 0.2.6 carries as 1.
         assert_eq!(ran.code, 1, "{flags:?}: {ran:#?}");
         assert!(

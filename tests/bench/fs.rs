@@ -10,12 +10,11 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use support::harness::{self, Ran, TEST_GUESTS, Target};
+use support::harness::{self, Measured, TEST_GUESTS, Target, run_measured};
 use support::proxy::Proxy;
 use support::stores::{Backend, StoreServer};
 
@@ -53,66 +52,9 @@ fn main() {
     s3_peak_memory(&wasm);
 }
 
-/// What one `host` process did, measured from outside.
-struct Measured {
-    ran: Ran,
-    wall: Duration,
-    /// The process's peak resident set (ru_maxrss), in KiB.
-    peak_rss_kib: u64,
-}
-
-/// Runs `command` (a `host` command) to the end, at most `RUN_TIMEOUT`, and reaps it with
-/// `wait4`, which is what gives the child's own peak RSS (not the bench's, not moto's).
-// The child is reaped by `wait4` below (std's `wait` could not report its RSS).
-#[allow(clippy::zombie_processes)]
-fn measure(mut command: Command) -> Measured {
-    let started = Instant::now();
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cannot start host");
-    // Read both pipes on threads so a chatty child never blocks on a full pipe.
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let pid = child.id() as libc::pid_t;
-    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
-    loop {
-        // SAFETY: `pid` is our unreaped child; status and usage are valid for writes.
-        let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-        assert!(reaped >= 0, "wait4: {}", std::io::Error::last_os_error());
-        if reaped == pid {
-            break;
-        }
-        if started.elapsed() > RUN_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{command:?} did not finish within {RUN_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let wall = started.elapsed();
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    Measured {
-        ran: Ran {
-            code,
-            stdout: stdout.join().unwrap(),
-            stderr: stderr.join().unwrap(),
-        },
-        wall,
-        peak_rss_kib: usage.ru_maxrss as u64, // KiB on Linux
-    }
+/// Runs `command` to the end, at most `RUN_TIMEOUT`, measured from outside.
+fn measure(command: Command) -> Measured {
+    run_measured(command, RUN_TIMEOUT)
 }
 
 /// A `host run` of fs-bench with the host options `options` and the guest arguments `args`.

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The two WASI targets every guest is built for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -278,4 +278,67 @@ pub const RUN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180)
 /// Runs `command` (a `host` command) with `input` as its stdin.
 pub fn run_with_stdin(command: Command, input: &[u8]) -> Ran {
     run_bounded(command, Some(input), RUN_TIMEOUT, "host")
+}
+
+/// What one `host` process did, measured from outside.
+pub struct Measured {
+    pub ran: Ran,
+    pub wall: Duration,
+    /// The process's peak resident set (ru_maxrss), in KiB.
+    pub peak_rss_kib: u64,
+}
+
+/// Runs `command` (a `host` command) to the end, at most `timeout` (then kills it and fails),
+/// and reaps it with `wait4`, which is what gives the child's own peak RSS (not the caller's,
+/// nor a test server's). A child killed by a signal has code -1.
+// The child is reaped by `wait4` below (std's `wait` could not report its RSS).
+#[allow(clippy::zombie_processes)]
+pub fn run_measured(mut command: Command, timeout: Duration) -> Measured {
+    let started = Instant::now();
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start host");
+    // Read both pipes on threads so a chatty child never blocks on a full pipe.
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let pid = child.id() as libc::pid_t;
+    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
+    loop {
+        // SAFETY: `pid` is our unreaped child; status and usage are valid for writes.
+        let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        assert!(reaped >= 0, "wait4: {}", std::io::Error::last_os_error());
+        if reaped == pid {
+            break;
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command:?} did not finish within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let wall = started.elapsed();
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    Measured {
+        ran: Ran {
+            code,
+            stdout: stdout.join().unwrap(),
+            stderr: stderr.join().unwrap(),
+        },
+        wall,
+        peak_rss_kib: usage.ru_maxrss as u64, // KiB on Linux
+    }
 }
