@@ -11,7 +11,7 @@
 //! | stdout | 64 MiB | a counting stream | 123 |
 //! | wall clock | 10 minutes | epoch interruption every 10 ms, plus a timer on host calls | 124 |
 //! | stderr | 16 MiB | a counting stream; the guest's log lines the host prints count too | 125 |
-//! | bytes written to stores | 16 GiB | the cloud filesystem's write budget | 120 |
+//! | bytes written to stores | 16 GiB | the cloud filesystem's write budget: file writes and growth, blob puts, and the bytes a blob copy or a rename copies (counted before the copy) | 120 |
 //!
 //! A run that hits a limit stops at once with one line naming the limit and its value, and
 //! the exit code above (distinct from the guest's own codes 0 and 1, a trap's 134, and the

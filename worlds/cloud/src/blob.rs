@@ -88,8 +88,13 @@ async fn put_counted(
     path: &RelPath,
     data: Vec<u8>,
 ) -> BlobResult<()> {
+    budget.spend(data.len() as u64)?;
+    put_charged(volume, path, data).await
+}
+
+/// Stores `data` at `path` in `volume`, already counted against the write budget.
+async fn put_charged(volume: &Volume, path: &RelPath, data: Vec<u8>) -> BlobResult<()> {
     let size = data.len() as u64;
-    budget.spend(size)?;
     let put = volume
         .store()
         .put(path.key_ref(), PutPayload::from(data))
@@ -195,6 +200,16 @@ impl Host for CloudFsView<'_> {
     async fn copy(&mut self, source: String, destination: String) -> BlobResult<()> {
         let (from_volume, from) = attempt!(self.blob_path(&source));
         let (to_volume, to) = attempt!(self.writable_blob_path(&destination));
+        // A copy writes the source's size: counted first, before anything is read or copied.
+        let budget = self.ctx.write_budget().clone();
+        let meta = attempt!(
+            from_volume
+                .store()
+                .head(from.key_ref())
+                .await
+                .map_err(blob_error)
+        );
+        budget.spend(meta.size)?;
         if from_volume.same_mount(&to_volume) {
             let copied = from_volume.store().copy(&from.key(), &to.key()).await;
             if copied.is_ok() {
@@ -202,9 +217,9 @@ impl Host for CloudFsView<'_> {
             }
             return Ok(copied.map_err(blob_error));
         }
-        // Across mounts: read whole, then put.
+        // Across mounts: read whole, then put (already counted).
         let data = attempt!(self.get(source).await?);
-        put_counted(&self.ctx.write_budget().clone(), &to_volume, &to, data).await
+        put_charged(&to_volume, &to, data).await
     }
 
     async fn metadata(&mut self, key: String) -> BlobResult<ObjectMetadata> {

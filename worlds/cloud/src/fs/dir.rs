@@ -9,7 +9,8 @@ use futures::TryStreamExt;
 use object_store::{ObjectStoreExt, PutPayload};
 
 use super::ctx::FsCtx;
-use super::error::{ErrorCode, FsResult, store_error};
+use super::ctx::WriteBudget;
+use super::error::{ErrorCode, FsError, FsResult, store_error};
 use super::file::{FileState, OpenFile};
 use super::handle::{File, Handle};
 use super::path::{RelPath, is_reserved};
@@ -215,6 +216,22 @@ impl Dir {
         new_dir: &Handle,
         new_path: &str,
     ) -> FsResult<()> {
+        self.rename_within(old_path, new_dir, new_path, None).await
+    }
+
+    /// [`Dir::rename_at`], counting the bytes the store copies against `budget` first: on an
+    /// object store a rename is a copy, so it writes as much as the guest writing it anew.
+    pub async fn rename_within(
+        &self,
+        old_path: &str,
+        new_dir: &Handle,
+        new_path: &str,
+        budget: Option<&WriteBudget>,
+    ) -> FsResult<()> {
+        let charge = |bytes: u64| match budget {
+            Some(budget) => budget.spend(bytes).map_err(FsError::trap),
+            None => Ok(()),
+        };
         let from = self.resolve(old_path).await?;
         let new_dir = new_dir.as_dir()?;
         let to = new_dir.resolve(new_path).await?;
@@ -232,10 +249,11 @@ impl Dir {
             (Entry::Missing, _) => Err(ErrorCode::NoEntry.into()),
             _ if from == to => Ok(()),
             (Entry::File { .. }, Entry::Dir) => Err(ErrorCode::IsDirectory.into()),
-            (Entry::File { .. }, target) => {
+            (Entry::File { size, .. }, target) => {
                 if matches!(target, Entry::Missing) {
                     volume.check_parent(&to).await?;
                 }
+                charge(size)?;
                 volume.forget_ancestors(&from);
                 volume.forget_dirs_under(&to);
                 let (from_key, to_key) = (from.key_ref(), to.key_ref());
@@ -255,6 +273,13 @@ impl Dir {
                     Entry::Missing => volume.check_parent(&to).await?,
                     // Replacing an empty directory is allowed, as rename(2) does.
                     _ => remove_empty_dir(volume, &to).await?,
+                }
+                if budget.is_some() {
+                    let bytes =
+                        worldhost_store::prefix_bytes(volume.store().as_ref(), from.key_ref())
+                            .await
+                            .map_err(|e| store_error(e, from.key_ref()))?;
+                    charge(bytes)?;
                 }
                 volume.forget_dirs_under(&from);
                 let stats = &volume.mount().stats;

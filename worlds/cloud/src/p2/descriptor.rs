@@ -360,8 +360,9 @@ impl types::HostDescriptor for CloudFsView<'_> {
         new_path: String,
     ) -> FsResult<()> {
         let new_dir = self.handle(&new_fd)?.clone();
+        let budget = self.ctx.write_budget().clone();
         self.dir(&fd)?
-            .rename_at(&old_path, &new_dir, &new_path)
+            .rename_within(&old_path, &new_dir, &new_path, Some(&budget))
             .await
     }
 

@@ -222,3 +222,50 @@ async fn hostile_sizes_and_offsets_hit_the_write_limit() {
         }
     }
 }
+
+/// A rename on an object store is a copy, so it counts against the write limit like the
+/// bytes written anew: before anything is copied, for a file and for a whole directory.
+#[tokio::test]
+async fn renames_count_what_they_copy_against_the_write_limit() {
+    use worldhost_world_cloud::WriteBudget;
+    use worldhost_world_cloud::fs::Handle;
+    for backend in BACKENDS {
+        let mut fs = Fs::new(backend);
+        fs.write_file("big", &[1; 100]).await.unwrap();
+        fs.mkdir("d").await.unwrap();
+        fs.write_file("d/x", &[2; 60]).await.unwrap();
+        fs.write_file("d/y", &[3; 60]).await.unwrap();
+        let root = Handle::Dir(fs.root.clone());
+        let budget = WriteBudget::new(110);
+        for (from, to) in [("d", "e"), ("big", "moved")] {
+            let refused = if from == "d" {
+                // 120 bytes under `d`: more than the 110 left.
+                fs.root.rename_within(from, &root, to, Some(&budget)).await
+            } else {
+                budget.spend(20).unwrap(); // 90 left: less than `big`'s 100
+                fs.root.rename_within(from, &root, to, Some(&budget)).await
+            };
+            match refused {
+                Err(FsError::Trap(error)) => assert!(
+                    error.downcast_ref::<WriteLimitExceeded>().is_some(),
+                    "{backend:?}: {error}"
+                ),
+                other => panic!("{backend:?}: expected the write limit, got {other:?}"),
+            }
+            // Nothing was copied or removed.
+            assert_eq!(fs.kind(to).await, Err(NoEntry), "{backend:?}");
+            assert!(fs.kind(from).await.is_ok(), "{backend:?}");
+        }
+        // Within the budget a rename goes through and is counted.
+        let budget = WriteBudget::new(100);
+        fs.root
+            .rename_within("big", &root, "moved", Some(&budget))
+            .await
+            .unwrap();
+        assert_eq!(fs.read_file("moved").await.unwrap(), vec![1; 100]);
+        assert!(
+            budget.spend(1).is_err(),
+            "{backend:?}: the rename was not counted"
+        );
+    }
+}
