@@ -7,6 +7,7 @@ mod support;
 
 mod cli_world;
 mod cloud_world;
+mod compile_cache;
 mod examples;
 mod jobs;
 mod limits;
