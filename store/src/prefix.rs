@@ -67,16 +67,6 @@ pub async fn move_prefix(store: &dyn ObjectStore, from: &Key, to: &Key) -> Resul
     Ok(moved)
 }
 
-/// The bytes stored under `prefix` (streamed, page by page): what moving it would copy.
-pub async fn prefix_bytes(store: &dyn ObjectStore, prefix: &Key) -> object_store::Result<u64> {
-    let mut bytes = 0u64;
-    let mut listing = store.list(Some(prefix));
-    while let Some(meta) = listing.try_next().await? {
-        bytes = bytes.saturating_add(meta.size);
-    }
-    Ok(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,12 +101,6 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(moved, 2);
-        assert_eq!(
-            prefix_bytes(&store, &Key::parse("c").unwrap())
-                .await
-                .unwrap(),
-            8
-        );
         assert_eq!(
             keys(&store).await,
             ["ab/y", "b/z", "c/d/sub/report 100%.txt", "c/d/x"]

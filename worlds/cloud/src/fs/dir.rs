@@ -13,7 +13,7 @@ use super::ctx::WriteBudget;
 use super::error::{ErrorCode, FsError, FsResult, store_error};
 use super::file::{FileState, OpenFile};
 use super::handle::{File, Handle};
-use super::path::{RelPath, is_reserved};
+use super::path::{DIR_MARKER, RelPath, is_host_name, is_reserved};
 use super::spool::Spool;
 use super::volume::{Entry, Volume};
 use super::{DirEntry, Kind, MetadataHash, OpenOptions, Stat, local};
@@ -274,13 +274,14 @@ impl Dir {
                     // Replacing an empty directory is allowed, as rename(2) does.
                     _ => remove_empty_dir(volume, &to).await?,
                 }
-                if budget.is_some() {
-                    let bytes =
-                        worldhost_store::prefix_bytes(volume.store().as_ref(), from.key_ref())
-                            .await
-                            .map_err(|e| store_error(e, from.key_ref()))?;
-                    charge(bytes)?;
+                // One streamed pass over what would move: its size, and whether the host keeps
+                // anything of its own below (another run's staged or quarantined outputs),
+                // which must not move with the guest's directory.
+                let (bytes, holds_host_names) = survey(volume, &from).await?;
+                if holds_host_names {
+                    return Err(ErrorCode::Busy.into());
                 }
+                charge(bytes)?;
                 volume.forget_dirs_under(&from);
                 let stats = &volume.mount().stats;
                 let moved = worldhost_store::move_prefix(
@@ -374,6 +375,22 @@ impl Dir {
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(entries)
     }
+}
+
+/// The bytes stored under the directory `path`, and whether any key below holds one of the
+/// host's own names other than a directory marker (jobs' staging and quarantine folders).
+async fn survey(volume: &Volume, path: &RelPath) -> FsResult<(u64, bool)> {
+    let key = path.key_ref();
+    let (mut bytes, mut host_names) = (0u64, false);
+    let mut listing = volume.store().list(Some(key));
+    while let Some(meta) = listing.try_next().await.map_err(|e| store_error(e, key))? {
+        bytes = bytes.saturating_add(meta.size);
+        if let Some(mut below) = meta.location.prefix_match(key) {
+            host_names |=
+                below.any(|part| is_host_name(part.as_ref()) && part.as_ref() != DIR_MARKER);
+        }
+    }
+    Ok((bytes, host_names))
 }
 
 /// Removes the existing directory `path` if only its marker is below it: `not-empty`

@@ -493,3 +493,28 @@ async fn contexts_over_one_volume_share_what_they_know_of_directories() {
     assert!(!apart.dir_known(&path));
     assert!(apart.dir_known(&worldhost_world_cloud::fs::path::RelPath::root()));
 }
+
+/// A directory that holds the host's own folders (a job's staged or quarantined outputs, put
+/// there by another run) is not moved: the guest's rename would carry another run's state
+/// away. Its directory markers move as usual.
+#[tokio::test]
+async fn a_directory_holding_the_hosts_folders_is_not_renamed() {
+    for backend in BACKENDS {
+        let fs = Fs::new(backend);
+        fs.mkdir("out").await.unwrap();
+        fs.put("out/.worldhost-staging/123/result.txt", b"staged")
+            .await;
+        let root = handle(&fs.root);
+        assert_eq!(
+            err(fs.root.rename_at("out", &root, "moved").await),
+            Busy,
+            "{backend:?}"
+        );
+        assert_eq!(fs.kind("moved").await, Err(NoEntry), "{backend:?}");
+        // Without them (markers only), the same rename goes through.
+        fs.mkdir("plain").await.unwrap();
+        fs.mkdir("plain/sub").await.unwrap();
+        fs.root.rename_at("plain", &root, "moved").await.unwrap();
+        assert_eq!(fs.kind("moved/sub").await, Ok(Kind::Dir), "{backend:?}");
+    }
+}
