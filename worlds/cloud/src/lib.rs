@@ -15,7 +15,7 @@ mod guest_interfaces;
 pub mod p2;
 mod world;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use wasmtime::component::{HasData, Linker, ResourceTable};
 use wasmtime_wasi::WasiView;
 
@@ -96,20 +96,4 @@ pub fn add_to_linker<T: CloudFsState + 'static>(linker: &mut Linker<T>) -> Resul
     p2::bindings::wasi::filesystem::types::add_to_linker::<T, CloudFs>(l, T::cloud_fs)?;
     p2::bindings::wasi::filesystem::preopens::add_to_linker::<T, CloudFs>(l, T::cloud_fs)?;
     Ok(())
-}
-
-/// Opens the mounts and checks that each store answers (one listing request each), so an
-/// unreachable store or bad credentials stop the run before the guest starts, with a message
-/// naming the mount.
-pub async fn open_mounts(specs: &[MountSpec]) -> Result<CloudFsCtx> {
-    let ctx = CloudFsCtx::new(specs).context("the cloud world cannot start")?;
-    for mount in ctx.mounts() {
-        check_mount(mount).await?;
-    }
-    Ok(ctx)
-}
-
-/// Checks that a mount's store answers (one listing request).
-pub async fn check_mount(mount: &Mount) -> Result<()> {
-    mount.check().await.context("the cloud world cannot start")
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use wasmtime::component::Linker;
 use wasmtime_wasi::WasiCtxBuilder;
 use worldhost_store::{Mount, MountSpec, StoreUrl};
@@ -62,8 +62,17 @@ impl World for CloudWorld {
                 read_only: entry.read_only,
             });
         }
-        let opened = crate::open_mounts(&specs).await?;
-        Ok(CloudWorld::over(opened.mounts().to_vec()))
+        // Every store is opened, then asked once, so an unreachable store or bad credentials
+        // stop the run before the guest starts, with a message naming the mount.
+        let start = "the cloud world cannot start";
+        let mut mounts = Vec::new();
+        for spec in &specs {
+            mounts.push(Arc::new(Mount::open(spec).context(start)?));
+        }
+        for mount in &mounts {
+            mount.check().await.context(start)?;
+        }
+        Ok(CloudWorld::over(mounts))
     }
 
     fn over_stores(mounts: Vec<Arc<Mount>>) -> Result<CloudWorld> {

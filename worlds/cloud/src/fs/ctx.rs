@@ -9,7 +9,7 @@ use super::dir::Dir;
 use super::file::OpenFile;
 use super::handle::File;
 use super::volume::Volume;
-use worldhost_store::{Mount, MountSpec};
+use worldhost_store::Mount;
 
 pub use worldhost_store::{WriteBudget, WriteLimitExceeded};
 
@@ -34,15 +34,6 @@ impl Default for FsCtx {
 }
 
 impl FsCtx {
-    /// Opens every mount, failing on the first that cannot be opened.
-    pub fn new(specs: &[MountSpec]) -> Result<FsCtx> {
-        let mounts = specs
-            .iter()
-            .map(|spec| Mount::open(spec).map(Arc::new))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(FsCtx::with_mounts(mounts))
-    }
-
     /// A context over mounts already opened and checked, each a volume with a directory cache
     /// of its own. Contexts that should share what they know of which directories exist (a
     /// world's instances: a plugin host's calls) are made from the same volumes with
