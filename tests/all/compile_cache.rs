@@ -7,7 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::cli_world::without_argv0;
-use crate::support::harness::{Ran, RunExt, TEST_GUESTS, Target, guest, host, probe};
+use crate::support::harness::{
+    Ran, RunExt, TEST_GUESTS, Target, guest, host, probe, probe_command,
+};
+
+/// `host run` with no host flags: the cache is chosen by the environment alone.
+const NO_FLAGS: [&str; 0] = [];
 use crate::support::jobs::{Workspace, job_guest};
 
 /// Compiled guests are cached by content: the second run loads native code instead of
@@ -15,12 +20,10 @@ use crate::support::jobs::{Workspace, job_guest};
 #[test]
 fn compiled_guests_are_cached_and_a_damaged_cache_is_recompiled() {
     let cache = tempfile::tempdir().unwrap();
-    let wasm = probe(Target::P2);
     let run = || -> Ran {
-        host()
+        probe_command(&NO_FLAGS, &["args"])
             .env("WORLDHOST_CACHE", cache.path())
             .env("WORLDHOST_LOG", "worldhost::guest::compile_cache=debug")
-            .args(["run".as_ref(), wasm.as_os_str(), "args".as_ref()])
             .ran()
     };
     let first = run();
@@ -159,18 +162,11 @@ fn a_cache_entry_planted_under_another_guests_name_is_not_run() {
 
 #[test]
 fn a_cache_directory_others_can_write_is_not_used() {
-    let wasm = probe(Target::P2);
     for others in [0o777, 0o770, 0o1777] {
         let cache = tempfile::tempdir().unwrap();
         fs::set_permissions(cache.path(), fs::Permissions::from_mode(others)).unwrap();
-        let ran = host()
+        let ran = probe_command(&NO_FLAGS, &["args", "x"])
             .env("WORLDHOST_CACHE", cache.path())
-            .args([
-                "run".as_ref(),
-                wasm.as_os_str(),
-                "args".as_ref(),
-                "x".as_ref(),
-            ])
             .ran();
         assert_eq!(without_argv0(ran.success()), ["args", "x"], "{others:o}");
         let warning = ran.stderr.trim_end();
@@ -204,19 +200,12 @@ fn a_cache_directory_others_can_write_is_not_used() {
 
 #[test]
 fn a_cache_key_others_can_read_is_not_used() {
-    let wasm = probe(Target::P2);
     let cache = tempfile::tempdir().unwrap();
     let key = cache.path().join("key");
     fs::write(&key, [7; 32]).unwrap();
     fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
-    let ran = host()
+    let ran = probe_command(&NO_FLAGS, &["args", "x"])
         .env("WORLDHOST_CACHE", cache.path())
-        .args([
-            "run".as_ref(),
-            wasm.as_os_str(),
-            "args".as_ref(),
-            "x".as_ref(),
-        ])
         .ran();
     assert_eq!(without_argv0(ran.success()), ["args", "x"]);
     assert!(
@@ -228,7 +217,6 @@ fn a_cache_key_others_can_read_is_not_used() {
 
 #[test]
 fn a_new_cache_directory_and_its_key_are_private() {
-    let wasm = probe(Target::P2);
     let check = |dir: &Path| {
         assert_eq!(mode(dir), "700", "{}", dir.display());
         let key = dir.join("key");
@@ -242,9 +230,8 @@ fn a_new_cache_directory_and_its_key_are_private() {
     // Named by WORLDHOST_CACHE, its parents missing.
     let parent = tempfile::tempdir().unwrap();
     let dir = parent.path().join("missing/compiled");
-    let ran = host()
+    let ran = probe_command(&NO_FLAGS, &["args"])
         .env("WORLDHOST_CACHE", &dir)
-        .args(["run".as_ref(), wasm.as_os_str(), "args".as_ref()])
         .ran();
     ran.success();
     assert_eq!(ran.stderr, "");
@@ -252,11 +239,10 @@ fn a_new_cache_directory_and_its_key_are_private() {
 
     // The default place, under HOME.
     let home = tempfile::tempdir().unwrap();
-    let ran = host()
+    let ran = probe_command(&NO_FLAGS, &["args"])
         .env_remove("WORLDHOST_CACHE")
         .env_remove("XDG_CACHE_HOME")
         .env("HOME", home.path())
-        .args(["run".as_ref(), wasm.as_os_str(), "args".as_ref()])
         .ran();
     ran.success();
     check(&home.path().join(".cache/worldhost/compiled"));
@@ -265,17 +251,10 @@ fn a_new_cache_directory_and_its_key_are_private() {
 #[test]
 fn cache_off_writes_nothing() {
     let home = tempfile::tempdir().unwrap();
-    let wasm = probe(Target::P2);
-    let ran = host()
+    let ran = probe_command(&NO_FLAGS, &["args", "x"])
         .env("WORLDHOST_CACHE", "off")
         .env("HOME", home.path())
         .env("XDG_CACHE_HOME", home.path().join("xdg"))
-        .args([
-            "run".as_ref(),
-            wasm.as_os_str(),
-            "args".as_ref(),
-            "x".as_ref(),
-        ])
         .ran();
     assert_eq!(without_argv0(ran.success()), ["args", "x"]);
     assert_eq!(ran.stderr, "");
