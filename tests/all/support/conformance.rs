@@ -12,10 +12,7 @@ use super::harness::{Ran, TEST_GUESTS, Target, guest, host};
 /// Transcript lines where the cloud world differs from the cli world, with the cloud world's
 /// value. Every other line must be identical.
 const CLOUD_DIFFERENCES: &[(&str, &str)] = &[
-    // New content appears when the writer closes or syncs.
-    ("visibility-before-close", "\"old content\""),
-    ("visibility-new-file-before-close", "error NotFound (os 44)"),
-    // No symbolic links, hard links or settable times in object stores.
+    // No symbolic links or hard links in object stores.
     ("symlink-create", "error Unsupported (os 58)"),
     ("symlink-readlink", "error NotFound (os 44)"),
     ("symlink-read-through", "error NotFound (os 44)"),
@@ -31,12 +28,6 @@ const CLOUD_DIFFERENCES: &[(&str, &str)] = &[
         "error NotFound (os 44)",
     ),
     ("hard-link-remove", "error NotFound (os 44)"),
-    ("set-times-modified", "error Unsupported (os 58)"),
-    ("set-times-modified-read-back", "false"),
-    (
-        "set-times-accessed-and-modified",
-        "error Unsupported (os 58)",
-    ),
 ];
 
 fn conformance_wasm() -> PathBuf {

@@ -1,7 +1,7 @@
 //! The filesystem of one run: its volumes, its budget of bytes written, and the files its
 //! guest has open (committed when the guest exits, if it never closed them).
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use anyhow::Result;
 
@@ -19,9 +19,6 @@ pub struct FsCtx {
     /// One per mount, in the same order.
     volumes: Vec<Arc<Volume>>,
     write_budget: Arc<WriteBudget>,
-    /// Every file opened in this run, so that files the guest never closed are still
-    /// committed when it exits.
-    open_files: Vec<Weak<OpenFile>>,
     /// Files whose handle was closed while a stream on them was still open: kept alive
     /// so what the stream writes after is committed at exit too.
     closed_with_streams: Vec<Arc<OpenFile>>,
@@ -42,8 +39,10 @@ impl FsCtx {
         FsCtx::with_volumes(mounts.into_iter().map(Volume::new).collect())
     }
 
-    /// A context over volumes already made.
+    /// A context over volumes already made: it works in volumes of its own over the same mounts
+    /// and directory caches ([`Volume::for_run`]), so what it has open is its own.
     pub fn with_volumes(volumes: Vec<Arc<Volume>>) -> FsCtx {
+        let volumes: Vec<_> = volumes.iter().map(|volume| volume.for_run()).collect();
         FsCtx {
             mounts: volumes
                 .iter()
@@ -51,7 +50,6 @@ impl FsCtx {
                 .collect(),
             volumes,
             write_budget: Arc::new(WriteBudget::new(u64::MAX)),
-            open_files: Vec::new(),
             closed_with_streams: Vec::new(),
         }
     }
@@ -83,14 +81,6 @@ impl FsCtx {
         &self.write_budget
     }
 
-    /// Keeps track of `file`, so it is committed at exit if the guest never closes it.
-    pub(super) fn track(&mut self, file: &Arc<OpenFile>) {
-        if self.open_files.len() >= 64 {
-            self.open_files.retain(|file| file.strong_count() > 0);
-        }
-        self.open_files.push(Arc::downgrade(file));
-    }
-
     /// Closes a file handle: commits what it wrote. Streams still open on it keep the
     /// staged copy for further writes, and the file is kept so those writes are committed
     /// at exit. A failed commit stops the run: the error names the file and the store.
@@ -114,9 +104,11 @@ impl FsCtx {
     /// run returns; fails naming every file that could not be stored.
     pub async fn commit_open_files(&mut self) -> Result<()> {
         let mut failures = Vec::new();
-        let kept: Vec<_> = self.closed_with_streams.drain(..).collect();
-        let open = self.open_files.drain(..).filter_map(|file| file.upgrade());
-        for file in open.chain(kept) {
+        // Each volume knows every file still open in it (the files kept for their streams
+        // among them): each is committed once. Unlinked files are not there.
+        let open: Vec<_> = self.volumes.iter().flat_map(|volume| volume.all_live()).collect();
+        self.closed_with_streams.clear();
+        for file in open {
             if let Err(why) = file.commit_or_say_why(true).await {
                 failures.push(format!(
                     "`{}` in `{}` ({why})",

@@ -62,14 +62,16 @@ impl Dir {
         match self.volume().lookup(&path).await? {
             Entry::File { .. } if names_dir => Err(ErrorCode::NotDirectory.into()),
             Entry::File { size, modified } => Ok(Stat::file(size, Some(modified))),
-            Entry::Dir => Ok(Stat::dir()),
+            Entry::Dir => Ok(Stat::dir(self.volume().time_set(&path))),
             Entry::Missing => Err(self.volume().missing(&path).await),
         }
     }
 
     /// Opens `path`, as `openat(2)` with `options`: a directory handle, or a file handle
-    /// whose writes are staged until it is synced or closed. Checked now, against what the
-    /// store holds now (`exclusive` is not held until close).
+    /// whose writes are staged until it is synced or closed. Every handle the run opens on
+    /// one path shares one open file (as on a real filesystem, where they share an inode), so
+    /// each sees what the others wrote, and a file exists for the run from its creation on
+    /// (`exclusive` holds against the run's own files, and against the store as it is now).
     pub async fn open_at(
         &self,
         ctx: &mut FsCtx,
@@ -91,6 +93,18 @@ impl Dir {
             return Err(ErrorCode::NotPermitted.into());
         }
         let volume = self.volume().clone();
+        if let Some(open) = volume.live(&path) {
+            if directory || names_dir {
+                return Err(ErrorCode::NotDirectory.into());
+            }
+            if create && exclusive {
+                return Err(ErrorCode::Exist.into());
+            }
+            if truncate && write {
+                open.set_size(0).await?;
+            }
+            return Ok(Handle::File(File::new(open, read, write)));
+        }
         let state = match volume.lookup(&path).await? {
             Entry::Dir => {
                 if create && exclusive {
@@ -127,6 +141,10 @@ impl Dir {
                 if directory {
                     return Err(ErrorCode::Invalid.into());
                 }
+                if names_dir {
+                    // `open("new/", O_CREAT)`: a file cannot be made with a directory's name.
+                    return Err(ErrorCode::IsDirectory.into());
+                }
                 volume.check_parent(&path).await?;
                 volume.forget_dirs_under(&path);
                 // A new file: it reaches the store, empty or not, when the guest closes or
@@ -140,12 +158,12 @@ impl Dir {
             }
         };
         let file = Arc::new(OpenFile::new(
-            volume,
-            path,
+            volume.clone(),
+            path.clone(),
             ctx.write_budget().clone(),
             state,
         ));
-        ctx.track(&file);
+        volume.add_live(&path, &file);
         Ok(Handle::File(File::new(file, read, write)))
     }
 
@@ -182,24 +200,27 @@ impl Dir {
         remove_empty_dir(self.volume(), &path).await
     }
 
-    /// Deletes the file `path`.
+    /// Deletes the file `path`. A file the run has open stays readable and writable through
+    /// its handles, and is never published (as an unlinked file's inode on a real disk).
     pub async fn unlink_file_at(&self, path: &str) -> FsResult<()> {
-        let path = self.resolve(path).await?;
-        self.volume().check_writable()?;
-        match self.volume().lookup(&path).await? {
+        let (path, names_dir) = self.volume().resolve(self.path(), path).await?;
+        let volume = self.volume();
+        volume.check_writable()?;
+        match volume.lookup(&path).await? {
             Entry::Missing => Err(ErrorCode::NoEntry.into()),
             Entry::Dir => Err(ErrorCode::IsDirectory.into()),
+            // `unlink("file/")`: the trailing slash says directory, and a file is not one.
+            Entry::File { .. } if names_dir => Err(ErrorCode::NotDirectory.into()),
             Entry::File { .. } => {
-                // The directories above may vanish with their last object.
-                self.volume().forget_ancestors(&path);
-                match (self.volume().local_path(&path), self.volume().local_root()) {
-                    (Some(local), Some(root)) => local::remove(&local, root),
-                    _ => {
-                        let key = path.key_ref();
-                        let deleted = self.volume().store().delete(key).await;
-                        deleted.map_err(|e| store_error(e, key))
-                    }
+                let stored = match volume.live(&path) {
+                    Some(open) => open.is_stored().await,
+                    None => true,
+                };
+                if stored {
+                    delete_stored(volume, &path).await?;
                 }
+                volume.unlink_live(&path);
+                Ok(())
             }
         }
     }
@@ -232,9 +253,9 @@ impl Dir {
             Some(budget) => budget.spend(bytes).map_err(FsError::trap),
             None => Ok(()),
         };
-        let from = self.resolve(old_path).await?;
+        let (from, from_names_dir) = self.volume().resolve(self.path(), old_path).await?;
         let new_dir = new_dir.as_dir()?;
-        let to = new_dir.resolve(new_path).await?;
+        let (to, to_names_dir) = new_dir.volume().resolve(new_dir.path(), new_path).await?;
         if !self.volume().same_mount(new_dir.volume()) {
             return Err(ErrorCode::CrossDevice.into());
         }
@@ -247,20 +268,42 @@ impl Dir {
         let target = volume.lookup(&to).await?;
         match (source, target) {
             (Entry::Missing, _) => Err(ErrorCode::NoEntry.into()),
+            // A trailing slash on either name says directory: a file is not one.
+            (Entry::File { .. }, _) if from_names_dir => Err(ErrorCode::NotDirectory.into()),
+            (Entry::File { .. }, Entry::Missing | Entry::File { .. }) if to_names_dir => {
+                Err(ErrorCode::NotDirectory.into())
+            }
             _ if from == to => Ok(()),
             (Entry::File { .. }, Entry::Dir) => Err(ErrorCode::IsDirectory.into()),
             (Entry::File { size, .. }, target) => {
                 if matches!(target, Entry::Missing) {
                     volume.check_parent(&to).await?;
                 }
-                charge(size)?;
                 volume.forget_ancestors(&from);
                 volume.forget_dirs_under(&to);
+                let open = volume.live(&from);
+                let staged = match &open {
+                    Some(open) => open.has_unpublished().await,
+                    None => false,
+                };
+                if let (Some(open), true) = (&open, staged) {
+                    // Its content is the run's staged copy: published under the new name (as a
+                    // sync would), then the old name's object goes.
+                    let stored = open.is_stored().await;
+                    volume.move_live(&from, &to);
+                    open.sync().await?;
+                    if stored {
+                        delete_stored(volume, &from).await?;
+                    }
+                    return Ok(());
+                }
+                charge(size)?;
                 let (from_key, to_key) = (from.key_ref(), to.key_ref());
                 let store = volume.store();
                 let copied = store.copy(from_key, to_key).await;
                 copied.map_err(|e| store_error(e, from_key))?;
                 volume.mount().stats.wrote(0);
+                volume.move_live(&from, &to);
                 let deleted = store.delete(from_key).await;
                 deleted.map_err(|e| store_error(e, from_key))
             }
@@ -295,6 +338,7 @@ impl Dir {
                     store_error(error.source, &error.key)
                 })?;
                 stats.copied(moved);
+                volume.move_live(&from, &to);
                 Ok(())
             }
         }
@@ -325,10 +369,29 @@ impl Dir {
         Err(ErrorCode::Unsupported.into())
     }
 
-    /// Setting times: object stores set modification times themselves.
-    pub async fn set_times_at(&self, path: &str) -> FsResult<()> {
-        self.resolve(path).await?;
-        Err(ErrorCode::Unsupported.into())
+    /// Sets the modification time of what `path` names (`None`: unchanged), as
+    /// `utimensat(2)`: `stat` reports it for the rest of the run, and local stores keep it on
+    /// the stored file (other stores keep their own upload times; see the README).
+    pub async fn set_times_at(&self, path: &str, modified: Option<SystemTime>) -> FsResult<()> {
+        let (path, names_dir) = self.volume().resolve(self.path(), path).await?;
+        let volume = self.volume();
+        match volume.lookup(&path).await? {
+            Entry::Missing => Err(volume.missing(&path).await),
+            Entry::File { .. } if names_dir => Err(ErrorCode::NotDirectory.into()),
+            entry => {
+                let Some(time) = modified else { return Ok(()) };
+                match volume.live(&path) {
+                    Some(open) => open.set_modified(time).await,
+                    None => {
+                        volume.record_time(&path, time);
+                        if matches!(entry, Entry::File { .. }) {
+                            volume.keep_time_on_disk(&path);
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
     }
 
     /// The metadata hash of what `path` names.
@@ -372,8 +435,29 @@ impl Dir {
                 dirs.chain(files).collect()
             }
         };
+        // The run's own files, published or not, are there as on a real directory.
+        for (name, kind) in self.volume().live_entries(self.path()) {
+            if !entries.iter().any(|entry| entry.name == name) {
+                entries.push(DirEntry { name, kind });
+            }
+        }
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(entries)
+    }
+}
+
+/// Deletes the stored object at `path` (directly on a local store, removing the directories
+/// left empty above it, as the store's own cleanup does).
+async fn delete_stored(volume: &Volume, path: &RelPath) -> FsResult<()> {
+    // The directories above may vanish with their last object.
+    volume.forget_ancestors(path);
+    match (volume.local_path(path), volume.local_root()) {
+        (Some(local), Some(root)) => local::remove(&local, root),
+        _ => {
+            let key = path.key_ref();
+            let deleted = volume.store().delete(key).await;
+            deleted.map_err(|e| store_error(e, key))
+        }
     }
 }
 
@@ -396,6 +480,9 @@ async fn survey(volume: &Volume, path: &RelPath) -> FsResult<(u64, bool)> {
 /// Removes the existing directory `path` if only its marker is below it: `not-empty`
 /// otherwise. On a local store staged uploads count too (listings hide them).
 async fn remove_empty_dir(volume: &Volume, path: &RelPath) -> FsResult<()> {
+    if volume.holds_live(path) {
+        return Err(ErrorCode::NotEmpty.into());
+    }
     let empty = match volume.local_path(path) {
         Some(local) => local::holds_only_marker(&local)?,
         None => {

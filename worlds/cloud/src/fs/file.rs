@@ -33,12 +33,22 @@ const UPLOAD_CONCURRENCY: usize = 2;
 /// A file opened by the guest. Shared by its handle and the streams made from it.
 pub struct OpenFile {
     volume: Arc<Volume>,
-    path: RelPath,
+    /// Where the file is in the namespace: renames move it, and once unlinked it is nowhere
+    /// (its handles keep reading and writing its content, which is never published).
+    link: std::sync::Mutex<Link>,
     /// The run's budget of bytes written to stores.
     budget: Arc<WriteBudget>,
     /// Where writes are staged.
     policy: SpoolPolicy,
     state: tokio::sync::Mutex<FileState>,
+}
+
+/// Where an open file is in the namespace.
+#[derive(Debug, Clone)]
+enum Link {
+    At(RelPath),
+    /// Unlinked, or replaced by a rename onto its name; the path is where it was.
+    Gone(RelPath),
 }
 
 /// What a handle knows of its file.
@@ -79,7 +89,8 @@ impl OpenFile {
         if let (Some(size), false) = (state.stored_size, truncate)
             && size > 0
         {
-            let key = self.path.key_ref();
+            let path = self.path();
+            let key = path.key_ref();
             let mut stream = self
                 .volume
                 .store()
@@ -110,13 +121,7 @@ impl OpenFile {
         budget: Arc<WriteBudget>,
         state: FileState,
     ) -> OpenFile {
-        static STAGED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let staged_path = volume.local_path(&path).map(|target| {
-            let n = STAGED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let mut name = target.into_os_string();
-            name.push(format!("#{}{n}", std::process::id()));
-            std::path::PathBuf::from(name)
-        });
+        let staged_path = volume.local_path(&path).map(|target| staged_name(&target));
         let memory_limit = if volume.in_memory() {
             u64::MAX
         } else {
@@ -124,7 +129,7 @@ impl OpenFile {
         };
         OpenFile {
             volume,
-            path,
+            link: std::sync::Mutex::new(Link::At(path)),
             budget,
             policy: SpoolPolicy {
                 memory_limit,
@@ -153,7 +158,7 @@ impl OpenFile {
                 let reader = match &mut state.local_reader {
                     Some(reader) => reader,
                     empty => {
-                        let local = self.volume.local_path(&self.path);
+                        let local = self.volume.local_path(&self.path());
                         let local = local.expect("a local store maps every path");
                         empty.insert(std::fs::File::open(&local).map_err(spool_error)?)
                     }
@@ -163,7 +168,8 @@ impl OpenFile {
                 Ok(bytes)
             }
             None => {
-                let key = self.path.key_ref();
+                let path = self.path();
+                let key = path.key_ref();
                 let bytes = self
                     .volume
                     .store()
@@ -201,64 +207,99 @@ impl OpenFile {
     }
 
     /// Uploads the spool if it holds new content. With `closing`, the spool is consumed
-    /// (no copy of a memory spool is made).
+    /// (no copy of a memory spool is made). An unlinked file is never published.
     pub(super) async fn commit(&self, state: &mut FileState, closing: bool) -> FsResult<()> {
+        let Link::At(path) = self.link() else {
+            return Ok(());
+        };
         if !state.dirty {
             return Ok(());
         }
-        let result = self.upload(state, closing).await;
+        let result = self.upload(&path, state, closing).await;
         match &result {
             Ok(size) => {
                 state.dirty = false;
                 state.stored_size = Some(*size);
                 state.failed = None;
                 self.volume.mount().stats.wrote(*size);
-                tracing::debug!(mount = %self.volume.url(), path = %self.path, size, "committed");
+                if let Some(modified) = state.modified {
+                    self.volume.refresh_time(&path, modified);
+                }
+                self.keep_set_time(&path);
+                tracing::debug!(mount = %self.volume.url(), %path, size, "committed");
             }
             Err(error) => {
                 state.failed = Some(error.to_string());
             }
         }
-        result.map(|_| ()).map_err(|e| store_error(e, &self.path))
+        result.map(|_| ()).map_err(|e| store_error(e, &path))
     }
 
-    async fn upload(&self, state: &mut FileState, closing: bool) -> object_store::Result<u64> {
-        let key = self.path.key_ref();
+    /// On a local store, gives the stored file the modification time the guest set.
+    fn keep_set_time(&self, path: &RelPath) {
+        self.volume.keep_time_on_disk(path);
+    }
+
+    async fn upload(
+        &self,
+        path: &RelPath,
+        state: &mut FileState,
+        closing: bool,
+    ) -> object_store::Result<u64> {
+        let key = path.key_ref();
         let store = self.volume.store();
         match state.spool.as_mut() {
             None => {
-                // A new file that was never written: commit it empty.
-                store.put(key, PutPayload::default()).await?;
-                Ok(0)
+                // Dirty without a spool cannot happen (a memory spool is consumed only by a
+                // commit that succeeded): refuse rather than store an empty object.
+                Err(io_to_store(std::io::Error::other(
+                    "the file's staged content is gone",
+                )))
             }
             Some(Spool::Memory(data)) => {
                 let size = data.len() as u64;
-                let bytes = if closing {
-                    Bytes::from(std::mem::take(data))
-                } else {
-                    Bytes::copy_from_slice(data)
-                };
-                if closing {
-                    state.spool = None;
+                if let Some(target) = self.volume.local_path(path) {
+                    // A local store: written beside the target, made durable, renamed over it.
+                    local_publish(&target, data).map_err(io_to_store)?;
+                    state.local_reader = None;
+                    return Ok(size);
                 }
-                store.put(key, PutPayload::from(bytes)).await?;
-                Ok(size)
+                if !closing {
+                    store
+                        .put(key, PutPayload::from(Bytes::copy_from_slice(data)))
+                        .await?;
+                    return Ok(size);
+                }
+                let bytes = Bytes::from(std::mem::take(data));
+                match store.put(key, PutPayload::from(bytes.clone())).await {
+                    Ok(_) => {
+                        state.spool = None;
+                        Ok(size)
+                    }
+                    Err(error) => {
+                        // Kept for another try (at exit, or a flush): never lost, never empty.
+                        state.spool = Some(Spool::Memory(Vec::from(bytes)));
+                        Err(error)
+                    }
+                }
             }
             Some(Spool::Disk {
+                file,
                 staged: Some(staged),
                 len,
-                ..
             }) => {
                 // A local store: the staged file becomes the object by an atomic rename.
                 let size = *len;
                 let target = self
                     .volume
-                    .local_path(&self.path)
+                    .local_path(path)
                     .expect("staged only on local stores");
                 let parent_made = target.parent().map_or(Ok(()), std::fs::create_dir_all);
                 if closing {
                     parent_made
+                        .and_then(|()| file.sync_all())
                         .and_then(|()| std::fs::rename(&*staged, &target))
+                        .and_then(|()| sync_parent(&target))
                         .map_err(io_to_store)?;
                     // Moved into place: nothing staged is left to remove.
                     *staged = std::path::PathBuf::new();
@@ -271,7 +312,9 @@ impl OpenFile {
                     let copy = std::path::PathBuf::from(copy);
                     let published = parent_made
                         .and_then(|()| std::fs::copy(&*staged, &copy))
-                        .and_then(|_| std::fs::rename(&copy, &target));
+                        .and_then(|_| std::fs::File::open(&copy)?.sync_all())
+                        .and_then(|()| std::fs::rename(&copy, &target))
+                        .and_then(|()| sync_parent(&target));
                     if published.is_err() {
                         let _ = std::fs::remove_file(&copy);
                     }
@@ -323,8 +366,34 @@ impl OpenFile {
         &self.volume
     }
 
-    pub fn path(&self) -> &RelPath {
-        &self.path
+    /// Where the file is (or, once unlinked, was).
+    pub fn path(&self) -> RelPath {
+        match self.link() {
+            Link::At(path) | Link::Gone(path) => path,
+        }
+    }
+
+    fn link(&self) -> Link {
+        self.link.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Whether the file still has a name (it was not unlinked or replaced).
+    pub fn is_linked(&self) -> bool {
+        matches!(self.link(), Link::At(_))
+    }
+
+    /// Takes the file out of the namespace: its handles keep its content; it is never
+    /// published.
+    pub(super) fn unlink(&self) {
+        let mut link = self.link.lock().unwrap_or_else(|e| e.into_inner());
+        if let Link::At(path) = &*link {
+            *link = Link::Gone(path.clone());
+        }
+    }
+
+    /// Gives the file its new name after a rename.
+    pub(super) fn moved_to(&self, path: RelPath) {
+        *self.link.lock().unwrap_or_else(|e| e.into_inner()) = Link::At(path);
     }
 
     /// Reads up to `len` bytes at `offset`: from the handle's staged copy if it has one, else
@@ -392,6 +461,10 @@ impl OpenFile {
     pub(super) async fn set_size(&self, size: u64) -> FsResult<()> {
         let mut state = self.state.lock().await;
         self.charge(size.saturating_sub(state.size()))?;
+        if size == state.size() && state.spool.is_none() {
+            // Nothing changes (POSIX still updates the time; the store's object stays).
+            return Ok(());
+        }
         // Shrinking to nothing needs no download of the old content.
         self.materialize(&mut state, size == 0).await?;
         if let Some(spool) = state.spool.as_mut() {
@@ -400,6 +473,29 @@ impl OpenFile {
         state.dirty = true;
         state.modified = Some(SystemTime::now());
         Ok(())
+    }
+
+    /// Whether the store holds the file (it was there when opened, or has been published).
+    pub(super) async fn is_stored(&self) -> bool {
+        self.state.lock().await.stored_size.is_some()
+    }
+
+    /// Whether the file holds content the store has not got yet.
+    pub(super) async fn has_unpublished(&self) -> bool {
+        self.state.lock().await.dirty
+    }
+
+    /// Sets the modification time, as `futimens(2)`: reported by every handle and lookup in
+    /// the run, and kept by local stores.
+    pub(super) async fn set_modified(&self, time: SystemTime) {
+        let mut state = self.state.lock().await;
+        state.modified = Some(time);
+        if let Link::At(path) = self.link() {
+            self.volume.record_time(&path, time);
+            if !state.dirty {
+                self.keep_set_time(&path);
+            }
+        }
     }
 
     /// Reads up to `len` bytes at `offset`, saying whether that reached the end.
@@ -416,4 +512,50 @@ impl OpenFile {
         self.materialize(&mut state, false).await?;
         self.write_at(&mut state, offset, data)
     }
+}
+
+/// Writes `data` to a new file beside `target`, makes it durable, and renames it over
+/// `target`: a reader sees the old file or the new one whole, and after a crash the new one
+/// survives once this returns.
+fn local_publish(target: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let staged = staged_name(target);
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&staged)
+        .and_then(|mut file| {
+            file.write_all(data)?;
+            file.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&staged, target))
+        .and_then(|()| sync_parent(target));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&staged);
+    }
+    written
+}
+
+/// Makes a rename into `path`'s directory durable.
+fn sync_parent(path: &std::path::Path) -> std::io::Result<()> {
+    match path.parent() {
+        Some(parent) => std::fs::File::open(parent)?.sync_all(),
+        None => Ok(()),
+    }
+}
+
+/// A staged file's name beside `target`: `NAME#DIGITS`, the name local stores hide, unique
+/// across handles (a counter), processes (the pid) and hosts sharing a directory (random).
+pub(super) fn staged_name(target: &std::path::Path) -> std::path::PathBuf {
+    use std::hash::{BuildHasher, RandomState};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STAGED: AtomicU64 = AtomicU64::new(0);
+    let n = STAGED.fetch_add(1, Ordering::Relaxed);
+    let random = RandomState::new().hash_one(n) % 1_000_000_000;
+    let mut name = target.as_os_str().to_owned();
+    name.push(format!("#{}{n}{random:09}", std::process::id()));
+    std::path::PathBuf::from(name)
 }

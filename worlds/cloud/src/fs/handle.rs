@@ -1,6 +1,7 @@
 //! Handles: what a guest holds after opening a path, a directory or a file.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 
@@ -59,9 +60,10 @@ impl Handle {
         }
     }
 
-    pub fn path(&self) -> &RelPath {
+    /// Where the handle's directory or file is (a file may have moved since it was opened).
+    pub fn path(&self) -> RelPath {
         match self {
-            Handle::Dir(dir) => dir.path(),
+            Handle::Dir(dir) => dir.path().clone(),
             Handle::File(file) => file.open.path(),
         }
     }
@@ -69,7 +71,7 @@ impl Handle {
     /// `stat`: directories have size 0 and no times; a file is as this handle sees it.
     pub async fn stat(&self) -> Stat {
         match self {
-            Handle::Dir(_) => Stat::dir(),
+            Handle::Dir(dir) => Stat::dir(dir.volume().time_set(dir.path())),
             Handle::File(file) => file.stat().await,
         }
     }
@@ -84,12 +86,26 @@ impl Handle {
 
     /// A hash of the mount and the path: stable across handles and runs.
     pub fn metadata_hash(&self) -> MetadataHash {
-        self.volume().metadata_hash(self.path())
+        self.volume().metadata_hash(&self.path())
     }
 
-    /// Same mount and same path.
+    /// Sets the modification time (`None`: unchanged). A directory's time is recorded for
+    /// the run.
+    pub async fn set_modified(&self, time: Option<SystemTime>) -> FsResult<()> {
+        let Some(time) = time else { return Ok(()) };
+        match self {
+            Handle::Dir(dir) => dir.volume().record_time(dir.path(), time),
+            Handle::File(file) => file.open.set_modified(time).await,
+        }
+        Ok(())
+    }
+
+    /// The same file (one open file shared by both handles) or the same path in one mount.
     pub fn is_same_object(&self, other: &Handle) -> bool {
-        self.volume().same_mount(other.volume()) && self.path() == other.path()
+        match (self, other) {
+            (Handle::File(a), Handle::File(b)) if Arc::ptr_eq(&a.open, &b.open) => true,
+            _ => self.volume().same_mount(other.volume()) && self.path() == other.path(),
+        }
     }
 }
 
@@ -104,7 +120,7 @@ pub struct File {
 impl std::fmt::Debug for File {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("File")
-            .field("path", self.open.path())
+            .field("path", &self.open.path())
             .field("read", &self.read)
             .field("write", &self.write)
             .finish()

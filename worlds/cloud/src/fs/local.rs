@@ -82,3 +82,11 @@ pub fn holds_only_marker(local: &Path) -> FsResult<bool> {
     let mut names = entries.filter_map(|entry| entry.ok().map(|entry| entry.file_name()));
     Ok(names.all(|name| name == DIR_MARKER))
 }
+
+/// Sets a local file's modification time (what `utimensat` does on a real directory).
+pub fn set_modified(local: &Path, time: SystemTime) -> std::io::Result<()> {
+    std::fs::File::options()
+        .write(true)
+        .open(local)?
+        .set_modified(time)
+}

@@ -43,7 +43,8 @@ pub enum Kind {
 }
 
 /// What `stat` tells: the kind, the size (0 for directories), and the modification time
-/// (the object's, or the last write's on a handle that wrote; none for directories).
+/// (the last write's or the one the guest set in this run, else the object's; for directories
+/// only one the guest set).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stat {
     pub kind: Kind,
@@ -60,11 +61,12 @@ impl Stat {
         }
     }
 
-    fn dir() -> Stat {
+    /// A directory: size 0, and the time the guest set on it in this run, if any.
+    fn dir(modified: Option<SystemTime>) -> Stat {
         Stat {
             kind: Kind::Dir,
             size: 0,
-            modified: None,
+            modified,
         }
     }
 }

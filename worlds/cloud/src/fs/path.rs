@@ -44,6 +44,16 @@ impl RelPath {
         self.segments.is_empty()
     }
 
+    /// How many segments deep the path lies (0 for the root).
+    pub fn depth(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// The segment at `index` (from the root).
+    pub fn segment(&self, index: usize) -> &str {
+        &self.segments[index]
+    }
+
     /// Whether any segment is a local store's staging name.
     pub fn has_staging_name(&self) -> bool {
         self.segments.iter().any(|segment| is_staging_name(segment))

@@ -3,16 +3,22 @@
 //!
 //! Lookups on a local-directory store take the fast path of [`super::local`] (one `stat`);
 //! every other store is asked with a `head` and, when nothing is there, a delimiter listing.
+//!
+//! A volume belongs to one run ([`Volume::for_run`]) and also holds what that run has done and
+//! the store does not show yet: the files its guest has open (*live* files, whose staged
+//! content is what every handle and every lookup in the run sees, as on a real directory) and
+//! the modification times it set.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::SystemTime;
 
 use object_store::{ObjectStore, ObjectStoreExt};
 
 use super::error::{ErrorCode, FsError, FsResult, is_not_found, store_error};
+use super::file::OpenFile;
 use super::path::RelPath;
 use super::{MetadataHash, local};
 use worldhost_store::Mount;
@@ -36,6 +42,11 @@ pub struct Volume {
     known_dirs: Arc<DirCache>,
     /// The mount's URL as text, which names it in metadata hashes and messages.
     url: String,
+    /// The run's open files by path: one [`OpenFile`] per path, shared by every handle on it
+    /// (as an inode is), alive while a handle or stream holds it. Unlinked files leave it.
+    live: Mutex<HashMap<RelPath, Weak<OpenFile>>>,
+    /// Modification times the guest set, reported by `stat` for the rest of the run.
+    times: Mutex<HashMap<RelPath, SystemTime>>,
 }
 
 impl std::fmt::Debug for Volume {
@@ -58,7 +69,135 @@ impl Volume {
             mount,
             known_dirs,
             url,
+            live: Mutex::default(),
+            times: Mutex::default(),
         })
+    }
+
+    /// The same mount and directory cache, with nothing open: the volume one run works in
+    /// (runs sharing a mount, a plugin's calls, never see each other's unpublished files).
+    pub fn for_run(&self) -> Arc<Volume> {
+        Volume::with_cache(self.mount.clone(), self.known_dirs.clone())
+    }
+
+    fn live_files(&self) -> std::sync::MutexGuard<'_, HashMap<RelPath, Weak<OpenFile>>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set_times(&self) -> std::sync::MutexGuard<'_, HashMap<RelPath, SystemTime>> {
+        self.times.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The file the run has open at `path`, if any.
+    pub(super) fn live(&self, path: &RelPath) -> Option<Arc<OpenFile>> {
+        self.live_files().get(path).and_then(Weak::upgrade)
+    }
+
+    /// Every file the run has open.
+    pub(super) fn all_live(&self) -> Vec<Arc<OpenFile>> {
+        self.live_files().values().filter_map(Weak::upgrade).collect()
+    }
+
+    /// Records `file` as open at `path` (the path must not have a live file).
+    pub(super) fn add_live(&self, path: &RelPath, file: &Arc<OpenFile>) {
+        let mut live = self.live_files();
+        if live.len() >= 64 && live.len().is_power_of_two() {
+            live.retain(|_, file| file.strong_count() > 0);
+        }
+        live.insert(path.clone(), Arc::downgrade(file));
+    }
+
+    /// Takes the live file at `path` out of the namespace (it was unlinked or replaced): it
+    /// keeps its content for its handles, and is never published.
+    pub(super) fn unlink_live(&self, path: &RelPath) {
+        let removed = self.live_files().remove(path).and_then(|file| file.upgrade());
+        if let Some(file) = removed {
+            file.unlink();
+        }
+        self.set_times().remove(path);
+    }
+
+    /// Moves the live files and set times at `from`, or below it, to the same place under
+    /// `to` (after a rename); what `to` held is unlinked first.
+    pub(super) fn move_live(&self, from: &RelPath, to: &RelPath) {
+        let mut live = self.live_files();
+        let replaced: Vec<RelPath> = live.keys().filter(|p| p.starts_with(to)).cloned().collect();
+        for path in replaced {
+            if let Some(file) = live.remove(&path).and_then(|file| file.upgrade()) {
+                file.unlink();
+            }
+        }
+        let moving: Vec<RelPath> = live.keys().filter(|p| p.starts_with(from)).cloned().collect();
+        for path in moving {
+            if let Some(file) = live.remove(&path) {
+                let new_path = path.rebase(from, to);
+                if let Some(open) = file.upgrade() {
+                    open.moved_to(new_path.clone());
+                }
+                live.insert(new_path, file);
+            }
+        }
+        drop(live);
+        let mut times = self.set_times();
+        times.retain(|path, _| !path.starts_with(to));
+        let moving: Vec<RelPath> = times.keys().filter(|p| p.starts_with(from)).cloned().collect();
+        for path in moving {
+            if let Some(time) = times.remove(&path) {
+                times.insert(path.rebase(from, to), time);
+            }
+        }
+    }
+
+    /// Whether a live file lies below the directory `path`.
+    pub(super) fn holds_live(&self, path: &RelPath) -> bool {
+        let live = self.live_files();
+        live.iter()
+            .any(|(p, file)| p != path && p.starts_with(path) && file.strong_count() > 0)
+    }
+
+    /// The entries the run's live files add to the directory `dir`: its files, and the
+    /// directories leading to files further down.
+    pub(super) fn live_entries(&self, dir: &RelPath) -> Vec<(String, super::Kind)> {
+        let depth = dir.depth();
+        let live = self.live_files();
+        live.iter()
+            .filter(|(path, file)| path.starts_with(dir) && path.depth() > depth && file.strong_count() > 0)
+            .map(|(path, _)| {
+                let kind = if path.depth() == depth + 1 {
+                    super::Kind::File
+                } else {
+                    super::Kind::Dir
+                };
+                (path.segment(depth).to_owned(), kind)
+            })
+            .collect()
+    }
+
+    /// The modification time the guest set on `path` in this run, if it set one.
+    pub(super) fn time_set(&self, path: &RelPath) -> Option<SystemTime> {
+        self.set_times().get(path).copied()
+    }
+
+    /// Records the modification time the guest set on `path`.
+    pub(super) fn record_time(&self, path: &RelPath, time: SystemTime) {
+        self.set_times().insert(path.clone(), time);
+    }
+
+    /// On a local store, gives the stored file at `path` the time the guest set on it, if it
+    /// set one (object stores keep their own upload times).
+    pub(super) fn keep_time_on_disk(&self, path: &RelPath) {
+        if let (Some(time), Some(local)) = (self.time_set(path), self.local_path(path))
+            && let Err(error) = local::set_modified(&local, time)
+        {
+            tracing::debug!(%path, %error, "could not set the stored file's time");
+        }
+    }
+
+    /// Updates a recorded time after the file's content changed (no record: nothing to do).
+    pub(super) fn refresh_time(&self, path: &RelPath, time: SystemTime) {
+        if let Some(recorded) = self.set_times().get_mut(path) {
+            *recorded = time;
+        }
     }
 
     pub fn mount(&self) -> &Arc<Mount> {
@@ -176,6 +315,25 @@ impl Volume {
         if path.is_root() {
             return Ok(Entry::Dir);
         }
+        if let Some(file) = self.live(path) {
+            let (size, modified) = file.size_and_modified().await;
+            let modified = modified.unwrap_or_else(SystemTime::now);
+            return Ok(Entry::File { size, modified });
+        }
+        let entry = self.lookup_stored(path).await?;
+        Ok(match entry {
+            Entry::File { size, modified } => Entry::File {
+                size,
+                modified: self.time_set(path).unwrap_or(modified),
+            },
+            // A directory whose stored objects are gone still holds the run's open files.
+            Entry::Missing if self.holds_live(path) => Entry::Dir,
+            entry => entry,
+        })
+    }
+
+    /// What the store holds at `path`, regardless of the run's open files.
+    async fn lookup_stored(&self, path: &RelPath) -> FsResult<Entry> {
         if let Some(local) = self.local_path(path) {
             let entry = local::lookup(&local)?;
             if entry == Entry::Dir {

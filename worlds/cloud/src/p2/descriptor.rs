@@ -97,6 +97,24 @@ pub fn wit_error_code(code: fs::ErrorCode) -> ErrorCode {
     }
 }
 
+/// The time a `new-timestamp` asks for (`None`: leave it as it is); `overflow` for one the
+/// host's clock cannot hold, as wasmtime-wasi answers (a guest's number never panics the host).
+fn new_time(time: NewTimestamp) -> Result<Option<SystemTime>, FsError> {
+    Ok(match time {
+        NewTimestamp::NoChange => None,
+        NewTimestamp::Now => Some(SystemTime::now()),
+        NewTimestamp::Timestamp(Datetime {
+            seconds,
+            nanoseconds,
+        }) => {
+            let seconds = seconds.checked_add(u64::from(nanoseconds / 1_000_000_000));
+            let since_epoch = seconds.map(|s| std::time::Duration::new(s, nanoseconds % 1_000_000_000));
+            let time = since_epoch.and_then(|d| SystemTime::UNIX_EPOCH.checked_add(d));
+            Some(time.ok_or(fs::ErrorCode::Overflow)?)
+        }
+    })
+}
+
 fn datetime(time: SystemTime) -> Option<Datetime> {
     let since = time.duration_since(SystemTime::UNIX_EPOCH).ok()?;
     Some(Datetime {
@@ -234,12 +252,12 @@ impl types::HostDescriptor for CloudFsView<'_> {
     async fn set_times(
         &mut self,
         fd: Resource<Descriptor>,
-        _: NewTimestamp,
-        _: NewTimestamp,
+        _accessed: NewTimestamp,
+        modified: NewTimestamp,
     ) -> FsResult<()> {
-        self.handle(&fd)?;
-        // Object stores set modification times themselves.
-        Err(fs::ErrorCode::Unsupported.into())
+        // Access times are not kept (stat reports none, as for a `noatime` mount).
+        let handle = self.handle(&fd)?.clone();
+        handle.set_modified(new_time(modified)?).await
     }
 
     async fn read(
@@ -301,10 +319,10 @@ impl types::HostDescriptor for CloudFsView<'_> {
         fd: Resource<Descriptor>,
         _: PathFlags,
         path: String,
-        _: NewTimestamp,
-        _: NewTimestamp,
+        _accessed: NewTimestamp,
+        modified: NewTimestamp,
     ) -> FsResult<()> {
-        self.dir(&fd)?.set_times_at(&path).await
+        self.dir(&fd)?.set_times_at(&path, new_time(modified)?).await
     }
 
     async fn link_at(

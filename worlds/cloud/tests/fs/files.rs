@@ -76,10 +76,11 @@ async fn writes_are_staged_until_sync_or_close() {
         // Writing into an existing file keeps the rest of it.
         assert_eq!(writer.write(b"NEW", 0).await.unwrap(), 3);
         assert_eq!(&writer.read(100, 0).await.unwrap().0[..], b"NEW content");
-        // Other handles see the stored object until the writer syncs.
-        assert_eq!(fs.read_file("f").await.unwrap(), b"old content");
-        writer.sync().await.unwrap();
+        // The run's other handles see it at once; other readers of the store once it syncs.
         assert_eq!(fs.read_file("f").await.unwrap(), b"NEW content");
+        assert_eq!(fs.stored("f").await.unwrap(), b"old content");
+        writer.sync().await.unwrap();
+        assert_eq!(fs.stored("f").await.unwrap(), b"NEW content");
         // Past the end: a gap of zeros.
         writer.write(b"!", 13).await.unwrap();
         assert_eq!(writer.stat().await.size, 14);
@@ -126,7 +127,8 @@ async fn large_files_spill_to_disk_and_arrive_whole() {
         for (i, chunk) in data.chunks(1 << 20).enumerate() {
             file.write(chunk, (i << 20) as u64).await.unwrap();
         }
-        assert_eq!(fs.kind("big").await, Err(NoEntry));
+        assert_eq!(fs.root.stat_at("big").await.unwrap().size, data.len() as u64);
+        assert_eq!(fs.stored("big").await, None);
         fs.ctx.close(file).await.unwrap();
         assert!(fs.read_file("big").await.unwrap() == data, "{backend:?}");
         if let Some(local) = &fs.local {
@@ -172,12 +174,12 @@ async fn files_left_open_are_committed_at_exit() {
         let open = stream.writer().await.unwrap().unwrap();
         open.write_now(None, b"before").unwrap();
         fs.ctx.close(stream).await.unwrap();
-        assert_eq!(fs.read_file("streamed").await.unwrap(), b"before");
+        assert_eq!(fs.stored("streamed").await.unwrap(), b"before");
         open.write_now(None, b" after").unwrap();
-        assert_eq!(fs.kind("left-open").await, Err(NoEntry));
+        assert_eq!(fs.stored("left-open").await, None);
         fs.ctx.commit_open_files().await.unwrap();
-        assert_eq!(fs.read_file("left-open").await.unwrap(), b"kept");
-        assert_eq!(fs.read_file("streamed").await.unwrap(), b"before after");
+        assert_eq!(fs.stored("left-open").await.unwrap(), b"kept");
+        assert_eq!(fs.stored("streamed").await.unwrap(), b"before after");
         drop(file);
     }
 }

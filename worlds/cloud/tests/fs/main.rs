@@ -5,5 +5,6 @@
 mod files;
 mod names;
 mod ops;
+mod posix;
 mod props;
 mod support;

@@ -115,13 +115,15 @@ async fn open_at_follows_posix_flags() {
 }
 
 #[tokio::test]
-async fn a_new_file_appears_when_closed_even_empty() {
+async fn a_new_file_exists_for_the_run_at_once_and_is_stored_when_closed_even_empty() {
     for backend in BACKENDS {
         let mut fs = Fs::new(backend);
         let file = file_of(fs.open("new", create_write()).await.unwrap());
-        assert_eq!(fs.kind("new").await, Err(NoEntry));
+        assert_eq!(fs.kind("new").await, Ok(Kind::File));
+        assert_eq!(fs.stored("new").await, None);
         fs.ctx.close(file).await.unwrap();
         assert_eq!(fs.root.stat_at("new").await.unwrap().size, 0);
+        assert_eq!(fs.stored("new").await.unwrap(), b"");
     }
 }
 
@@ -383,7 +385,7 @@ async fn a_read_only_mount_refuses_every_change_with_not_permitted() {
 }
 
 #[tokio::test]
-async fn links_symlinks_and_times_are_unsupported() {
+async fn links_and_symlinks_are_unsupported() {
     for backend in BACKENDS {
         let mut fs = Fs::new(backend);
         fs.write_file("f", b"x").await.unwrap();
@@ -394,8 +396,9 @@ async fn links_symlinks_and_times_are_unsupported() {
         assert_eq!(err(fs.root.link_at("f", &root, "/g").await), NotPermitted);
         assert_eq!(err(fs.root.symlink_at("g").await), Unsupported);
         assert_eq!(err(fs.root.symlink_at("../g").await), NotPermitted);
-        assert_eq!(err(fs.root.set_times_at("f").await), Unsupported);
-        assert_eq!(err(fs.root.set_times_at("missing").await), Unsupported);
+        assert_eq!(err(fs.root.set_times_at("missing", None).await), NoEntry);
+        assert_eq!(err(fs.root.set_times_at("f/", None).await), NotDirectory);
+        assert_eq!(err(fs.root.set_times_at("/f", None).await), NotPermitted);
         assert_eq!(err(fs.root.readlink_at("f").await), Invalid);
         assert_eq!(err(fs.root.readlink_at("missing").await), NoEntry);
         assert_eq!(err(fs.root.readlink_at("/f").await), NotPermitted);

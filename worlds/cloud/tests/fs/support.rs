@@ -97,6 +97,16 @@ impl Fs {
             .unwrap();
     }
 
+    /// What another reader of the store sees at `key` (below the mount's prefix): the
+    /// published object, not the run's staged content.
+    pub async fn stored(&self, key: &str) -> Option<Vec<u8>> {
+        match self.volume().store().get(&Key::from(key)).await {
+            Ok(got) => Some(got.bytes().await.unwrap().to_vec()),
+            Err(object_store::Error::NotFound { .. }) => None,
+            Err(error) => panic!("reading `{key}` from the store: {error}"),
+        }
+    }
+
     pub fn volume(&self) -> &Arc<Volume> {
         self.root.volume()
     }
