@@ -22,6 +22,6 @@ mod url;
 pub use budget::{WriteBudget, WriteLimitExceeded};
 pub use default_store::default_store_dir;
 pub use mount::{Mount, MountSpec, MountStats};
-pub use prefix::{MoveError, move_prefix};
+pub use prefix::{MoveError, is_placeholder, move_prefix};
 pub use staging::StagedOutput;
 pub use url::{StoreKind, StoreUrl};

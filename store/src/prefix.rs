@@ -35,6 +35,9 @@ impl std::error::Error for MoveError {
 /// joined part by part, so names stay exactly as stored (never re-encoded). The listing is
 /// streamed, page by page, twice (copies, then deletes): host memory does not grow with the
 /// number of objects. `to` must not lie under `from`.
+///
+/// A folder placeholder that other tools leave (S3 and GCS consoles store `dir/`, zero bytes)
+/// lists as the prefix itself: object_store cannot name that key, so it is left where it is.
 pub async fn move_prefix(store: &dyn ObjectStore, from: &Key, to: &Key) -> Result<u64, MoveError> {
     let failed = |key: &Key, copied: u64| {
         let key = key.clone();
@@ -47,6 +50,9 @@ pub async fn move_prefix(store: &dyn ObjectStore, from: &Key, to: &Key) -> Resul
     let mut moved = 0;
     let mut listing = store.list(Some(from));
     while let Some(meta) = listing.try_next().await.map_err(failed(from, moved))? {
+        if is_placeholder(&meta.location, from) {
+            continue;
+        }
         let Some(relative) = meta.location.prefix_match(from) else {
             continue;
         };
@@ -59,12 +65,21 @@ pub async fn move_prefix(store: &dyn ObjectStore, from: &Key, to: &Key) -> Resul
     }
     let mut listing = store.list(Some(from));
     while let Some(meta) = listing.try_next().await.map_err(failed(from, moved))? {
+        if is_placeholder(&meta.location, from) {
+            continue;
+        }
         store
             .delete(&meta.location)
             .await
             .map_err(failed(&meta.location, moved))?;
     }
     Ok(moved)
+}
+
+/// Whether a listing of `prefix` gave back the prefix itself: the `prefix/` folder
+/// placeholder of a console, which object_store parses to `prefix` (and cannot address).
+pub fn is_placeholder(listed: &Key, prefix: &Key) -> bool {
+    listed == prefix && !prefix.as_ref().is_empty()
 }
 
 #[cfg(test)]

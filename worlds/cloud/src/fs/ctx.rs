@@ -86,18 +86,28 @@ impl FsCtx {
     /// at exit. A failed commit stops the run: the error names the file and the store.
     pub async fn close(&mut self, file: File) -> wasmtime::Result<()> {
         let open = file.into_open_file();
+        // Files kept for streams that are gone by now are committed and let go: only files
+        // something still uses stay in memory.
+        let (idle, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.closed_with_streams)
+            .into_iter()
+            .partition(|kept| Arc::strong_count(kept) == 1 && !Arc::ptr_eq(kept, &open));
+        self.closed_with_streams = kept;
         let closing = Arc::strong_count(&open) == 1;
-        if !closing {
+        if !closing && !self.closed_with_streams.iter().any(|kept| Arc::ptr_eq(kept, &open)) {
             self.closed_with_streams.push(open.clone());
         }
-        open.commit_or_say_why(closing).await.map_err(|why| {
-            wasmtime::format_err!(
-                "closing `{}` failed: its content could not be stored in `{}` ({why}); \
-                 the stored object is unchanged",
-                open.path(),
-                open.volume().url(),
-            )
-        })
+        for file in idle.into_iter().chain([open]) {
+            let closing = Arc::strong_count(&file) == 1;
+            file.commit_or_say_why(closing).await.map_err(|why| {
+                wasmtime::format_err!(
+                    "closing `{}` failed: its content could not be stored in `{}` ({why}); \
+                     the stored object is unchanged",
+                    file.path(),
+                    file.volume().url(),
+                )
+            })?;
+        }
+        Ok(())
     }
 
     /// Commits files the guest left open, as closing them would have. Call after the guest's

@@ -428,6 +428,8 @@ impl Dir {
                     .objects
                     .iter()
                     .filter(|meta| !is_reserved(meta.location.filename().unwrap_or_default()))
+                    // A console's `dir/` placeholder is the directory itself, not a file in it.
+                    .filter(|meta| prefix.as_ref() != Some(&meta.location))
                     .map(|meta| DirEntry {
                         name: RelPath::from_key(&meta.location).name().to_owned(),
                         kind: Kind::File,
@@ -492,7 +494,7 @@ async fn remove_empty_dir(volume: &Volume, path: &RelPath) -> FsResult<()> {
             let mut listing = volume.store().list(Some(key));
             let mut empty = true;
             while let Some(meta) = listing.try_next().await.map_err(|e| store_error(e, key))? {
-                if meta.location != marker {
+                if meta.location != marker && !worldhost_store::is_placeholder(&meta.location, key) {
                     empty = false;
                     break;
                 }
