@@ -6,7 +6,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::harness::{
-    Ran, TEST_GUESTS, Target, call_command, file_url, guest, host, probe, run_measured, run_probe,
+    Ran, TEST_GUESTS, Target, call_command, file_url, guest, host, probe, probe_command, run_measured,
+    run_probe,
     run_with_stdin, world_file,
 };
 use crate::support::jobs::{Workspace, entry_job, job_guest};
@@ -413,7 +414,7 @@ fn an_overlong_path_is_refused_at_once_in_both_worlds() {
         vec!["--dir", cli_dir.as_str()],
         vec!["--world", "cloud", "--mount", "memory:"],
     ] {
-        let command = crate::support::harness::probe_command(&flags, &["read", attack.as_str()]);
+        let command = probe_command(&flags, &["read", attack.as_str()]);
         let (ran, took, peak_kib) = measured(command);
         // The probe exits 2 on an error, which WASI 0.2.6 carries as 1.
         assert_eq!(ran.code, 1, "{flags:?}: {ran:#?}");
@@ -427,4 +428,22 @@ fn an_overlong_path_is_refused_at_once_in_both_worlds() {
             "{flags:?}: the host peaked at {peak_kib} KiB"
         );
     }
+}
+
+#[test]
+fn files_held_open_do_not_pile_up_in_host_memory() {
+    // 48 files of 8 MiB each staged at once (384 MiB): each within the per-file in-memory size,
+    // together far past the run's buffer memory, so all but the first few move to disk.
+    let dir = tempfile::tempdir().unwrap();
+    let mount = format!("{}::data", file_url(dir.path()));
+    let command = probe_command(
+        &["--world", "cloud", "--mount", mount.as_str()],
+        &["hoard", "data", "48", "8"],
+    );
+    let (ran, took, peak_kib) = measured(command);
+    assert_eq!(ran.success(), "hoarded 48 files of 8 MiB\n");
+    eprintln!("48 open files of 8 MiB: {took:?}, host peak RSS {peak_kib} KiB");
+    assert!(peak_kib < 200 << 10, "the host peaked at {peak_kib} KiB");
+    let stored = std::fs::metadata(dir.path().join("hoard-47")).unwrap();
+    assert_eq!(stored.len(), 8 << 20);
 }

@@ -77,7 +77,26 @@ fn main() {
             drop(file);
             println!("wrote {} MiB", 2 * mib);
         }
-        // Grows a new file to SIZE bytes without writing them.
+        // Opens FILES files in DIR and writes MIB MiB to each, all open at once, then closes
+        // them: staged content the host must not hold in memory all together.
+        "hoard" => {
+            let (dir, files, mib) = (arg(rest, 0), arg(rest, 1), arg(rest, 2));
+            let files: usize = files.parse().unwrap_or_else(|e| fail(&e));
+            let mib: usize = mib.parse().unwrap_or_else(|e| fail(&e));
+            let block = vec![b'h'; 1 << 20];
+            let mut open = Vec::new();
+            for i in 0..files {
+                let path = format!("{dir}/hoard-{i}");
+                let mut file = std::fs::File::create(path).unwrap_or_else(|e| fail(&e));
+                for _ in 0..mib {
+                    file.write_all(&block).unwrap_or_else(|e| fail(&e));
+                }
+                open.push(file);
+            }
+            drop(open);
+            println!("hoarded {files} files of {mib} MiB");
+        }
+                // Grows a new file to SIZE bytes without writing them.
         "grow" => {
             let size: u64 = arg(rest, 1).parse().unwrap_or_else(|e| fail(&e));
             let file = std::fs::File::create(arg(rest, 0)).unwrap_or_else(|e| fail(&e));

@@ -7,6 +7,7 @@ use anyhow::Result;
 
 use super::dir::Dir;
 use super::file::OpenFile;
+use super::held::BufferMemory;
 use super::handle::File;
 use super::volume::Volume;
 use worldhost_store::Mount;
@@ -19,6 +20,8 @@ pub struct FsCtx {
     /// One per mount, in the same order.
     volumes: Vec<Arc<Volume>>,
     write_budget: Arc<WriteBudget>,
+    /// Host memory the run's file buffers may hold together.
+    buffer_memory: Arc<BufferMemory>,
     /// Files whose handle was closed while a stream on them was still open: kept alive
     /// so what the stream writes after is committed at exit too.
     closed_with_streams: Vec<Arc<OpenFile>>,
@@ -50,6 +53,7 @@ impl FsCtx {
                 .collect(),
             volumes,
             write_budget: Arc::new(WriteBudget::new(u64::MAX)),
+            buffer_memory: Arc::default(),
             closed_with_streams: Vec::new(),
         }
     }
@@ -74,6 +78,11 @@ impl FsCtx {
     /// Caps the bytes the guest may write to files in stores, over the whole run.
     pub fn set_write_limit(&mut self, bytes: u64) {
         self.write_budget = Arc::new(WriteBudget::new(bytes));
+    }
+
+    /// The host memory the run's file buffers hold, and may.
+    pub fn buffer_memory(&self) -> &Arc<BufferMemory> {
+        &self.buffer_memory
     }
 
     /// The run's budget of bytes written to stores.

@@ -161,6 +161,7 @@ impl Dir {
             volume.clone(),
             path.clone(),
             ctx.write_budget().clone(),
+            ctx.buffer_memory(),
             state,
         ));
         volume.add_live(&path, &file);

@@ -18,6 +18,7 @@ use futures::StreamExt;
 use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
 
 use super::ctx::WriteBudget;
+use super::held::BufferMemory;
 use super::error::{FsError, FsResult, spool_error, store_error};
 use super::path::RelPath;
 use super::spool::{Spool, SpoolPolicy, io_to_store, read_exact_at};
@@ -119,6 +120,7 @@ impl OpenFile {
         volume: Arc<Volume>,
         path: RelPath,
         budget: Arc<WriteBudget>,
+        run_memory: &Arc<BufferMemory>,
         state: FileState,
     ) -> OpenFile {
         let staged_path = volume.local_path(&path).map(|target| staged_name(&target));
@@ -134,6 +136,9 @@ impl OpenFile {
             policy: SpoolPolicy {
                 memory_limit,
                 staged_path,
+                // In-memory stores keep the data in memory anyway: their spools stay there.
+                run_memory: (memory_limit != u64::MAX).then(|| run_memory.clone()),
+                holding: Default::default(),
             },
             state: tokio::sync::Mutex::new(state),
         }
@@ -274,11 +279,13 @@ impl OpenFile {
                 match store.put(key, PutPayload::from(bytes.clone())).await {
                     Ok(_) => {
                         state.spool = None;
+                        self.policy.release_all();
                         Ok(size)
                     }
                     Err(error) => {
                         // Kept for another try (at exit, or a flush): never lost, never empty.
                         state.spool = Some(Spool::Memory(Vec::from(bytes)));
+                        self.policy.hold_again(size);
                         Err(error)
                     }
                 }
@@ -367,6 +374,11 @@ impl OpenFile {
     }
 
     /// Where the file is (or, once unlinked, was).
+    /// The run's allowance of memory for buffers (read streams' windows draw on it too).
+    pub fn run_memory(&self) -> Option<&Arc<BufferMemory>> {
+        self.policy.run_memory.as_ref()
+    }
+
     pub fn path(&self) -> RelPath {
         match self.link() {
             Link::At(path) | Link::Gone(path) => path,

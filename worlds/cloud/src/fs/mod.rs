@@ -21,6 +21,7 @@ mod dir;
 mod error;
 mod file;
 mod handle;
+mod held;
 mod local;
 pub mod path;
 mod spool;
@@ -33,6 +34,7 @@ pub use dir::Dir;
 pub use error::{ErrorCode, FsError, FsResult, is_not_found, spool_error, store_error};
 pub use file::{MEMORY_SPOOL_LIMIT, OpenFile, UPLOAD_PART_SIZE};
 pub use handle::{File, Handle, MAX_READ};
+pub use held::{BufferMemory, RUN_BUFFER_MEMORY};
 pub use volume::{Entry, Volume};
 
 /// What a path names, when it names something.

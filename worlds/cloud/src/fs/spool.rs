@@ -6,6 +6,10 @@
 
 use std::io;
 use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::held::BufferMemory;
 
 use bytes::Bytes;
 
@@ -15,6 +19,55 @@ pub struct SpoolPolicy {
     pub memory_limit: u64,
     /// For a local-directory store, the hidden file beside the target to stage in.
     pub staged_path: Option<std::path::PathBuf>,
+    /// The run's allowance of memory for buffers: a memory spool that cannot grow within it
+    /// moves to disk (`None`: no allowance, for in-memory stores).
+    pub run_memory: Option<Arc<BufferMemory>>,
+    /// What this file's memory spool holds of that allowance.
+    pub holding: AtomicU64,
+}
+
+impl SpoolPolicy {
+    /// Whether a memory spool may grow to `size` bytes, taking the memory if so.
+    fn hold(&self, size: u64) -> bool {
+        if size > self.memory_limit {
+            return false;
+        }
+        let holding = self.holding.load(Ordering::Acquire);
+        if size <= holding {
+            return true;
+        }
+        let fits = match &self.run_memory {
+            Some(memory) => memory.try_hold(size - holding),
+            None => true,
+        };
+        if fits {
+            self.holding.store(size, Ordering::Release);
+        }
+        fits
+    }
+
+    /// Gives back what the memory spool held (it moved to disk, or was consumed).
+    pub fn release_all(&self) {
+        let holding = self.holding.swap(0, Ordering::AcqRel);
+        if let Some(memory) = &self.run_memory {
+            memory.release(holding);
+        }
+    }
+
+    /// Takes back memory for a spool restored after a failed upload.
+    pub fn hold_again(&self, size: u64) {
+        self.release_all();
+        self.holding.store(size, Ordering::Release);
+        if let Some(memory) = &self.run_memory {
+            memory.hold(size);
+        }
+    }
+}
+
+impl Drop for SpoolPolicy {
+    fn drop(&mut self) {
+        self.release_all();
+    }
 }
 
 pub(super) fn io_to_store(error: io::Error) -> object_store::Error {
@@ -114,7 +167,7 @@ impl Spool {
 
     fn spill_if_over(&mut self, size: u64, policy: &SpoolPolicy) -> io::Result<()> {
         if let Spool::Memory(buffer) = self
-            && size > policy.memory_limit
+            && !policy.hold(size)
         {
             let (file, staged) = match &policy.staged_path {
                 Some(path) => {
@@ -136,6 +189,7 @@ impl Spool {
                 len: buffer.len() as u64,
                 staged,
             };
+            policy.release_all();
         }
         Ok(())
     }
@@ -157,6 +211,8 @@ mod tests {
             let limit = &SpoolPolicy {
                 memory_limit: limit,
                 staged_path: staged_path.clone(),
+                run_memory: None,
+                holding: AtomicU64::new(0),
             };
             let mut spool = Spool::Memory(Vec::new());
             spool.write_at(0, b"hello", limit).unwrap();
@@ -179,5 +235,32 @@ mod tests {
                 "an uncommitted staged file is removed"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod run_memory_tests {
+    use super::*;
+
+    #[test]
+    fn spools_past_the_runs_memory_move_to_disk_and_give_it_back() {
+        let memory = Arc::new(BufferMemory::new(10));
+        let policy = |memory: &Arc<BufferMemory>| SpoolPolicy {
+            memory_limit: u64::MAX,
+            staged_path: None,
+            run_memory: Some(memory.clone()),
+            holding: AtomicU64::new(0),
+        };
+        let (first_policy, second_policy) = (policy(&memory), policy(&memory));
+        let mut first = Spool::Memory(Vec::new());
+        first.write_at(0, b"12345678", &first_policy).unwrap();
+        assert_eq!(memory.held(), 8);
+        let mut second = Spool::Memory(Vec::new());
+        second.write_at(0, b"1234", &second_policy).unwrap();
+        assert!(matches!(second, Spool::Disk { .. }), "over the run's memory");
+        assert_eq!(&second.read_at(0, 10).unwrap()[..], b"1234");
+        assert_eq!(memory.held(), 8);
+        drop(first_policy);
+        assert_eq!(memory.held(), 0);
     }
 }

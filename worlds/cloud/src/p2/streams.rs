@@ -39,6 +39,8 @@ pub struct FileInputStream {
     /// Fetched but not yet handed to the guest.
     buffer: Bytes,
     window: u64,
+    /// What the window holds of the run's buffer memory beyond the first window's size.
+    holding: u64,
     at_end: bool,
     /// A failed fetch from `ready`, for the next `read` to report.
     failure: Option<StreamError>,
@@ -51,6 +53,7 @@ impl FileInputStream {
             position,
             buffer: Bytes::new(),
             window: FIRST_READ_WINDOW,
+            holding: 0,
             at_end: false,
             failure: None,
         }
@@ -62,6 +65,19 @@ impl FileInputStream {
             return Ok(());
         }
         let len = self.window.max(want.min(MAX_READ_WINDOW));
+        // Windows beyond the first size draw on the run's buffer memory; when it is spent, the
+        // stream goes on with first-size windows (more requests, never more memory).
+        let len = match self.file.run_memory() {
+            Some(memory) if len > FIRST_READ_WINDOW + self.holding => {
+                if memory.try_hold(len - FIRST_READ_WINDOW - self.holding) {
+                    self.holding = len - FIRST_READ_WINDOW;
+                    len
+                } else {
+                    FIRST_READ_WINDOW + self.holding
+                }
+            }
+            _ => len,
+        };
         let bytes = self
             .file
             .read(self.position, len)
@@ -83,6 +99,14 @@ impl FileInputStream {
         }
         let size = size.min(self.buffer.len());
         Ok(self.buffer.split_to(size))
+    }
+}
+
+impl Drop for FileInputStream {
+    fn drop(&mut self) {
+        if let Some(memory) = self.file.run_memory() {
+            memory.release(self.holding);
+        }
     }
 }
 
