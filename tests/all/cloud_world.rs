@@ -207,6 +207,40 @@ per_backend! {
     }
 }
 
+per_backend! {
+    /// A bucket mounted read-only: the guest lists and reads what another tool stored there,
+    /// nothing outside the mount's prefix shows, a missing file is "no such file", and a
+    /// write is refused. (The one cloud world test GCS runs whole: see `Backend::takes_writes`.)
+    reads fn a_read_only_mount_serves_a_bucket(backend: Backend) {
+        let server = StoreServer::start(backend);
+        let objects = server.objects();
+        for key in ["outside.txt", "in/a.txt", "in/sub/b.txt"] {
+            objects.put(key, key);
+        }
+        let mount = [format!("{}::data:ro", server.url("in"))];
+        let probe = |args: &[&str]| {
+            cloud_probe(&mount, args, |command| {
+                server.set_env(command);
+            })
+        };
+        assert_eq!(probe(&["ls", "data"]).success(), "a.txt\nsub\n");
+        assert_eq!(probe(&["ls", "data/sub"]).success(), "b.txt\n");
+        assert_eq!(probe(&["read", "data/sub/b.txt"]).success(), "in/sub/b.txt");
+        let missing = probe(&["read", "data/missing.txt"]);
+        assert_ne!(missing.code, 0, "{missing:#?}");
+        assert!(
+            missing.stderr.contains("No such file or directory"),
+            "{missing:#?}"
+        );
+        let write = probe(&["write", "data/new.txt", "x"]);
+        assert!(
+            write.stderr.contains("Operation not permitted"),
+            "{write:#?}"
+        );
+        assert_eq!(objects.keys(None), ["in/a.txt", "in/sub/b.txt", "outside.txt"]);
+    }
+}
+
 #[test]
 fn the_image_example_runs_unchanged_on_a_local_store() {
     let store = images::store_with_input();
