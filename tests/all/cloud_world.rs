@@ -113,6 +113,27 @@ fn a_read_only_mount_refuses_writes() {
     );
 }
 
+/// An `http://` mount serves what a web server has, and a file it does not have is "no such
+/// file", as on a directory (issue 11, item 5). The web server: fake-gcs-server, whose objects
+/// are plain unsigned GETs at `/BUCKET/KEY`, with ranges (Python's `http.server` has none, and
+/// the cloud world reads by range).
+#[test]
+fn an_http_mount_reads_files_and_misses_are_no_entry() {
+    let server = StoreServer::start(Backend::Gcs);
+    server.objects().put("sub/page.txt", "served");
+    let mount = [format!("http://{}/{}/sub::web:ro", server.address(), server.bucket)];
+    let read = cloud_probe(&mount, &["read", "web/page.txt"], |_| {});
+    assert_eq!(read.success(), "served");
+    for missing in ["web/missing.txt", "web/no/such/file.txt"] {
+        let ran = cloud_probe(&mount, &["read", missing], |_| {});
+        assert_ne!(ran.code, 0, "{ran:#?}");
+        assert!(
+            ran.stderr.contains("No such file or directory"),
+            "{missing}: {ran:#?}"
+        );
+    }
+}
+
 #[test]
 fn files_left_open_are_stored_when_the_guest_exits() {
     let store = tempfile::tempdir().unwrap();
