@@ -121,7 +121,11 @@ fn a_read_only_mount_refuses_writes() {
 fn an_http_mount_reads_files_and_misses_are_no_entry() {
     let server = StoreServer::start(Backend::Gcs);
     server.objects().put("sub/page.txt", "served");
-    let mount = [format!("http://{}/{}/sub::web:ro", server.address(), server.bucket)];
+    let mount = [format!(
+        "http://{}/{}/sub::web:ro",
+        server.address(),
+        server.bucket
+    )];
     let read = cloud_probe(&mount, &["read", "web/page.txt"], |_| {});
     assert_eq!(read.success(), "served");
     for missing in ["web/missing.txt", "web/no/such/file.txt"] {

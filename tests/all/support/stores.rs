@@ -260,7 +260,13 @@ fn start_fake_gcs(bucket: &str) -> Server {
     // The JSON API's bucket insert; the emulator takes requests without credentials.
     let body = format!(r#"{{"name":"{bucket}"}}"#);
     let headers = "Content-Type: application/json\r\n";
-    match http_with_body(server.port(), "POST", "/storage/v1/b", headers, body.as_bytes()) {
+    match http_with_body(
+        server.port(),
+        "POST",
+        "/storage/v1/b",
+        headers,
+        body.as_bytes(),
+    ) {
         Ok((200, _)) => {}
         Ok((_, response)) => server.fail(&format!("refused to create bucket {bucket}: {response}")),
         Err(e) => server.fail(&format!("failed to create bucket {bucket}: {e}")),

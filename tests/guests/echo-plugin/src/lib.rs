@@ -51,7 +51,11 @@ impl Guest for Echo {
             ["log", count] => {
                 let count: u32 = count.parse().map_err(|_| failed("bad-count", count))?;
                 for i in 0..count {
-                    logging::log(logging::Level::Info, "echo logs a lot", &[("line".into(), i.to_string())]);
+                    logging::log(
+                        logging::Level::Info,
+                        "echo logs a lot",
+                        &[("line".into(), i.to_string())],
+                    );
                 }
                 Ok(Payload::Text("logged".into()))
             }
