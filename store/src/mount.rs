@@ -18,7 +18,7 @@ use object_store::http::HttpBuilder;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::prefix::PrefixStore;
-use object_store::{ObjectStore, RetryConfig};
+use object_store::{ClientOptions, ObjectStore, RetryConfig};
 
 use crate::url::{StoreKind, StoreUrl};
 
@@ -154,10 +154,13 @@ impl Mount {
                         "cannot mount `{url}` read-write: http(s) stores are read-only (add `:ro`)"
                     );
                 }
-                // The URL's path is already the store's root.
+                // The URL's path is already the store's root. An `http://` URL asks for plain
+                // HTTP: without `allow_http`, object_store refuses to send it a request.
+                let options = ClientOptions::new().with_allow_http(url.starts_with("http://"));
                 Arc::new(
                     HttpBuilder::new()
                         .with_url(url)
+                        .with_client_options(options)
                         .with_retry(retry_config())
                         .build()
                         .with_context(context)?,

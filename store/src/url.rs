@@ -210,6 +210,35 @@ mod tests {
         assert!(!StoreUrl::parse("memory:").unwrap().outlives_run());
     }
 
+    /// Issue 11, item 5: a `%` in a prefix is taken literally, once (never decoded: `%20` is
+    /// three characters of the key, as the AWS and gcloud tools read `s3://` and `gs://`
+    /// URLs), and `memory:` takes every spelling object_store gives it.
+    #[test]
+    fn percent_signs_are_literal_and_memory_has_three_spellings() {
+        assert_eq!(
+            kind("s3://b/a%20b/c%zz"),
+            StoreKind::S3 {
+                bucket: "b".into(),
+                prefix: "a%20b/c%zz".into()
+            }
+        );
+        assert_eq!(
+            kind("gs://b/100%25"),
+            StoreKind::Gcs {
+                bucket: "b".into(),
+                prefix: "100%25".into()
+            }
+        );
+        assert_eq!(kind("file:///tmp/x%y"), StoreKind::Local("/tmp/x%y".into()));
+        assert_eq!(
+            kind("file:///tmp/a%20b"),
+            StoreKind::Local("/tmp/a%20b".into())
+        );
+        for memory in ["memory:", "memory://", "memory:///"] {
+            assert_eq!(kind(memory), StoreKind::Memory, "{memory}");
+        }
+    }
+
     #[test]
     fn default_is_the_default_store_or_a_folder_in_it() {
         let root = default_store_dir();

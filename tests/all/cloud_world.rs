@@ -113,6 +113,31 @@ fn a_read_only_mount_refuses_writes() {
     );
 }
 
+/// An `http://` mount serves what a web server has, and a file it does not have is "no such
+/// file", as on a directory (issue 11, item 5). The web server: fake-gcs-server, whose objects
+/// are plain unsigned GETs at `/BUCKET/KEY`, with ranges (Python's `http.server` has none, and
+/// the cloud world reads by range).
+#[test]
+fn an_http_mount_reads_files_and_misses_are_no_entry() {
+    let server = StoreServer::start(Backend::Gcs);
+    server.objects().put("sub/page.txt", "served");
+    let mount = [format!(
+        "http://{}/{}/sub::web:ro",
+        server.address(),
+        server.bucket
+    )];
+    let read = cloud_probe(&mount, &["read", "web/page.txt"], |_| {});
+    assert_eq!(read.success(), "served");
+    for missing in ["web/missing.txt", "web/no/such/file.txt"] {
+        let ran = cloud_probe(&mount, &["read", missing], |_| {});
+        assert_ne!(ran.code, 0, "{ran:#?}");
+        assert!(
+            ran.stderr.contains("No such file or directory"),
+            "{missing}: {ran:#?}"
+        );
+    }
+}
+
 #[test]
 fn files_left_open_are_stored_when_the_guest_exits() {
     let store = tempfile::tempdir().unwrap();
@@ -204,6 +229,40 @@ per_backend! {
         for key in ["outside.txt", "inner-sibling/x.txt"] {
             assert_eq!(objects.get(key), key.as_bytes(), "{key} was changed");
         }
+    }
+}
+
+per_backend! {
+    /// A bucket mounted read-only: the guest lists and reads what another tool stored there,
+    /// nothing outside the mount's prefix shows, a missing file is "no such file", and a
+    /// write is refused. (The one cloud world test GCS runs whole: see `Backend::takes_writes`.)
+    reads fn a_read_only_mount_serves_a_bucket(backend: Backend) {
+        let server = StoreServer::start(backend);
+        let objects = server.objects();
+        for key in ["outside.txt", "in/a.txt", "in/sub/b.txt"] {
+            objects.put(key, key);
+        }
+        let mount = [format!("{}::data:ro", server.url("in"))];
+        let probe = |args: &[&str]| {
+            cloud_probe(&mount, args, |command| {
+                server.set_env(command);
+            })
+        };
+        assert_eq!(probe(&["ls", "data"]).success(), "a.txt\nsub\n");
+        assert_eq!(probe(&["ls", "data/sub"]).success(), "b.txt\n");
+        assert_eq!(probe(&["read", "data/sub/b.txt"]).success(), "in/sub/b.txt");
+        let missing = probe(&["read", "data/missing.txt"]);
+        assert_ne!(missing.code, 0, "{missing:#?}");
+        assert!(
+            missing.stderr.contains("No such file or directory"),
+            "{missing:#?}"
+        );
+        let write = probe(&["write", "data/new.txt", "x"]);
+        assert!(
+            write.stderr.contains("Operation not permitted"),
+            "{write:#?}"
+        );
+        assert_eq!(objects.keys(None), ["in/a.txt", "in/sub/b.txt", "outside.txt"]);
     }
 }
 

@@ -151,6 +151,35 @@ fn blobs_and_files_are_the_same_objects() {
     assert!(ran.stderr.contains("NotPermitted"), "{ran:#?}");
 }
 
+/// Listed keys are guest paths that `get` takes back, for a mount at `/` (no `//`), at `/out`
+/// and at `.`.
+#[test]
+fn listed_blob_keys_are_clean_guest_paths() {
+    let store = tempfile::tempdir().unwrap();
+    fs::create_dir(store.path().join("sub")).unwrap();
+    fs::write(store.path().join("a.txt"), "a").unwrap();
+    fs::write(store.path().join("sub/b.txt"), "bb").unwrap();
+    let url = file_url(store.path());
+    for (guest, prefix, keys) in [
+        ("/", "/", ["/a.txt", "/sub/b.txt"]),
+        ("/out", "/out", ["/out/a.txt", "/out/sub/b.txt"]),
+        (".", "", ["a.txt", "sub/b.txt"]),
+    ] {
+        let mount = format!("{url}::{guest}");
+        let listed = call(
+            &["--text", "--mount", &mount],
+            format!("list {prefix}").as_bytes(),
+        );
+        let expected = format!("{} 1\n{} 2\n", keys[0], keys[1]);
+        assert_eq!(listed.success(), expected, "mounted at {guest}");
+        let got = call(
+            &["--text", "--mount", &mount],
+            format!("get {}", keys[1]).as_bytes(),
+        );
+        assert_eq!(got.success(), "bb", "mounted at {guest}");
+    }
+}
+
 #[test]
 fn host_call_refuses_what_is_not_a_plugin() {
     let ran = host()

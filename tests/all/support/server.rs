@@ -64,7 +64,7 @@ pub fn unique_name() -> String {
     format!("worldhost-{}-{n}-{micros}", std::process::id())
 }
 
-/// Whether `log` says the server listens on 127.0.0.1:`port` (both servers print their URL once
+/// Whether `log` says the server listens on 127.0.0.1:`port` (each server prints its URL once
 /// they are bound). This, rather than a successful connection alone, tells that the server
 /// listening is ours: if another process took the port between `free_port` and the server's
 /// bind, ours fails and exits, and is restarted on another port.
@@ -126,8 +126,9 @@ impl Server {
                 let log = server.log();
                 let exited = server.child.as_mut().unwrap().try_wait().unwrap();
                 if let Some(status) = exited {
-                    let taken =
-                        log.contains("Address already in use") || log.contains("EADDRINUSE");
+                    // Python and Go spell it in two cases; Node gives the errno name.
+                    let taken = log.to_ascii_lowercase().contains("address already in use")
+                        || log.contains("EADDRINUSE");
                     if taken && attempt < PORT_ATTEMPTS {
                         break; // another process took the port: try another one
                     }
@@ -222,17 +223,29 @@ pub fn run_logged(mut command: Command, timeout: Duration, log: &Path) -> (ExitS
 /// One plain HTTP/1.1 request with an empty body and the header lines `headers` (each ending in
 /// CRLF) to 127.0.0.1:`port`, bounded in time; returns the status code and the whole response.
 pub fn http(port: u16, method: &str, target: &str, headers: &str) -> Result<(u16, String), String> {
+    http_with_body(port, method, target, headers, b"")
+}
+
+/// `http` with `body` sent as the request's body.
+pub fn http_with_body(
+    port: u16,
+    method: &str,
+    target: &str,
+    headers: &str,
+    body: &[u8],
+) -> Result<(u16, String), String> {
     let timeout = Duration::from_secs(10);
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
     stream.set_read_timeout(Some(timeout)).unwrap();
     stream.set_write_timeout(Some(timeout)).unwrap();
     let request = format!(
-        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\n\
-         Connection: close\r\n{headers}\r\n"
+        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\n\
+         Connection: close\r\n{headers}\r\n",
+        body.len()
     );
     stream
-        .write_all(request.as_bytes())
+        .write_all(&[request.as_bytes(), body].concat())
         .map_err(|e| e.to_string())?;
     let mut response = Vec::new();
     stream

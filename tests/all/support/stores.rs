@@ -1,10 +1,11 @@
 //! The object-store servers the cloud world's backends are tested against, on 127.0.0.1:
-//! `moto_server` for S3 and Azurite for Azure Blob. `tests/run` installs both into
-//! `target/test-tools`; every test starts its own server (about half a second each) with a
-//! fresh bucket or container, and the server dies with the test, panicking or not.
+//! `moto_server` for S3, `fake-gcs-server` for Google Cloud Storage and Azurite for Azure
+//! Blob. `tests/run` installs them into `target/test-tools`; every test starts its own server
+//! (about half a second each) with a fresh bucket or container, and the server dies with the
+//! test, panicking or not.
 //!
-//! One type serves both backends: a `StoreServer` started with `Backend::S3` or
-//! `Backend::Azure`, whose per-backend parts (the program, how the bucket is made, the
+//! One type serves every backend: a `StoreServer` started with `Backend::S3`, `Backend::Gcs`
+//! or `Backend::Azure`, whose per-backend parts (the program, how the bucket is made, the
 //! variables that reach it) are the `match`es below. `env()` gives the variables that make
 //! object_store's `from_env()` builders reach the server; pass them to a `host` command with
 //! `set_env`, which also drops whatever the developer's own environment says about the same
@@ -16,27 +17,41 @@ use std::time::{Duration, Instant};
 use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::azure::MicrosoftAzureBuilder;
+use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::path::Path as Key;
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig};
 
-use super::server::{START_TIMEOUT, Server, http, remove_inherited, run_logged, tool, unique_name};
+use super::server::{
+    START_TIMEOUT, Server, http, http_with_body, remove_inherited, run_logged, tool, unique_name,
+};
 
 /// A blob-store backend the tests have a server for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     S3,
+    Gcs,
     Azure,
 }
 
 impl Backend {
-    pub const ALL: [Backend; 2] = [Backend::S3, Backend::Azure];
+    pub const ALL: [Backend; 3] = [Backend::S3, Backend::Gcs, Backend::Azure];
 
     /// The URL scheme the host mounts the backend by.
     pub fn scheme(self) -> &'static str {
         match self {
             Backend::S3 => "s3",
+            Backend::Gcs => "gs",
             Backend::Azure => "az",
         }
+    }
+
+    /// Whether the test server takes object_store's writes. fake-gcs-server does not: it has
+    /// no XML API for writes (fsouza/fake-gcs-server#331; object_store's own CI runs a fork),
+    /// and object_store's GCS client writes, copies and deletes only through the XML API. Its
+    /// reads (XML get, ranged get, head, list) work, and `Objects::put` stores through the
+    /// emulator's JSON upload API instead.
+    pub fn takes_writes(self) -> bool {
+        self != Backend::Gcs
     }
 
     /// The variables a client of the server may not inherit: the developer's own settings for
@@ -44,6 +59,8 @@ impl Backend {
     pub fn prefixes(self) -> &'static [&'static str] {
         match self {
             Backend::S3 => &["AWS_"],
+            // object_store also reads a bare `SERVICE_ACCOUNT` (a key file's path).
+            Backend::Gcs => &["GOOGLE_", "SERVICE_ACCOUNT"],
             Backend::Azure => &["AZURE_", "AZURITE_"],
         }
     }
@@ -69,10 +86,10 @@ client = BlobServiceClient(
 client.create_container(container)
 "#;
 
-/// A blob-store server on 127.0.0.1 with a fresh bucket (S3) or container (Azure).
+/// A blob-store server on 127.0.0.1 with a fresh bucket (S3, GCS) or container (Azure).
 pub struct StoreServer {
     pub backend: Backend,
-    /// Where clients send requests: `http://127.0.0.1:PORT` for S3; for Azure the account's
+    /// Where clients send requests: `http://127.0.0.1:PORT` for S3 and GCS; for Azure the account's
     /// URL, `http://127.0.0.1:PORT/devstoreaccount1` (Azurite on an IP address takes the
     /// account name from the first path segment).
     pub endpoint: String,
@@ -88,6 +105,7 @@ impl StoreServer {
         let bucket = unique_name();
         let server = match backend {
             Backend::S3 => start_moto(&bucket),
+            Backend::Gcs => start_fake_gcs(&bucket),
             Backend::Azure => start_azurite(&bucket),
         };
         let endpoint = endpoint_at(backend, &format!("http://{}", server.addr()));
@@ -104,7 +122,8 @@ impl StoreServer {
     }
 
     /// What the backend's `from_env()` builder needs to reach this server (object_store 0.14
-    /// reads every `AWS_*` or `AZURE_*` variable whose lowercased name is a config key).
+    /// reads every `AWS_*`, `GOOGLE_*` or `AZURE_*` variable whose lowercased name is a config
+    /// key).
     pub fn env(&self) -> Vec<(String, String)> {
         env_for(self.backend, &self.endpoint)
     }
@@ -127,7 +146,7 @@ impl StoreServer {
         self.server.addr().to_string()
     }
 
-    /// `s3://BUCKET/PREFIX` or `az://CONTAINER/PREFIX`
+    /// `s3://BUCKET/PREFIX`, `gs://BUCKET/PREFIX` or `az://CONTAINER/PREFIX`
     pub fn url(&self, prefix: &str) -> String {
         let scheme = self.backend.scheme();
         format!(
@@ -150,7 +169,7 @@ impl StoreServer {
     /// The bucket, through object_store configured the way the host configures it from
     /// `env()`; `impatient_retry` gives up within seconds, for servers that are gone.
     pub fn store(&self, impatient_retry: bool) -> Box<dyn ObjectStore> {
-        // The two builders share no trait: the same steps, written for each.
+        // The builders share no trait: the same steps, written for each.
         macro_rules! configured {
             ($builder:expr) => {{
                 let mut builder = $builder;
@@ -167,6 +186,7 @@ impl StoreServer {
         }
         match self.backend {
             Backend::S3 => configured!(AmazonS3Builder::new()),
+            Backend::Gcs => configured!(GoogleCloudStorageBuilder::new()),
             Backend::Azure => configured!(MicrosoftAzureBuilder::new()),
         }
     }
@@ -177,6 +197,8 @@ impl StoreServer {
         Objects {
             store: self.store(false),
             runtime: runtime(),
+            json_uploads: (self.backend == Backend::Gcs)
+                .then(|| (self.server.port(), self.bucket.clone())),
         }
     }
 }
@@ -200,6 +222,51 @@ fn start_moto(bucket: &str) -> Server {
     // moto takes requests without a signature; an unsigned PUT creates a bucket, in
     // us-east-1, where no location constraint is needed.
     match http(server.port(), "PUT", &format!("/{bucket}"), "") {
+        Ok((200, _)) => {}
+        Ok((_, response)) => server.fail(&format!("refused to create bucket {bucket}: {response}")),
+        Err(e) => server.fail(&format!("failed to create bucket {bucket}: {e}")),
+    }
+    server
+}
+
+/// Starts fake-gcs-server, in memory, and makes `bucket`.
+fn start_fake_gcs(bucket: &str) -> Server {
+    let program = tool("venv/bin/fake-gcs-server", "fake-gcs-server");
+    let mut server = Server::start(
+        "fake-gcs-server",
+        &program,
+        |port| {
+            [
+                "-scheme",
+                "http",
+                "-host",
+                "127.0.0.1",
+                "-port",
+                &port.to_string(),
+                // Nothing on disk (the default backend writes under /storage).
+                "-backend",
+                "memory",
+                // Its XML API (`/BUCKET/KEY`, which object_store speaks) answers only requests
+                // addressed to the public host.
+                "-public-host",
+                &format!("127.0.0.1:{port}"),
+            ]
+            .map(String::from)
+            .into()
+        },
+        // It reads no variable of ours, but a client library in it might.
+        |command| remove_inherited(command, &["GOOGLE_", "STORAGE_EMULATOR_HOST"]),
+    );
+    // The JSON API's bucket insert; the emulator takes requests without credentials.
+    let body = format!(r#"{{"name":"{bucket}"}}"#);
+    let headers = "Content-Type: application/json\r\n";
+    match http_with_body(
+        server.port(),
+        "POST",
+        "/storage/v1/b",
+        headers,
+        body.as_bytes(),
+    ) {
         Ok((200, _)) => {}
         Ok((_, response)) => server.fail(&format!("refused to create bucket {bucket}: {response}")),
         Err(e) => server.fail(&format!("failed to create bucket {bucket}: {e}")),
@@ -259,13 +326,19 @@ fn start_azurite(container: &str) -> Server {
 /// The endpoint clients are given to reach a `backend` server listening at `base`.
 fn endpoint_at(backend: Backend, base: &str) -> String {
     match backend {
-        Backend::S3 => base.to_owned(),
+        Backend::S3 | Backend::Gcs => base.to_owned(),
         Backend::Azure => format!("{base}/{AZURITE_ACCOUNT}"),
     }
 }
 
 /// The variables that make a `backend` client send its requests to `endpoint`.
 fn env_for(backend: Backend, endpoint: &str) -> Vec<(String, String)> {
+    // A service-account key that sends requests to the emulator, unsigned: object_store reads
+    // `gcs_base_url` and `disable_oauth` from the key (the three other fields must be there,
+    // and may be empty). A key file named by `GOOGLE_SERVICE_ACCOUNT` works the same.
+    let gcs_key = format!(
+        r#"{{"private_key":"","private_key_id":"","client_email":"","gcs_base_url":"{endpoint}","disable_oauth":true}}"#
+    );
     let pairs: &[(&str, &str)] = match backend {
         Backend::S3 => &[
             // The `aws_endpoint` key. A custom endpoint gets path-style requests
@@ -279,6 +352,11 @@ fn env_for(backend: Backend, endpoint: &str) -> Vec<(String, String)> {
             ("AWS_ACCESS_KEY_ID", "worldhost-test"),
             ("AWS_SECRET_ACCESS_KEY", "worldhost-test"),
             ("AWS_REGION", "us-east-1"),
+        ],
+        Backend::Gcs => &[
+            ("GOOGLE_SERVICE_ACCOUNT_KEY", &gcs_key),
+            // The `allow_http` client option, under its GOOGLE_ name.
+            ("GOOGLE_ALLOW_HTTP", "true"),
         ],
         // Not the emulator mode (`AZURE_STORAGE_USE_EMULATOR=true`): that ignores
         // `AZURE_STORAGE_ENDPOINT` and reads the URL from `AZURITE_BLOB_STORAGE_URL` itself,
@@ -317,6 +395,18 @@ fn impatient() -> (RetryConfig, ClientOptions) {
     (retry, options)
 }
 
+/// `text` as a URL query value: every byte but the unreserved ones percent-encoded.
+fn query_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -328,11 +418,26 @@ pub fn runtime() -> tokio::runtime::Runtime {
 pub struct Objects {
     store: Box<dyn ObjectStore>,
     runtime: tokio::runtime::Runtime,
+    /// For fake-gcs-server, which takes no XML writes (`Backend::takes_writes`): its port and
+    /// the bucket, to store objects through its JSON upload API.
+    json_uploads: Option<(u16, String)>,
 }
 
 impl Objects {
     pub fn put(&self, key: &str, bytes: impl Into<Vec<u8>>) {
         let bytes: Vec<u8> = bytes.into();
+        if let Some((port, bucket)) = &self.json_uploads {
+            let target = format!(
+                "/upload/storage/v1/b/{bucket}/o?uploadType=media&name={}",
+                query_escape(key)
+            );
+            let headers = "Content-Type: application/octet-stream\r\n";
+            match http_with_body(*port, "POST", &target, headers, &bytes) {
+                Ok((200, _)) => return,
+                Ok((_, response)) => panic!("cannot put {key}: {response:.500}"),
+                Err(e) => panic!("cannot put {key}: {e}"),
+            }
+        }
         self.runtime
             .block_on(self.store.put(&Key::from(key), bytes.into()))
             .unwrap_or_else(|e| panic!("cannot put {key}: {e}"));

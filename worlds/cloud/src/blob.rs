@@ -141,10 +141,11 @@ impl Host for CloudFsView<'_> {
             .into_iter()
             .filter(|meta| !meta.location.parts().any(|part| is_reserved(part.as_ref())))
             .map(|meta| Entry {
-                key: if shown.is_empty() {
-                    meta.location.to_string()
-                } else {
-                    format!("{shown}/{}", meta.location)
+                // A guest path, as `blob_path` resolves it: `/` already ends in a slash.
+                key: match shown {
+                    "" => meta.location.to_string(),
+                    "/" => format!("/{}", meta.location),
+                    _ => format!("{shown}/{}", meta.location),
                 },
                 size: meta.size,
             })

@@ -1,6 +1,7 @@
 //! Echoes its input. Text `count` returns how many calls this instance has seen (1 on a
 //! fresh instance), `fail` returns a typed error, `trap` traps, `config KEY` returns a
-//! config value, `log` logs a line, `put KEY VALUE` writes a blob and `get KEY` reads one.
+//! config value, `log` logs a line, `put KEY VALUE` writes a blob, `get KEY` reads one and
+//! `list PREFIX` lists them, a `KEY SIZE` line each.
 //! Written against the raw bindings (no SDK) so it tests the WIT itself.
 
 wit_bindgen::generate!({
@@ -50,7 +51,11 @@ impl Guest for Echo {
             ["log", count] => {
                 let count: u32 = count.parse().map_err(|_| failed("bad-count", count))?;
                 for i in 0..count {
-                    logging::log(logging::Level::Info, "echo logs a lot", &[("line".into(), i.to_string())]);
+                    logging::log(
+                        logging::Level::Info,
+                        "echo logs a lot",
+                        &[("line".into(), i.to_string())],
+                    );
                 }
                 Ok(Payload::Text("logged".into()))
             }
@@ -59,6 +64,16 @@ impl Guest for Echo {
                 .map_err(|e| failed("blob", format!("{e:?}"))),
             ["get", key] => blob::get(key)
                 .map(Payload::Bytes)
+                .map_err(|e| failed("blob", format!("{e:?}"))),
+            // `list` alone lists the mount at `.`.
+            ["list", prefix @ ..] if prefix.len() <= 1 => blob::list(prefix.first().unwrap_or(&""))
+                .map(|entries| {
+                    let lines: Vec<String> = entries
+                        .iter()
+                        .map(|entry| format!("{} {}", entry.key, entry.size))
+                        .collect();
+                    Payload::Text(lines.join("\n"))
+                })
                 .map_err(|e| failed("blob", format!("{e:?}"))),
             _ => Ok(input),
         }

@@ -97,6 +97,7 @@ impl std::fmt::Display for FsError {
 pub fn store_error(error: object_store::Error, what: &dyn std::fmt::Display) -> FsError {
     let code = match &error {
         object_store::Error::NotFound { .. } => ErrorCode::NoEntry,
+        _ if cannot_list(&error) => ErrorCode::NoEntry,
         object_store::Error::AlreadyExists { .. } => ErrorCode::Exist,
         object_store::Error::Precondition { .. } => ErrorCode::Busy,
         object_store::Error::NotSupported { .. } | object_store::Error::NotImplemented { .. } => {
@@ -113,6 +114,23 @@ pub fn store_error(error: object_store::Error, what: &dyn std::fmt::Display) -> 
         tracing::warn!(%what, error = %error, ?code, "store request failed");
     }
     code.into()
+}
+
+/// Whether `error` is a plain web server refusing to list (an `http(s)://` store lists with
+/// WebDAV's PROPFIND, which most servers answer with 405 Method Not Allowed or 501 Not
+/// Implemented). Such a server knows no directories, so a path that is no file there is no
+/// entry: a missing file is `no-entry`, as on a directory, and not an I/O error. (So is a
+/// listing of a directory on such a server: it cannot be listed.)
+fn cannot_list(error: &object_store::Error) -> bool {
+    let object_store::Error::Generic { store: "HTTP", .. } = error else {
+        return false;
+    };
+    // object_store keeps the status in a private type: its message is all there is to read
+    // (`Error performing PROPFIND URL ... 405 Method Not Allowed`). The test
+    // `an_http_mount_reads_files_and_misses_are_no_entry` notices if the wording changes.
+    let message = error.to_string();
+    message.contains("PROPFIND")
+        && (message.contains("405 Method Not Allowed") || message.contains("501 Not Implemented"))
 }
 
 /// A local I/O failure: a staged file, or a local store's own files.
