@@ -11,6 +11,7 @@
 //! | stdout | 64 MiB | a counting stream | 123 |
 //! | wall clock | 10 minutes | epoch interruption every 10 ms, plus a timer on host calls | 124 |
 //! | stderr | 16 MiB | a counting stream; the guest's log lines the host prints count too | 125 |
+//! | handles | 10,000 open at once | the run's resource table refuses the one past it (files, directories, streams, pollables, sockets, directory listings: everything a guest holds a handle to, each host memory) and stops the run | 115 |
 //! | bytes written to stores | 16 GiB | the cloud filesystem's write budget: file writes and growth, blob puts, and the bytes a blob copy or a rename copies (counted before the copy) | 120 |
 //!
 //! A run that hits a limit stops at once with one line naming the limit and its value, and
@@ -57,6 +58,8 @@ pub struct Limits {
     pub stderr: u64,
     /// Bytes the guest may write to files in stores (the cloud world).
     pub store_writes: u64,
+    /// Handles (resources: files, streams, pollables, ...) the guest may hold at once.
+    pub handles: u64,
 }
 
 impl Default for Limits {
@@ -72,6 +75,7 @@ impl Default for Limits {
             stdout: 64 << 20,
             stderr: 16 << 20,
             store_writes: 16 << 30,
+            handles: 10_000,
         }
     }
 }
@@ -96,6 +100,7 @@ pub struct LimitsSection {
     pub stderr: Option<u64>,
     #[serde(default, deserialize_with = "size_field")]
     pub store_writes: Option<u64>,
+    pub handles: Option<u64>,
 }
 
 impl LimitsSection {
@@ -112,6 +117,7 @@ impl LimitsSection {
             stdout: self.stdout.or(base.stdout),
             stderr: self.stderr.or(base.stderr),
             store_writes: self.store_writes.or(base.store_writes),
+            handles: self.handles.or(base.handles),
         }
     }
 }
@@ -130,6 +136,7 @@ impl Limits {
             stdout: section.stdout.unwrap_or(self.stdout),
             stderr: section.stderr.unwrap_or(self.stderr),
             store_writes: section.store_writes.unwrap_or(self.store_writes),
+            handles: section.handles.unwrap_or(self.handles),
         }
     }
 }
@@ -169,12 +176,14 @@ pub enum Limit {
     Instances,
     Tables,
     Memories,
+    Handles,
 }
 
 impl Limit {
     /// The documented exit status of a run stopped by this limit.
     pub fn exit_code(self) -> i32 {
         match self {
+            Limit::Handles => 115,
             Limit::Memories => 116,
             Limit::Tables => 117,
             Limit::Instances => 118,
@@ -198,6 +207,7 @@ impl Limit {
             Limit::Stderr => "--max-stderr",
             Limit::StoreWrites => "--max-store-writes",
             Limit::TableElements => "--max-table-elements",
+            Limit::Handles => "--max-handles",
             Limit::Instances | Limit::Tables | Limit::Memories => return None,
         })
     }
@@ -215,6 +225,7 @@ impl Limit {
             Limit::Instances => "instances",
             Limit::Tables => "tables",
             Limit::Memories => "memories",
+            Limit::Handles => "handles",
         }
     }
 
@@ -230,6 +241,7 @@ impl Limit {
             Limit::Instances => "instance count limit",
             Limit::Tables => "table count limit",
             Limit::Memories => "memory count limit",
+            Limit::Handles => "limit on open handles",
         }
     }
 }
@@ -276,6 +288,7 @@ impl Limits {
             Limit::Instances => format!("{} core instances", self.instances),
             Limit::Tables => format!("{} tables", self.tables),
             Limit::Memories => format!("{} memories", self.memories),
+            Limit::Handles => format!("{} handles", self.handles),
         };
         LimitExceeded { limit, value }
     }
@@ -350,6 +363,7 @@ mod tests {
             Limit::Instances,
             Limit::Tables,
             Limit::Memories,
+            Limit::Handles,
         ];
         let mut codes: Vec<i32> = all.iter().map(|limit| limit.exit_code()).collect();
         codes.sort();

@@ -219,6 +219,10 @@ struct LimitArgs {
     /// Most bytes the guest may write to files in stores (cloud world) [default: 16GiB].
     #[arg(long, value_name = "SIZE", value_parser = limits::parse_size)]
     max_store_writes: Option<u64>,
+    /// Most handles (open files, streams, sockets, ...) the guest may hold at once
+    /// [default: 10000].
+    #[arg(long, value_name = "COUNT")]
+    max_handles: Option<u64>,
 }
 
 impl LimitArgs {
@@ -232,6 +236,7 @@ impl LimitArgs {
             stdout: self.max_stdout,
             stderr: self.max_stderr,
             store_writes: self.max_store_writes,
+            handles: self.max_handles,
             // Fixed by the guest's structure: a world or job file raises them (`limits.rs` says
             // why there is no flag).
             instances: None,

@@ -6,9 +6,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::harness::{
-    Ran, TEST_GUESTS, Target, call_command, file_url, guest, host, probe, probe_command, run_measured,
-    run_probe,
-    run_with_stdin, world_file,
+    Ran, RunExt, TEST_GUESTS, Target, call_command, file_url, guest, host, probe, probe_command,
+    run_measured, run_probe, run_with_stdin, world_file,
 };
 use crate::support::jobs::{Workspace, entry_job, job_guest};
 
@@ -446,4 +445,27 @@ fn files_held_open_do_not_pile_up_in_host_memory() {
     assert!(peak_kib < 200 << 10, "the host peaked at {peak_kib} KiB");
     let stored = std::fs::metadata(dir.path().join("hoard-47")).unwrap();
     assert_eq!(stored.len(), 8 << 20);
+}
+
+#[test]
+fn handles_past_the_limit_stop_the_run_in_both_worlds() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli_dir = format!("{}::data", dir.path().display());
+    let cloud_mount = format!("{}::data", file_url(dir.path()));
+    for world in [
+        vec!["--dir", cli_dir.as_str()],
+        vec!["--world", "cloud", "--mount", cloud_mount.as_str()],
+    ] {
+        // 500 files held open at once, each one handle (and each a host file or object).
+        let flags = [world.clone(), vec!["--max-handles", "100"]].concat();
+        let ran = probe_command(&flags, &["hoard", "data", "500", "0"]).ran();
+        assert_stopped(
+            &ran,
+            115,
+            "limit on open handles of 100 handles (raise it with --max-handles)",
+        );
+        // Within the default, the same guest runs.
+        let ran = probe_command(&world, &["hoard", "data", "500", "0"]).ran();
+        assert_eq!(ran.success(), "hoarded 500 files of 0 MiB\n", "{world:?}");
+    }
 }

@@ -214,6 +214,14 @@ fn limit_hit(error: &wasmtime::Error, limits: &Limits) -> Option<LimitExceeded> 
         Some(limits.exceeded(Limit::StoreWrites))
     } else if let Some(wasmtime::Trap::OutOfFuel) = error.downcast_ref::<wasmtime::Trap>() {
         Some(limits.exceeded(Limit::Cpu))
+    } else if error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<wasmtime::component::ResourceTableError>(),
+            Some(wasmtime::component::ResourceTableError::Full)
+        )
+    }) {
+        // The run's resource table is as full as `handles` lets it be.
+        Some(limits.exceeded(Limit::Handles))
     } else {
         // wasmtime's own refusal of an instantiation past the counts.
         limits.count_exceeded(error)

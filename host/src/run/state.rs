@@ -90,7 +90,7 @@ pub async fn new_state<W: World>(
     let world_state = world.instance(&mut builder, instance_limits)?;
     Ok(HostState {
         wasi: builder.build(),
-        table: ResourceTable::new(),
+        table: handle_table(limits.handles),
         world: world_state,
         limiter: GuestLimiter::new(limits.clone()),
         guest: GuestInfo {
@@ -158,4 +158,12 @@ pub fn guest_name(path: &std::path::Path) -> String {
         || "guest".to_owned(),
         |stem| stem.to_string_lossy().into_owned(),
     )
+}
+
+/// The run's resource table, holding at most `handles` entries (every handle a guest holds
+/// costs host memory; past the limit a new one is refused and the run stops).
+pub fn handle_table(handles: u64) -> ResourceTable {
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(usize::try_from(handles).unwrap_or(usize::MAX));
+    table
 }
