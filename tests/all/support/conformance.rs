@@ -50,8 +50,8 @@ pub fn conformance(
 
 /// The run on host directories in the cli world, the reference (made once per process and
 /// target).
-fn cli_transcript(target: Target) -> &'static str {
-    static CLI: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+fn cli_run(target: Target) -> &'static Ran {
+    static CLI: [OnceLock<Ran>; 2] = [OnceLock::new(), OnceLock::new()];
     CLI[target as usize].get_or_init(|| {
         let (data, cwd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let mounts = [
@@ -69,16 +69,24 @@ fn cli_transcript(target: Target) -> &'static str {
             ran.stdout.ends_with("done\n"),
             "cli transcript incomplete: {ran:#?}"
         );
-        ran.stdout
+        ran
     })
 }
 
-/// Checks a run of the `target` build against the cli world's run of the same build, line
-/// by line, and then that the run finished: every differing line is listed, and a transcript
-/// that stops early is reported with where it stopped and what the host said.
+/// Checks a run of the `target` build against the cli world's run of the same build.
 #[track_caller]
 pub fn assert_conforms(backend: &str, target: Target, ran: &Ran) {
-    let cli: Vec<&str> = cli_transcript(target).lines().collect();
+    let what = format!("{backend} ({})", target.triple());
+    assert_same_run(&what, cli_run(target), ran, CLOUD_DIFFERENCES);
+}
+
+/// Checks `ran`, a run in the cloud world, against `reference`, the same guest run in the cli
+/// world: transcript lines (`id: value`) equal one by one, apart from the `differences` (id and
+/// the cloud world's value), and the same exit code. Every differing line is listed, and a
+/// transcript that stops early is reported with where it stopped and what the host said.
+#[track_caller]
+pub fn assert_same_run(what: &str, reference: &Ran, ran: &Ran, differences: &[(&str, &str)]) {
+    let cli: Vec<&str> = reference.stdout.lines().collect();
     let cloud: Vec<&str> = ran.stdout.lines().collect();
     let mut mismatches = Vec::new();
     for (cli_line, cloud_line) in cli.iter().zip(&cloud) {
@@ -86,11 +94,11 @@ pub fn assert_conforms(backend: &str, target: Target, ran: &Ran) {
         let (cloud_id, cloud_value) = cloud_line.split_once(": ").unwrap_or((cloud_line, ""));
         if id != cloud_id {
             mismatches.push(format!(
-                "the checks part ways: cli has {id:?} where {backend} has {cloud_id:?}"
+                "the checks part ways: the cli world has {id:?} where this run has {cloud_id:?}"
             ));
             break;
         }
-        let expected = CLOUD_DIFFERENCES
+        let expected = differences
             .iter()
             .find(|(documented, _)| *documented == id)
             .map_or(cli_value, |(_, value)| *value);
@@ -98,19 +106,20 @@ pub fn assert_conforms(backend: &str, target: Target, ran: &Ran) {
             mismatches.push(format!("{id}: expected {expected:?}, got {cloud_value:?}"));
         }
     }
-    if cloud.len() != cli.len() || ran.code != 0 {
+    if cloud.len() != cli.len() || ran.code != reference.code {
         mismatches.push(format!(
-            "the run stopped after {} of {} lines with exit code {}; stderr:\n{}",
+            "the run stopped after {} of {} lines with exit code {} (the cli world's: {}); \
+             stderr:\n{}",
             cloud.len(),
             cli.len(),
             ran.code,
+            reference.code,
             ran.stderr
         ));
     }
     assert!(
         mismatches.is_empty(),
-        "{backend} ({}) differs from the cli world in {} places:\n{}",
-        target.triple(),
+        "{what} differs from the cli world in {} places:\n{}",
         mismatches.len(),
         mismatches.join("\n")
     );
