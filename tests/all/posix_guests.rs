@@ -132,7 +132,7 @@ fn sqlite_cli_world_transcript() {
     for line in [
         "env-default-vfs: unix-dotfile",
         "env-journal-mode: delete",
-        "env-second-writer-during-transaction: error database is locked",
+        "env-second-writer-during-transaction: error database is locked (extended code 5)",
         "fill-count: 1000",
         "check-count: 858",
         "check-integrity-check: ok",
@@ -150,7 +150,7 @@ fn sqlite_cli_world_transcript() {
     assert!(
         locked
             .success()
-            .starts_with("check-error: database is locked\n"),
+            .starts_with("check-error: database is locked (extended code 5)\n"),
         "{locked:#?}"
     );
     let recovered = cli.run(&wasm, &["unlock", "check"]);

@@ -56,7 +56,7 @@ fn main() {
             }
         };
         if let Err(e) = result {
-            line(step, "error", e);
+            line(step, "error", describe(&*e));
         }
         line(step, "files", listing(dir));
     }
@@ -69,6 +69,17 @@ fn line(step: &str, id: &str, value: impl std::fmt::Display) {
 }
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+/// An error's message, with SQLite's extended result code when it has one (`SQLITE_IOERR_*`
+/// codes say which file operation failed: 2570 is `SQLITE_IOERR_DELETE`, 1290 `_FSYNC`...).
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    match e.downcast_ref::<rusqlite::Error>() {
+        Some(rusqlite::Error::SqliteFailure(code, _)) => {
+            format!("{e} (extended code {})", code.extended_code)
+        }
+        _ => e.to_string(),
+    }
+}
 
 /// Opens `DIR/name`, creating it if needed. rusqlite waits up to 5 s for a lock by default;
 /// a lock held here is never released by anyone else, so fail at once. Temporary tables and
@@ -119,7 +130,12 @@ fn env(dir: &Path) -> Result<()> {
         .prepare("PRAGMA compile_options")?
         .query_map([], |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;
-    let wanted = ["THREADSAFE", "OMIT_WAL", "OMIT_LOAD_EXTENSION", "TEMP_STORE"];
+    let wanted = [
+        "THREADSAFE",
+        "OMIT_WAL",
+        "OMIT_LOAD_EXTENSION",
+        "TEMP_STORE",
+    ];
     let shown: Vec<&String> = options
         .iter()
         .filter(|option| wanted.iter().any(|w| option.starts_with(w)))
@@ -134,7 +150,10 @@ fn env(dir: &Path) -> Result<()> {
     // A second connection while the first holds the lock: what two writers would see.
     let second = open(dir, "env.db")
         .and_then(|db| Ok(db.execute("INSERT INTO t VALUES (2)", [])?))
-        .map_or_else(|e| format!("error {e}"), |n| format!("inserted {n}"));
+        .map_or_else(
+            |e| format!("error {}", describe(&*e)),
+            |n| format!("inserted {n}"),
+        );
     line("env", "second-writer-during-transaction", second);
     db.execute_batch("COMMIT")?;
     drop(db);
@@ -196,7 +215,13 @@ fn summary(dir: &Path, step: &str) -> Result<()> {
     let (count, sum, names): (i64, i64, i64) = db.query_row(
         "SELECT count(*), total(value), total(length(name)) FROM items",
         [],
-        |row| Ok((row.get(0)?, row.get::<_, f64>(1)? as i64, row.get::<_, f64>(2)? as i64)),
+        |row| {
+            Ok((
+                row.get(0)?,
+                row.get::<_, f64>(1)? as i64,
+                row.get::<_, f64>(2)? as i64,
+            ))
+        },
     )?;
     line(step, "count", count);
     line(step, "value-sum", sum);
@@ -280,16 +305,12 @@ fn big(dir: &Path) -> Result<()> {
     line("big", "rows-read-back-intact", matching);
     let deleted = db.execute("DELETE FROM blobs WHERE id % 2 = 0", [])?;
     line("big", "deleted", deleted);
-    db.execute(
-        "UPDATE blobs SET data = zeroblob(100) WHERE id % 5 = 0",
-        [],
-    )?;
+    db.execute("UPDATE blobs SET data = zeroblob(100) WHERE id % 5 = 0", [])?;
     db.execute_batch("VACUUM")?;
-    let (count, bytes): (i64, i64) = db.query_row(
-        "SELECT count(*), sum(length(data)) FROM blobs",
-        [],
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )?;
+    let (count, bytes): (i64, i64) =
+        db.query_row("SELECT count(*), sum(length(data)) FROM blobs", [], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
     line("big", "count", count);
     line("big", "bytes", bytes);
     let integrity: String = db.query_row("PRAGMA integrity_check", [], |row| row.get(0))?;

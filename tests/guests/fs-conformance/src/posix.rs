@@ -27,7 +27,7 @@ pub fn run(root: &Root) {
     rename_onto_open_file(root);
     trailing_slash(root);
     through_a_file(root);
-    empty_path(root);
+    empty_path();
     too_long(root);
     check("posix-listing-at-end", listing(&root.path("posix")));
     fs::remove_dir_all(root.path("posix")).setup("remove posix");
@@ -318,17 +318,15 @@ fn through_a_file(root: &Root) {
     check("through-file-content-kept", root.content("posix/p.txt"));
 }
 
-/// The empty path, through std (wasi-libc resolves it before the host sees it).
-fn empty_path(root: &Root) {
+/// The empty path, through std: wasi-libc resolves it against the working directory's preopen
+/// (the tests give both worlds an empty `.`). A rename onto it would cross preopens, which a
+/// cloud world refuses across mounts, so renames with an empty path are left to the p2 checks.
+fn empty_path() {
     check("empty-path-open", unit(File::open("")));
     check("empty-path-stat", unit(fs::metadata("")));
     check("empty-path-create", unit(File::create("")));
     check("empty-path-create-dir", unit(fs::create_dir("")));
     check("empty-path-unlink", unit(fs::remove_file("")));
-    check(
-        "empty-path-rename-target",
-        unit(fs::rename(root.path("posix/f.txt"), "")),
-    );
 }
 
 /// A 255-byte name is the longest a name may be; 256 bytes is too long, and so is a path of
