@@ -94,7 +94,8 @@ pub fn assert_same_run(what: &str, reference: &Ran, ran: &Ran, differences: &[(&
         let (cloud_id, cloud_value) = cloud_line.split_once(": ").unwrap_or((cloud_line, ""));
         if id != cloud_id {
             mismatches.push(format!(
-                "the checks part ways: the cli world has {id:?} where this run has {cloud_id:?}"
+                "the checks part ways: the cli world has {cli_line:?} where this run has \
+                 {cloud_line:?}"
             ));
             break;
         }
