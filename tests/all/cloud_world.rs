@@ -1,7 +1,8 @@
 //! The `cloud` world: the same guests, their files served from object stores.
 //!
-//! The conformance guest's transcript must be the cli world's on every backend, apart from the
-//! documented differences (`support/conformance.rs`).
+//! The conformance guest's transcript (its wasm32-wasip1 and wasm32-wasip2 builds alike) must be
+//! the cli world's on every backend, apart from the documented differences
+//! (`support/conformance.rs`).
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
@@ -26,18 +27,21 @@ fn cloud_args(mounts: &[String]) -> Vec<String> {
     args
 }
 
-#[test]
-fn conformance_on_the_memory_store() {
-    let transcript = conformance(&cloud_args(&["memory:::data".into()]), |_| {});
-    assert_conforms("memory:", &transcript);
+/// The cloud world's mounts for the conformance guest: `data` on `store` (a URL), and an empty
+/// in-memory store at `.`, as the cli world's reference run has an empty directory there.
+fn conformance_args(store: &str) -> Vec<String> {
+    cloud_args(&[format!("{store}::data"), "memory:::.".into()])
 }
 
-#[test]
-fn conformance_on_a_local_directory_store() {
+fn conformance_on_memory(target: Target) {
+    let ran = conformance(target, &conformance_args("memory:"), |_| {});
+    assert_conforms("memory:", target, &ran);
+}
+
+fn conformance_on_a_local_directory(target: Target) {
     let store = tempfile::tempdir().unwrap();
-    let mount = format!("{}::data", file_url(store.path()));
-    let transcript = conformance(&cloud_args(&[mount]), |_| {});
-    assert_conforms("file://", &transcript);
+    let ran = conformance(target, &conformance_args(&file_url(store.path())), |_| {});
+    assert_conforms("file://", target, &ran);
     assert_eq!(
         fs::read_dir(store.path()).unwrap().count(),
         0,
@@ -45,16 +49,47 @@ fn conformance_on_a_local_directory_store() {
     );
 }
 
+fn conformance_on_a_server(backend: Backend, target: Target) {
+    let server = StoreServer::start(backend);
+    let ran = conformance(
+        target,
+        &conformance_args(&server.url("conformance")),
+        |command| {
+            server.set_env(command);
+        },
+    );
+    assert_conforms(&format!("{}://", backend.scheme()), target, &ran);
+}
+
+#[test]
+fn conformance_on_the_memory_store() {
+    conformance_on_memory(Target::P2);
+}
+
+#[test]
+fn conformance_on_the_memory_store_wasip1() {
+    conformance_on_memory(Target::P1);
+}
+
+#[test]
+fn conformance_on_a_local_directory_store() {
+    conformance_on_a_local_directory(Target::P2);
+}
+
+#[test]
+fn conformance_on_a_local_directory_store_wasip1() {
+    conformance_on_a_local_directory(Target::P1);
+}
+
 per_backend! {
     fn conformance_on(backend: Backend) {
-        let server = StoreServer::start(backend);
-        let transcript = conformance(
-            &cloud_args(&[format!("{}::data", server.url("conformance"))]),
-            |command| {
-                server.set_env(command);
-            },
-        );
-        assert_conforms(&format!("{}://", backend.scheme()), &transcript);
+        conformance_on_a_server(backend, Target::P2);
+    }
+}
+
+per_backend! {
+    fn conformance_wasip1_on(backend: Backend) {
+        conformance_on_a_server(backend, Target::P1);
     }
 }
 

@@ -13,6 +13,7 @@ mod jobs;
 mod limits;
 mod plugins;
 mod plugins_sdk;
+mod posix_guests;
 mod python_plugin;
 mod servers;
 mod wit;

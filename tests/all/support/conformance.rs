@@ -1,18 +1,18 @@
 //! The filesystem conformance guest (`tests/guests/fs-conformance`) prints one line per check,
 //! `id: value`. Its transcript in the cli world, on a host directory, is the reference: the
-//! cloud world must give the same on every backend, apart from the documented differences below
-//! (worlds/cloud/README.md explains each).
+//! cloud world must give the same on every backend, for the wasm32-wasip1 build (through the
+//! preview1 adapter) and the wasm32-wasip2 build alike, each compared with the cli world's run
+//! of the same build, apart from the documented differences below (worlds/cloud/README.md
+//! explains each).
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
 use super::harness::{Ran, TEST_GUESTS, Target, guest, host};
 
 /// Transcript lines where the cloud world differs from the cli world, with the cloud world's
-/// value. Every other line must be identical.
+/// value: object stores have no symbolic or hard links. Every other line must be identical.
 const CLOUD_DIFFERENCES: &[(&str, &str)] = &[
-    // No symbolic links or hard links in object stores.
     ("symlink-create", "error Unsupported (os 58)"),
     ("symlink-readlink", "error NotFound (os 44)"),
     ("symlink-read-through", "error NotFound (os 44)"),
@@ -30,61 +30,76 @@ const CLOUD_DIFFERENCES: &[(&str, &str)] = &[
     ("hard-link-remove", "error NotFound (os 44)"),
 ];
 
-fn conformance_wasm() -> PathBuf {
-    guest(TEST_GUESTS, "fs-conformance", Target::P2)
-}
-
-/// Runs the conformance guest with `world_args` (which must mount its directory at `data`) and
-/// returns its transcript.
-pub fn conformance(world_args: &[String], configure: impl FnOnce(&mut Command)) -> String {
+/// Runs the conformance guest built for `target` with `world_args`, which must mount its
+/// directory at `data` and an empty directory at `.` (the guest's working directory, where
+/// wasi-libc resolves the empty path), and returns what the run did.
+pub fn conformance(
+    target: Target,
+    world_args: &[String],
+    configure: impl FnOnce(&mut Command),
+) -> Ran {
     let mut command = host();
     command
         .arg("run")
         .args(world_args)
-        .arg(conformance_wasm())
+        .arg(guest(TEST_GUESTS, "fs-conformance", target))
         .arg("data");
     configure(&mut command);
-    let ran: Ran = command.output().unwrap().into();
-    assert_eq!(ran.code, 0, "the conformance guest failed: {ran:#?}");
-    assert!(
-        ran.stdout.ends_with("done\n"),
-        "transcript incomplete: {}",
-        ran.stdout
-    );
-    ran.stdout
+    command.output().unwrap().into()
 }
 
-/// The transcript on a host directory in the cli world, the reference (made once per process).
-fn cli_transcript() -> &'static str {
-    static CLI: OnceLock<String> = OnceLock::new();
-    CLI.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let mount = format!("{}::data", dir.path().display());
-        conformance(&["--dir".into(), mount], |_| {})
+/// The run on host directories in the cli world, the reference (made once per process and
+/// target).
+fn cli_run(target: Target) -> &'static Ran {
+    static CLI: [OnceLock<Ran>; 2] = [OnceLock::new(), OnceLock::new()];
+    CLI[target as usize].get_or_init(|| {
+        let (data, cwd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mounts = [
+            "--dir".into(),
+            format!("{}::data", data.path().display()),
+            "--dir".into(),
+            format!("{}::.", cwd.path().display()),
+        ];
+        let ran = conformance(target, &mounts, |_| {});
+        assert_eq!(
+            ran.code, 0,
+            "the conformance guest failed in the cli world: {ran:#?}"
+        );
+        assert!(
+            ran.stdout.ends_with("done\n"),
+            "cli transcript incomplete: {ran:#?}"
+        );
+        ran
     })
 }
 
-/// Checks `transcript` against the cli world's, line by line.
+/// Checks a run of the `target` build against the cli world's run of the same build.
 #[track_caller]
-pub fn assert_conforms(backend: &str, transcript: &str) {
-    let cli: Vec<&str> = cli_transcript().lines().collect();
-    let cloud: Vec<&str> = transcript.lines().collect();
-    let ids = |lines: &[&str]| -> Vec<String> {
-        lines
-            .iter()
-            .map(|line| line.split(": ").next().unwrap().to_owned())
-            .collect()
-    };
-    assert_eq!(
-        ids(&cli),
-        ids(&cloud),
-        "{backend}: the transcripts have different checks"
-    );
+pub fn assert_conforms(backend: &str, target: Target, ran: &Ran) {
+    let what = format!("{backend} ({})", target.triple());
+    assert_same_run(&what, cli_run(target), ran, CLOUD_DIFFERENCES);
+}
+
+/// Checks `ran`, a run in the cloud world, against `reference`, the same guest run in the cli
+/// world: transcript lines (`id: value`) equal one by one, apart from the `differences` (id and
+/// the cloud world's value), and the same exit code. Every differing line is listed, and a
+/// transcript that stops early is reported with where it stopped and what the host said.
+#[track_caller]
+pub fn assert_same_run(what: &str, reference: &Ran, ran: &Ran, differences: &[(&str, &str)]) {
+    let cli: Vec<&str> = reference.stdout.lines().collect();
+    let cloud: Vec<&str> = ran.stdout.lines().collect();
     let mut mismatches = Vec::new();
     for (cli_line, cloud_line) in cli.iter().zip(&cloud) {
         let (id, cli_value) = cli_line.split_once(": ").unwrap_or((cli_line, ""));
-        let cloud_value = cloud_line.split_once(": ").map_or("", |(_, value)| value);
-        let expected = CLOUD_DIFFERENCES
+        let (cloud_id, cloud_value) = cloud_line.split_once(": ").unwrap_or((cloud_line, ""));
+        if id != cloud_id {
+            mismatches.push(format!(
+                "the checks part ways: the cli world has {cli_line:?} where this run has \
+                 {cloud_line:?}"
+            ));
+            break;
+        }
+        let expected = differences
             .iter()
             .find(|(documented, _)| *documented == id)
             .map_or(cli_value, |(_, value)| *value);
@@ -92,9 +107,21 @@ pub fn assert_conforms(backend: &str, transcript: &str) {
             mismatches.push(format!("{id}: expected {expected:?}, got {cloud_value:?}"));
         }
     }
+    if cloud.len() != cli.len() || ran.code != reference.code {
+        mismatches.push(format!(
+            "the run stopped after {} of {} lines with exit code {} (the cli world's: {}); \
+             stderr:\n{}",
+            cloud.len(),
+            cli.len(),
+            ran.code,
+            reference.code,
+            ran.stderr
+        ));
+    }
     assert!(
         mismatches.is_empty(),
-        "{backend} differs from the cli world:\n{}",
+        "{what} differs from the cli world in {} places:\n{}",
+        mismatches.len(),
         mismatches.join("\n")
     );
 }

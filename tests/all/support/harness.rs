@@ -38,9 +38,32 @@ pub const TEST_GUESTS: &str = "tests/guests";
 /// Example guests, in `examples`.
 pub const EXAMPLES: &str = "examples";
 
+/// The SQLite guest's workspace: a workspace of its own, since bundled SQLite is C and needs
+/// [`wasi_clang`], which the guests in [`TEST_GUESTS`] do not.
+pub const SQLITE_GUESTS: &str = "tests/guests-sqlite";
+/// C guests, one source file each, built for wasm32-wasip1 by [`c_guest`].
+pub const C_GUESTS: &str = "tests/guests-c";
+
 /// Builds (once per test process) the guest workspace at `workspace` for `target`, in release,
 /// and returns the path of its binary `name`.
 pub fn guest(workspace: &str, name: &str, target: Target) -> PathBuf {
+    build_guest(workspace, name, target, &[])
+}
+
+/// The SQLite guest (`rusqlite` with bundled SQLite) for `target`, its C built by
+/// [`wasi_clang`].
+pub fn sqlite_guest(target: Target) -> PathBuf {
+    let clang = wasi_clang();
+    let triple = target.triple().replace('-', "_");
+    let env = [
+        (format!("CC_{triple}"), "clang".into()),
+        (format!("CFLAGS_{triple}"), "--target=wasm32-wasi".into()),
+        (format!("AR_{triple}"), clang.ar.display().to_string()),
+    ];
+    build_guest(SQLITE_GUESTS, "sqlite-guest", target, &env)
+}
+
+fn build_guest(workspace: &str, name: &str, target: Target, env: &[(String, String)]) -> PathBuf {
     static BUILT: Mutex<Vec<(String, Target)>> = Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
     let key = (workspace.to_owned(), target);
@@ -49,6 +72,7 @@ pub fn guest(workspace: &str, name: &str, target: Target) -> PathBuf {
         // processes wait for one another and all but the first find nothing to do.
         let status = Command::new(env!("CARGO"))
             .args(["build", "--release", "--quiet", "--target", target.triple()])
+            .envs(env.iter().map(|(key, value)| (key, value)))
             .current_dir(repo_root().join(workspace))
             .status()
             .expect("cannot run cargo to build the guests");
@@ -66,6 +90,91 @@ pub fn guest(workspace: &str, name: &str, target: Target) -> PathBuf {
         .join(format!("{name}.wasm"));
     assert!(path.exists(), "guest {} was not built", path.display());
     path
+}
+
+/// Builds (once per test process) `tests/guests-c/NAME.c` for wasm32-wasip1 with
+/// [`wasi_clang`] into `target/guests/wasm32-wasip1/release/NAME.wasm`.
+pub fn c_guest(name: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = repo_root().join("target/guests/wasm32-wasip1/release");
+    let path = dir.join(format!("{name}.wasm"));
+    if !built.iter().any(|done| done == name) {
+        wasi_clang();
+        std::fs::create_dir_all(&dir).unwrap();
+        // Written beside the result and renamed into place, so a test process running at the
+        // same time never runs a half-written module.
+        let partial = tempfile::Builder::new()
+            .suffix(".wasm")
+            .tempfile_in(&dir)
+            .unwrap()
+            .into_temp_path();
+        let ran: Ran = Command::new("clang")
+            .args([
+                "--target=wasm32-wasi",
+                "-O2",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-o",
+            ])
+            .arg(&partial)
+            .arg(repo_root().join(C_GUESTS).join(format!("{name}.c")))
+            .output()
+            .expect("cannot run clang")
+            .into();
+        assert_eq!(
+            ran.code, 0,
+            "building {C_GUESTS}/{name}.c failed: {}",
+            ran.stderr
+        );
+        partial.persist(&path).unwrap();
+        built.push(name.to_owned());
+    }
+    path
+}
+
+/// The C toolchain for WASI guests: `clang --target=wasm32-wasi` and an archiver for it.
+pub struct WasiClang {
+    pub ar: PathBuf,
+}
+
+/// Checks (once per test process) that `clang --target=wasm32-wasi` links a program, and finds
+/// `llvm-ar`. Without them the C guests cannot be built: the panic says what to install.
+pub fn wasi_clang() -> &'static WasiClang {
+    static CLANG: std::sync::OnceLock<WasiClang> = std::sync::OnceLock::new();
+    CLANG.get_or_init(|| {
+        const INSTALL: &str = "tests/run installs them: apt-get install clang lld wasi-libc \
+                               libclang-rt-dev-wasm32 (Debian)";
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("probe.c");
+        std::fs::write(&source, "int main(void) { return 0; }\n").unwrap();
+        let linked = Command::new("clang")
+            .args(["--target=wasm32-wasi", "-o"])
+            .arg(dir.path().join("probe.wasm"))
+            .arg(&source)
+            .output();
+        match linked {
+            Ok(output) if output.status.success() => {}
+            Ok(output) => panic!(
+                "clang --target=wasm32-wasi cannot link a program ({}); {INSTALL}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+            Err(e) => panic!("cannot run clang ({e}); {INSTALL}"),
+        }
+        let ar = ["llvm-ar", "llvm-ar-14"]
+            .iter()
+            .find_map(|name| on_path(name))
+            .unwrap_or_else(|| panic!("no llvm-ar on PATH; {INSTALL}"));
+        WasiClang { ar }
+    })
+}
+
+/// The first `name` in a directory on `PATH`.
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
 }
 
 /// The cli-probe guest for `target`.

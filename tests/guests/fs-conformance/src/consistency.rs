@@ -42,8 +42,8 @@ fn sync(root: &Root) {
     );
 }
 
-/// A file that exists before the writer opens it. In the cli world a second reader sees the
-/// writer's bytes at once; in the cloud world only after the writer closes or syncs.
+/// A file that exists before the writer opens it: a second reader sees the writer's bytes at
+/// once, as on a real directory.
 fn visibility_of_existing_file(root: &Root) {
     let path = root.path("visible.txt");
     root.write("visible.txt", b"old content")
@@ -66,8 +66,7 @@ fn visibility_of_existing_file(root: &Root) {
     check("visibility-after-close", root.content("visible.txt"));
 }
 
-/// A file the writer creates. Whether it exists (and with what) before the writer closes is
-/// backend-specific; after close both worlds must show the whole content.
+/// A file the writer creates exists, with what was written, before the writer closes.
 fn visibility_of_new_file(root: &Root) {
     let path = root.path("visible-new.txt");
     let Some(mut writer) = File::create_new(&path).setup("create visible-new.txt") else {

@@ -307,9 +307,8 @@ fn set_size(root: &Root) {
 }
 
 /// The whole content as the handle itself reads it (with `read_at`, so its position stays).
-/// Checks read a handle's writes back through that handle: another handle may only see them
-/// once this one is closed or synced, which only the `visibility-*` checks are about.
-fn own_content(file: &File) -> String {
+/// What other handles see of it is for the `visibility-*` and `two-handles-*` checks.
+pub fn own_content(file: &File) -> String {
     let mut bytes = Vec::new();
     let mut buffer = [0; 64];
     loop {

@@ -1,9 +1,8 @@
-//! Symbolic links, hard links, readlink and set-times. A real filesystem supports them; a blob
-//! store does not, so every line here may differ between worlds. Each section removes what it
+//! Symbolic links, hard links and readlink. A real filesystem supports them; a blob store does
+//! not, so the lines that make or follow a link differ between worlds. Each section removes what it
 //! created, so the later listing of ROOT does not depend on which of these succeeded.
 
-use std::fs::{self, File, FileTimes};
-use std::time::{Duration, SystemTime};
+use std::fs::{self, File};
 
 use crate::report::Setup;
 use crate::report::{check, show, unit};
@@ -13,7 +12,6 @@ use crate::sys;
 pub fn run(root: &Root) {
     symlinks(root);
     hard_links(root);
-    set_times(root);
 }
 
 fn symlinks(root: &Root) {
@@ -77,31 +75,4 @@ fn hard_links(root: &Root) {
         "hard-link-to-missing",
         unit(fs::hard_link(&original, &linked)),
     );
-}
-
-fn set_times(root: &Root) {
-    root.write("times.txt", b"timed").setup("write times.txt");
-    let when = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
-    let Some(file) = File::options()
-        .write(true)
-        .open(root.path("times.txt"))
-        .setup("open times.txt")
-    else {
-        return;
-    };
-    check("set-times-modified", unit(file.set_modified(when)));
-    let read_back = fs::metadata(root.path("times.txt")).and_then(|meta| meta.modified());
-    check(
-        "set-times-modified-read-back",
-        show(read_back, |time| (time == when).to_string()),
-    );
-    let both = FileTimes::new()
-        .set_accessed(when)
-        .set_modified(when + Duration::from_secs(1));
-    check(
-        "set-times-accessed-and-modified",
-        unit(file.set_times(both)),
-    );
-    drop(file);
-    fs::remove_file(root.path("times.txt")).setup("remove times.txt");
 }

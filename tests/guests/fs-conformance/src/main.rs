@@ -17,17 +17,19 @@
 //! comparisons of them (`mtime-after-write-not-before: true`). Directory listings are sorted.
 //! ROOT itself never appears, so `data` and `.` give the same transcript.
 //!
-//! Checks expected to differ in a blob-store world: `visibility-before-close` and
-//! `visibility-new-file-before-close` (there, writes become visible to other handles on close
-//! or sync), and every check in [`links`] (symbolic links, hard links, readlink, set-times).
+//! Checks expected to differ in a blob-store world: the checks in [`links`] that make or follow
+//! symbolic and hard links (object stores have neither). Everything else, including what a
+//! second handle sees before the writer closes ([`consistency`], [`posix`]), set-times
+//! ([`meta`]) and the error for every odd path ([`paths`], [`posix`]), must be the same.
 //!
 //! The program ends by removing everything it created, so ROOT is empty again. It refuses
 //! to run (failing exit status) in a ROOT that is not empty at the start.
 //!
 //! The wasi:filesystem checks ([`p2`]) need a component, so they are only built for
 //! wasm32-wasip2; the wasm32-wasip1 build prints `p2-checks: skipped` in their place. The
-//! wasip1 build also gets some other os codes (its wasi-libc maps errors its own way), so
-//! compare transcripts of the wasip2 build across worlds.
+//! wasip1 build also gets some other os codes (its wasi-libc maps errors its own way, through
+//! the preview1 adapter), so compare each build's transcripts across worlds, never a wasip1
+//! transcript with a wasip2 one.
 
 mod consistency;
 mod dirs;
@@ -38,6 +40,7 @@ mod meta;
 #[cfg(target_env = "p2")]
 mod p2;
 mod paths;
+mod posix;
 mod report;
 mod root;
 mod sys;
@@ -66,6 +69,7 @@ fn main() {
     consistency::run(&root);
     links::run(&root);
     paths::run(&root);
+    posix::run(&root);
     large::run(&root);
     #[cfg(target_env = "p2")]
     p2::run(&root);

@@ -24,6 +24,7 @@ pub fn run(root: &Root) {
     same_object(&dir);
     metadata_hash(&dir);
     read_directory(&dir);
+    odd_paths(&dir);
     for file in ["p2-a.txt", "p2-b.txt", "p2-stream.txt"] {
         check(
             &format!("p2-unlink-{file}"),
@@ -314,6 +315,55 @@ fn read_directory(dir: &Descriptor) {
     let on_file = open(dir, "p2-a.txt", OpenFlags::empty(), READ)
         .and_then(|file| file.read_directory().map(|_| ()));
     check("p2-read-directory-on-file", show(on_file, |()| "ok".into()));
+}
+
+/// Paths as the host receives them, with no wasi-libc in between: empty, `..` out of the
+/// preopen, absolute, a trailing slash on a file, through a file, and too long.
+fn odd_paths(dir: &Descriptor) {
+    let ok = |result: Result<(), ErrorCode>| show(result, |()| "ok".into());
+    let opened = |result: Result<Descriptor, ErrorCode>| show(result, |_| "ok".into());
+    let long_name = "n".repeat(256);
+    let long_path = vec!["d".repeat(250); 17].join("/");
+    for (case, path) in [
+        ("empty", ""),
+        ("dotdot", "../outside"),
+        ("dotdot-deep", "p2-dir/../../outside"),
+        ("absolute", "/etc/passwd"),
+        ("file-trailing-slash", "p2-a.txt/"),
+        ("through-file", "p2-a.txt/x"),
+        ("name-256", long_name.as_str()),
+        ("path-4096", long_path.as_str()),
+    ] {
+        let stat = dir.stat_at(PathFlags::empty(), path).map(|_| ());
+        check(&format!("p2-path-{case}-stat-at"), ok(stat));
+        let create = open(dir, path, OpenFlags::CREATE, READ_WRITE);
+        check(&format!("p2-path-{case}-open-create"), opened(create));
+        check(
+            &format!("p2-path-{case}-unlink"),
+            ok(dir.unlink_file_at(path)),
+        );
+        check(
+            &format!("p2-path-{case}-create-directory"),
+            ok(dir.create_directory_at(path)),
+        );
+        check(
+            &format!("p2-path-{case}-rename-target"),
+            ok(dir.rename_at("p2-b.txt", dir, path)),
+        );
+        let times = dir.set_times_at(
+            PathFlags::empty(),
+            path,
+            wasip2::filesystem::types::NewTimestamp::NoChange,
+            wasip2::filesystem::types::NewTimestamp::Now,
+        );
+        check(&format!("p2-path-{case}-set-times-at"), ok(times));
+    }
+    check(
+        "p2-path-rename-kept",
+        show(dir.stat_at(PathFlags::empty(), "p2-b.txt"), |stat| {
+            kind(stat.type_)
+        }),
+    );
 }
 
 fn show<T>(result: Result<T, ErrorCode>, describe: impl FnOnce(T) -> String) -> String {

@@ -1,4 +1,5 @@
-//! Paths that try to leave ROOT (they must fail) and `..` that stays inside (it must work).
+//! Paths that try to leave ROOT (they must fail, with the error a real directory gives) and `..`
+//! that stays inside (it must work).
 
 use std::fs::{self, File, OpenOptions};
 
@@ -41,6 +42,29 @@ pub fn run(root: &Root) {
         "path-absolute-create",
         unit(File::create("/tmp/fs-conformance-outside")),
     );
+    check(
+        "path-escape-stat",
+        unit(fs::metadata(root.path("../outside"))),
+    );
+    check(
+        "path-escape-unlink",
+        unit(fs::remove_file(root.path("../outside"))),
+    );
+    check(
+        "path-escape-remove-dir",
+        unit(fs::remove_dir(root.path("a/../.."))),
+    );
+    check(
+        "path-escape-rename-out",
+        unit(fs::rename(root.path("b.txt"), root.path("../outside"))),
+    );
+    check(
+        "path-escape-rename-in",
+        unit(fs::rename(root.path("../outside"), root.path("in.txt"))),
+    );
+    check("path-escape-rename-kept", root.content("b.txt"));
+    check("path-absolute-stat", unit(fs::metadata("/etc/passwd")));
+    check("path-absolute-unlink", unit(fs::remove_file("/etc/passwd")));
 
     fs::remove_dir(root.path("a")).setup("remove a");
     fs::remove_file(root.path("b.txt")).setup("remove b.txt");
