@@ -56,11 +56,25 @@ impl Dir {
         Ok(self.volume().resolve(self.path(), path).await?.0)
     }
 
-    /// `stat` of what `path` names.
+    /// `stat` of what `path` names, following links (`stat(2)`): `file/` is `not-directory`.
     pub async fn stat_at(&self, path: &str) -> FsResult<Stat> {
+        self.stat_at_following(path, true).await
+    }
+
+    /// `stat` of what `path` names without following links (`lstat(2)`). Nothing in a store
+    /// is a link, but wasmtime-wasi answers `file/` here with the file, so this does too.
+    pub async fn lstat_at(&self, path: &str) -> FsResult<Stat> {
+        self.stat_at_following(path, false).await
+    }
+
+    async fn stat_at_following(&self, path: &str, follow: bool) -> FsResult<Stat> {
+        // `f/.` steps into `f`, which a file cannot be stepped into.
+        let through = path.trim_end_matches('/').ends_with("/.");
         let (path, names_dir) = self.volume().resolve(self.path(), path).await?;
         match self.volume().lookup(&path).await? {
-            Entry::File { .. } if names_dir => Err(ErrorCode::NotDirectory.into()),
+            Entry::File { .. } if through || (names_dir && follow) => {
+                Err(ErrorCode::NotDirectory.into())
+            }
             Entry::File { size, modified } => Ok(Stat::file(size, Some(modified))),
             Entry::Dir => Ok(Stat::dir(self.volume().time_set(&path))),
             Entry::Missing => Err(self.volume().missing(&path).await),
@@ -93,6 +107,11 @@ impl Dir {
             return Err(ErrorCode::NotPermitted.into());
         }
         let volume = self.volume().clone();
+        if create && names_dir && !matches!(volume.lookup(&path).await?, Entry::Dir) {
+            // `open("name/", O_CREAT)`: a file cannot have a directory's name (Linux says so
+            // whether or not `name` exists).
+            return Err(ErrorCode::IsDirectory.into());
+        }
         if let Some(open) = volume.live(&path) {
             if directory || names_dir {
                 return Err(ErrorCode::NotDirectory.into());
@@ -140,10 +159,6 @@ impl Dir {
                 }
                 if directory {
                     return Err(ErrorCode::Invalid.into());
-                }
-                if names_dir {
-                    // `open("new/", O_CREAT)`: a file cannot be made with a directory's name.
-                    return Err(ErrorCode::IsDirectory.into());
                 }
                 volume.check_parent(&path).await?;
                 volume.forget_dirs_under(&path);
@@ -194,7 +209,7 @@ impl Dir {
             return Err(ErrorCode::Invalid.into());
         }
         match self.volume().lookup(&path).await? {
-            Entry::Missing => return Err(ErrorCode::NoEntry.into()),
+            Entry::Missing => return Err(self.volume().missing(&path).await),
             Entry::File { .. } => return Err(ErrorCode::NotDirectory.into()),
             Entry::Dir => {}
         }
@@ -208,13 +223,17 @@ impl Dir {
         let volume = self.volume();
         volume.check_writable()?;
         match volume.lookup(&path).await? {
-            Entry::Missing => Err(ErrorCode::NoEntry.into()),
+            Entry::Missing => Err(volume.missing(&path).await),
             Entry::Dir => Err(ErrorCode::IsDirectory.into()),
             // `unlink("file/")`: the trailing slash says directory, and a file is not one.
             Entry::File { .. } if names_dir => Err(ErrorCode::NotDirectory.into()),
             Entry::File { .. } => {
                 let stored = match volume.live(&path) {
-                    Some(open) => open.is_stored().await,
+                    Some(open) => {
+                        // Its handles go on reading it once the stored object is gone.
+                        open.keep_content().await?;
+                        open.is_stored().await
+                    }
                     None => true,
                 };
                 if stored {
@@ -268,7 +287,7 @@ impl Dir {
         let source = volume.lookup(&from).await?;
         let target = volume.lookup(&to).await?;
         match (source, target) {
-            (Entry::Missing, _) => Err(ErrorCode::NoEntry.into()),
+            (Entry::Missing, _) => Err(volume.missing(&from).await),
             // A trailing slash on either name says directory: a file is not one.
             (Entry::File { .. }, _) if from_names_dir => Err(ErrorCode::NotDirectory.into()),
             (Entry::File { .. }, Entry::Missing | Entry::File { .. }) if to_names_dir => {
@@ -282,6 +301,10 @@ impl Dir {
                 }
                 volume.forget_ancestors(&from);
                 volume.forget_dirs_under(&to);
+                if let Some(replaced) = volume.live(&to) {
+                    // The replaced file's handles go on reading its old content.
+                    replaced.keep_content().await?;
+                }
                 let open = volume.live(&from);
                 let staged = match &open {
                     Some(open) => open.has_unpublished().await,
@@ -399,7 +422,7 @@ impl Dir {
     pub async fn metadata_hash_at(&self, path: &str) -> FsResult<MetadataHash> {
         let path = self.resolve(path).await?;
         if matches!(self.volume().lookup(&path).await?, Entry::Missing) {
-            return Err(ErrorCode::NoEntry.into());
+            return Err(self.volume().missing(&path).await);
         }
         Ok(self.volume().metadata_hash(&path))
     }

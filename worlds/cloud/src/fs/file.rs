@@ -87,7 +87,20 @@ impl OpenFile {
             return Ok(());
         }
         let mut spool = Spool::Memory(Vec::new());
-        if let (Some(size), false) = (state.stored_size, truncate)
+        if let (Some(size), false, Some(reader)) =
+            (state.stored_size, truncate, &state.local_reader)
+        {
+            // A local file held open (perhaps unlinked since): copied from the descriptor.
+            let mut offset = 0;
+            while offset < size {
+                let chunk = read_exact_at(reader, offset, (size - offset).min(1 << 20))
+                    .map_err(spool_error)?;
+                spool
+                    .write_at(offset, &chunk, &self.policy)
+                    .map_err(spool_error)?;
+                offset += chunk.len() as u64;
+            }
+        } else if let (Some(size), false) = (state.stored_size, truncate)
             && size > 0
         {
             let path = self.path();
@@ -492,6 +505,23 @@ impl OpenFile {
         self.state.lock().await.stored_size.is_some()
     }
 
+    /// Makes sure the file's content is in its staged copy, not only in the store, before the
+    /// stored object goes away under its handles (an unlink, or a rename over it).
+    pub(super) async fn keep_content(&self) -> FsResult<()> {
+        let mut state = self.state.lock().await;
+        if state.spool.is_none() && state.local_reader.is_none() && self.volume.is_local() {
+            // On a local store an open descriptor keeps the unlinked file's data, as Linux does.
+            let local = self.volume.local_path(&self.path());
+            let local = local.expect("a local store maps every path");
+            state.local_reader = Some(std::fs::File::open(&local).map_err(spool_error)?);
+            return Ok(());
+        }
+        if state.local_reader.is_some() {
+            return Ok(());
+        }
+        self.materialize(&mut state, false).await
+    }
+
     /// Whether the file holds content the store has not got yet.
     pub(super) async fn has_unpublished(&self) -> bool {
         self.state.lock().await.dirty
@@ -567,7 +597,13 @@ pub(super) fn staged_name(target: &std::path::Path) -> std::path::PathBuf {
     static STAGED: AtomicU64 = AtomicU64::new(0);
     let n = STAGED.fetch_add(1, Ordering::Relaxed);
     let random = RandomState::new().hash_one(n) % 1_000_000_000;
-    let mut name = target.as_os_str().to_owned();
-    name.push(format!("#{}{n}{random:09}", std::process::id()));
-    std::path::PathBuf::from(name)
+    // The digits must fit in the name: a target whose name is near NAME_MAX (255 bytes)
+    // stages under a shortened name (still `NAME#DIGITS`, so still hidden and refused).
+    let name = target.file_name().unwrap_or_default().to_string_lossy();
+    let mut keep = name.len().min(200);
+    while !name.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    let staged = format!("{}#{}{n}{random:09}", &name[..keep], std::process::id());
+    target.with_file_name(staged)
 }

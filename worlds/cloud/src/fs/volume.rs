@@ -303,9 +303,13 @@ impl Volume {
     }
 
     /// Resolves the guest's `path` against the directory `base`, and says whether it ended in
-    /// `/` (so must name a directory). Every directory a `..` steps out of must exist, as in a
+    /// `/` (so must name a directory). An empty path is `no-entry`. Every directory a `..` steps out of must exist, as in a
     /// real filesystem; on local stores, staged uploads' names (`NAME#DIGITS`) are refused.
     pub async fn resolve(&self, base: &RelPath, path: &str) -> FsResult<(RelPath, bool)> {
+        if path.is_empty() {
+            // An empty path names nothing, as on Linux (`ENOENT`) and in wasmtime-wasi.
+            return Err(ErrorCode::NoEntry.into());
+        }
         let resolved = base.join_checked(path)?;
         if self.is_local() && resolved.path.has_staging_name() {
             // `NAME#DIGITS` is where a local store stages uploads: never the guest's.

@@ -309,10 +309,16 @@ impl types::HostDescriptor for CloudFsView<'_> {
     async fn stat_at(
         &mut self,
         fd: Resource<Descriptor>,
-        _: PathFlags,
+        flags: PathFlags,
         path: String,
     ) -> FsResult<DescriptorStat> {
-        Ok(descriptor_stat(self.dir(&fd)?.stat_at(&path).await?))
+        let dir = self.dir(&fd)?;
+        let stat = if flags.contains(PathFlags::SYMLINK_FOLLOW) {
+            dir.stat_at(&path).await?
+        } else {
+            dir.lstat_at(&path).await?
+        };
+        Ok(descriptor_stat(stat))
     }
 
     async fn set_times_at(

@@ -227,7 +227,7 @@ async fn unlink_file_at_deletes_files_only() {
         fs.write_file("d/f", b"x").await.unwrap();
         assert_eq!(err(fs.root.unlink_file_at("missing").await), NoEntry);
         assert_eq!(err(fs.root.unlink_file_at("d").await), IsDirectory);
-        assert_eq!(err(fs.root.unlink_file_at("d/f/x").await), NoEntry);
+        assert_eq!(err(fs.root.unlink_file_at("d/f/x").await), NotDirectory);
         fs.root.unlink_file_at("d/f").await.unwrap();
         assert_eq!(fs.kind("d/f").await, Err(NoEntry));
         // The marker keeps the directory.
