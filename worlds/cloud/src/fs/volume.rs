@@ -95,7 +95,10 @@ impl Volume {
 
     /// Every file the run has open.
     pub(super) fn all_live(&self) -> Vec<Arc<OpenFile>> {
-        self.live_files().values().filter_map(Weak::upgrade).collect()
+        self.live_files()
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect()
     }
 
     /// Records `file` as open at `path` (the path must not have a live file).
@@ -110,7 +113,10 @@ impl Volume {
     /// Takes the live file at `path` out of the namespace (it was unlinked or replaced): it
     /// keeps its content for its handles, and is never published.
     pub(super) fn unlink_live(&self, path: &RelPath) {
-        let removed = self.live_files().remove(path).and_then(|file| file.upgrade());
+        let removed = self
+            .live_files()
+            .remove(path)
+            .and_then(|file| file.upgrade());
         if let Some(file) = removed {
             file.unlink();
         }
@@ -127,7 +133,11 @@ impl Volume {
                 file.unlink();
             }
         }
-        let moving: Vec<RelPath> = live.keys().filter(|p| p.starts_with(from)).cloned().collect();
+        let moving: Vec<RelPath> = live
+            .keys()
+            .filter(|p| p.starts_with(from))
+            .cloned()
+            .collect();
         for path in moving {
             if let Some(file) = live.remove(&path) {
                 let new_path = path.rebase(from, to);
@@ -140,7 +150,11 @@ impl Volume {
         drop(live);
         let mut times = self.set_times();
         times.retain(|path, _| !path.starts_with(to));
-        let moving: Vec<RelPath> = times.keys().filter(|p| p.starts_with(from)).cloned().collect();
+        let moving: Vec<RelPath> = times
+            .keys()
+            .filter(|p| p.starts_with(from))
+            .cloned()
+            .collect();
         for path in moving {
             if let Some(time) = times.remove(&path) {
                 times.insert(path.rebase(from, to), time);
@@ -161,7 +175,9 @@ impl Volume {
         let depth = dir.depth();
         let live = self.live_files();
         live.iter()
-            .filter(|(path, file)| path.starts_with(dir) && path.depth() > depth && file.strong_count() > 0)
+            .filter(|(path, file)| {
+                path.starts_with(dir) && path.depth() > depth && file.strong_count() > 0
+            })
             .map(|(path, _)| {
                 let kind = if path.depth() == depth + 1 {
                     super::Kind::File
@@ -186,8 +202,8 @@ impl Volume {
     /// On a local store, gives the stored file at `path` the time the guest set on it, if it
     /// set one (object stores keep their own upload times).
     pub(super) fn keep_time_on_disk(&self, path: &RelPath) {
-        if let (Some(time), Some(local)) = (self.time_set(path), self.local_path(path))
-            && let Err(error) = local::set_modified(&local, time)
+        if let (Some(time), Some(root)) = (self.time_set(path), self.local_root())
+            && let Err(error) = local::set_modified(root, path, time)
         {
             tracing::debug!(%path, %error, "could not set the stored file's time");
         }
@@ -274,16 +290,13 @@ impl Volume {
     /// The host path of `path` in a local-directory store.
     pub fn local_path(&self, path: &RelPath) -> Option<PathBuf> {
         let root = self.mount.local_root.as_ref()?;
-        Some(if path.is_root() {
-            root.clone()
-        } else {
-            root.join(path.key_ref().as_ref())
-        })
+        Some(root.host_path(path.key_ref().as_ref()))
     }
 
-    /// The local store's root directory.
-    pub(super) fn local_root(&self) -> Option<&std::path::Path> {
-        self.mount.local_root.as_deref()
+    /// The local store's root directory, through which paths are opened with no link
+    /// followed.
+    pub(super) fn local_root(&self) -> Option<&worldhost_store::LocalRoot> {
+        self.mount.local_root.as_ref()
     }
 
     /// Resolves the guest's `path` against the directory `base`, and says whether it ended in
@@ -334,8 +347,8 @@ impl Volume {
 
     /// What the store holds at `path`, regardless of the run's open files.
     async fn lookup_stored(&self, path: &RelPath) -> FsResult<Entry> {
-        if let Some(local) = self.local_path(path) {
-            let entry = local::lookup(&local)?;
+        if let Some(root) = self.local_root() {
+            let entry = local::lookup(root, path)?;
             if entry == Entry::Dir {
                 self.remember_dir(path);
             }
