@@ -6,8 +6,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::harness::{
-    Ran, TEST_GUESTS, Target, call_command, file_url, guest, host, probe, probe_command,
-    run_measured, run_probe, run_with_stdin, world_file,
+    Ran, TEST_GUESTS, Target, call_command, file_url, guest, host, probe, probe_command, run_measured,
+    run_probe,
+    run_with_stdin, world_file,
 };
 use crate::support::jobs::{Workspace, entry_job, job_guest};
 

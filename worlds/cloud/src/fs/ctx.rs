@@ -7,8 +7,8 @@ use anyhow::Result;
 
 use super::dir::Dir;
 use super::file::OpenFile;
-use super::handle::File;
 use super::held::BufferMemory;
+use super::handle::File;
 use super::volume::Volume;
 use worldhost_store::Mount;
 
@@ -102,12 +102,7 @@ impl FsCtx {
             .partition(|kept| Arc::strong_count(kept) == 1 && !Arc::ptr_eq(kept, &open));
         self.closed_with_streams = kept;
         let closing = Arc::strong_count(&open) == 1;
-        if !closing
-            && !self
-                .closed_with_streams
-                .iter()
-                .any(|kept| Arc::ptr_eq(kept, &open))
-        {
+        if !closing && !self.closed_with_streams.iter().any(|kept| Arc::ptr_eq(kept, &open)) {
             self.closed_with_streams.push(open.clone());
         }
         for file in idle.into_iter().chain([open]) {
@@ -130,11 +125,7 @@ impl FsCtx {
         let mut failures = Vec::new();
         // Each volume knows every file still open in it (the files kept for their streams
         // among them): each is committed once. Unlinked files are not there.
-        let open: Vec<_> = self
-            .volumes
-            .iter()
-            .flat_map(|volume| volume.all_live())
-            .collect();
+        let open: Vec<_> = self.volumes.iter().flat_map(|volume| volume.all_live()).collect();
         self.closed_with_streams.clear();
         for file in open {
             if let Err(why) = file.commit_or_say_why(true).await {

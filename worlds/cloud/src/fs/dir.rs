@@ -495,8 +495,7 @@ async fn remove_empty_dir(volume: &Volume, path: &RelPath) -> FsResult<()> {
             let mut listing = volume.store().list(Some(key));
             let mut empty = true;
             while let Some(meta) = listing.try_next().await.map_err(|e| store_error(e, key))? {
-                if meta.location != marker && !worldhost_store::is_placeholder(&meta.location, key)
-                {
+                if meta.location != marker && !worldhost_store::is_placeholder(&meta.location, key) {
                     empty = false;
                     break;
                 }

@@ -18,8 +18,8 @@ use futures::StreamExt;
 use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
 
 use super::ctx::WriteBudget;
-use super::error::{FsError, FsResult, spool_error, store_error};
 use super::held::BufferMemory;
+use super::error::{FsError, FsResult, spool_error, store_error};
 use super::path::RelPath;
 use super::spool::{Spool, SpoolPolicy, io_to_store, read_exact_at};
 use super::volume::Volume;

@@ -257,10 +257,7 @@ mod run_memory_tests {
         assert_eq!(memory.held(), 8);
         let mut second = Spool::Memory(Vec::new());
         second.write_at(0, b"1234", &second_policy).unwrap();
-        assert!(
-            matches!(second, Spool::Disk { .. }),
-            "over the run's memory"
-        );
+        assert!(matches!(second, Spool::Disk { .. }), "over the run's memory");
         assert_eq!(&second.read_at(0, 10).unwrap()[..], b"1234");
         assert_eq!(memory.held(), 8);
         drop(first_policy);

@@ -95,10 +95,7 @@ impl Volume {
 
     /// Every file the run has open.
     pub(super) fn all_live(&self) -> Vec<Arc<OpenFile>> {
-        self.live_files()
-            .values()
-            .filter_map(Weak::upgrade)
-            .collect()
+        self.live_files().values().filter_map(Weak::upgrade).collect()
     }
 
     /// Records `file` as open at `path` (the path must not have a live file).
@@ -113,10 +110,7 @@ impl Volume {
     /// Takes the live file at `path` out of the namespace (it was unlinked or replaced): it
     /// keeps its content for its handles, and is never published.
     pub(super) fn unlink_live(&self, path: &RelPath) {
-        let removed = self
-            .live_files()
-            .remove(path)
-            .and_then(|file| file.upgrade());
+        let removed = self.live_files().remove(path).and_then(|file| file.upgrade());
         if let Some(file) = removed {
             file.unlink();
         }
@@ -133,11 +127,7 @@ impl Volume {
                 file.unlink();
             }
         }
-        let moving: Vec<RelPath> = live
-            .keys()
-            .filter(|p| p.starts_with(from))
-            .cloned()
-            .collect();
+        let moving: Vec<RelPath> = live.keys().filter(|p| p.starts_with(from)).cloned().collect();
         for path in moving {
             if let Some(file) = live.remove(&path) {
                 let new_path = path.rebase(from, to);
@@ -150,11 +140,7 @@ impl Volume {
         drop(live);
         let mut times = self.set_times();
         times.retain(|path, _| !path.starts_with(to));
-        let moving: Vec<RelPath> = times
-            .keys()
-            .filter(|p| p.starts_with(from))
-            .cloned()
-            .collect();
+        let moving: Vec<RelPath> = times.keys().filter(|p| p.starts_with(from)).cloned().collect();
         for path in moving {
             if let Some(time) = times.remove(&path) {
                 times.insert(path.rebase(from, to), time);
@@ -175,9 +161,7 @@ impl Volume {
         let depth = dir.depth();
         let live = self.live_files();
         live.iter()
-            .filter(|(path, file)| {
-                path.starts_with(dir) && path.depth() > depth && file.strong_count() > 0
-            })
+            .filter(|(path, file)| path.starts_with(dir) && path.depth() > depth && file.strong_count() > 0)
             .map(|(path, _)| {
                 let kind = if path.depth() == depth + 1 {
                     super::Kind::File

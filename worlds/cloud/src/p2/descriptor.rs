@@ -108,8 +108,7 @@ fn new_time(time: NewTimestamp) -> Result<Option<SystemTime>, FsError> {
             nanoseconds,
         }) => {
             let seconds = seconds.checked_add(u64::from(nanoseconds / 1_000_000_000));
-            let since_epoch =
-                seconds.map(|s| std::time::Duration::new(s, nanoseconds % 1_000_000_000));
+            let since_epoch = seconds.map(|s| std::time::Duration::new(s, nanoseconds % 1_000_000_000));
             let time = since_epoch.and_then(|d| SystemTime::UNIX_EPOCH.checked_add(d));
             Some(time.ok_or(fs::ErrorCode::Overflow)?)
         }
@@ -323,9 +322,7 @@ impl types::HostDescriptor for CloudFsView<'_> {
         _accessed: NewTimestamp,
         modified: NewTimestamp,
     ) -> FsResult<()> {
-        self.dir(&fd)?
-            .set_times_at(&path, new_time(modified)?)
-            .await
+        self.dir(&fd)?.set_times_at(&path, new_time(modified)?).await
     }
 
     async fn link_at(

@@ -127,10 +127,7 @@ async fn large_files_spill_to_disk_and_arrive_whole() {
         for (i, chunk) in data.chunks(1 << 20).enumerate() {
             file.write(chunk, (i << 20) as u64).await.unwrap();
         }
-        assert_eq!(
-            fs.root.stat_at("big").await.unwrap().size,
-            data.len() as u64
-        );
+        assert_eq!(fs.root.stat_at("big").await.unwrap().size, data.len() as u64);
         assert_eq!(fs.stored("big").await, None);
         fs.ctx.close(file).await.unwrap();
         assert!(fs.read_file("big").await.unwrap() == data, "{backend:?}");

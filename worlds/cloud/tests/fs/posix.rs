@@ -167,10 +167,7 @@ async fn set_times_round_trips_through_stat() {
         assert_eq!(fs.root.stat_at("d/f").await.unwrap().modified, Some(past));
         if let Some(local) = &fs.local {
             // A local store keeps it on the file, for later runs and other programs.
-            let on_disk = std::fs::metadata(local.join("d/f"))
-                .unwrap()
-                .modified()
-                .unwrap();
+            let on_disk = std::fs::metadata(local.join("d/f")).unwrap().modified().unwrap();
             assert_eq!(on_disk, past);
         }
         // Through a handle, on an open file; a later write moves the time on, as POSIX says.
@@ -188,10 +185,7 @@ async fn set_times_round_trips_through_stat() {
         assert!(written > past + Duration::from_secs(3600));
         fs.ctx.close(file).await.unwrap();
         let after_close = fs.root.stat_at("d/f").await.unwrap().modified.unwrap();
-        assert!(
-            after_close > past + Duration::from_secs(3600),
-            "{backend:?}"
-        );
+        assert!(after_close > past + Duration::from_secs(3600), "{backend:?}");
     }
 }
 
