@@ -2,6 +2,7 @@
 //!
 //! - [`StoreUrl`]: a store URL parsed once into the store it names (`memory:`, `file:///`,
 //!   `s3://`, `gs://`, `az://`, `http(s)://`, and `default` for the embedded default store).
+//! - [`LocalRoot`], [`BeneathStore`]: local-directory stores, which never follow a link.
 //! - [`Mount`]: a store opened for a guest path, with its byte and object counts.
 //! - [`names`]: the object names the host keeps for itself.
 //! - [`move_prefix`]: the one way a group of objects moves (directory renames, publishing).
@@ -11,6 +12,7 @@
 //! The cloud world serves its filesystem over these mounts; jobs use them for their modules,
 //! inputs and outputs without depending on the cloud world.
 
+mod beneath;
 mod budget;
 mod default_store;
 mod mount;
@@ -19,6 +21,7 @@ mod prefix;
 mod staging;
 mod url;
 
+pub use beneath::{BeneathStore, EntryKind, LocalRoot, crosses_link, names_nothing};
 pub use budget::{WriteBudget, WriteLimitExceeded};
 pub use default_store::default_store_dir;
 pub use mount::{Mount, MountSpec, MountStats};

@@ -4,7 +4,6 @@
 //! builders read them (`AWS_*`, `GOOGLE_*`, `AZURE_*`), so any S3-compatible server works with
 //! `AWS_ENDPOINT` (and `AWS_ALLOW_HTTP=true` for plain http).
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -15,11 +14,11 @@ use object_store::aws::AmazonS3Builder;
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::http::HttpBuilder;
-use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::prefix::PrefixStore;
 use object_store::{ClientOptions, ObjectStore, RetryConfig};
 
+use crate::beneath::{BeneathStore, LocalRoot};
 use crate::url::{StoreKind, StoreUrl};
 
 /// Where the guest sees a store, and how.
@@ -43,8 +42,9 @@ pub struct Mount {
     pub in_memory: bool,
     /// For a local-directory store, the directory its keys live in: reads can then go
     /// through an open file, and large writes are staged beside their target and committed
-    /// by a rename (one copy of the data, as a local filesystem would make).
-    pub local_root: Option<PathBuf>,
+    /// by a rename (one copy of the data, as a local filesystem would make). Every key is
+    /// reached beneath it with no link followed (see [`LocalRoot`]).
+    pub local_root: Option<LocalRoot>,
     /// What the guest has moved through this mount, for run reports.
     pub stats: MountStats,
 }
@@ -115,8 +115,12 @@ impl Mount {
         let store: Arc<dyn ObjectStore> = match spec.url.kind() {
             StoreKind::Memory => Arc::new(InMemory::new()),
             StoreKind::Local(dir) => {
-                local_root = Some(dir.clone());
-                Arc::new(local_store(dir).with_context(context)?)
+                let root = LocalRoot::open(dir)
+                    .with_context(|| format!("cannot open directory `{}`", dir.display()))
+                    .with_context(context)?;
+                let store = BeneathStore::new(root.clone()).with_context(context)?;
+                local_root = Some(root);
+                Arc::new(store)
             }
             StoreKind::S3 { bucket, prefix } => with_prefix(
                 Arc::new(
@@ -205,19 +209,10 @@ impl Mount {
             read_only: false,
             store: Arc::new(PrefixStore::new(self.store.clone(), prefix)),
             in_memory: self.in_memory,
-            local_root: self.local_root.as_ref().map(|root| root.join(prefix)),
+            local_root: self.local_root.as_ref().map(|root| root.below(prefix)),
             stats: MountStats::default(),
         }
     }
-}
-
-/// A local-directory store rooted at `root`, created if missing.
-fn local_store(root: &Path) -> Result<LocalFileSystem> {
-    std::fs::create_dir_all(root)
-        .with_context(|| format!("cannot create directory `{}`", root.display()))?;
-    // Keys are created as nested directories; removing the last object of a directory
-    // removes the directory too, which keeps the tree as the guest left it.
-    Ok(LocalFileSystem::new_with_prefix(root)?.with_automatic_cleanup(true))
 }
 
 #[cfg(test)]
@@ -251,7 +246,8 @@ mod tests {
         let root = dir.path().join("new");
         let local = Mount::open(&spec(&format!("file://{}", root.display()), false)).unwrap();
         assert!(root.is_dir(), "a local store's directory is created");
-        assert_eq!(local.local_root.as_deref(), Some(root.as_path()));
+        let opened = local.local_root.as_ref().map(|root| root.path());
+        assert_eq!(opened, Some(root.canonicalize().unwrap()));
         local.check().await.unwrap();
         let memory = Mount::open(&spec("memory:", false)).unwrap();
         assert!(memory.in_memory && memory.local_root.is_none());

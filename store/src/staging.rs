@@ -100,15 +100,20 @@ impl StagedOutput {
     /// On a local store, removes the staging directory itself (and any half-written file a
     /// crashed write left in it, which listings never show).
     fn remove_leftovers(&self) {
-        if let Some(dir) = &self.staged.local_root
-            && let Err(error) = std::fs::remove_dir_all(dir)
+        // Only a real directory beneath the root: `remove_dir_all` would follow a planted
+        // link on the way to it (it follows none below it).
+        if let Some(staged) = &self.staged.local_root
+            && staged.check("").is_ok()
+            && let dir = staged.path()
+            && let Err(error) = std::fs::remove_dir_all(&dir)
             && error.kind() != std::io::ErrorKind::NotFound
         {
             tracing::warn!(dir = %dir.display(), %error, "cannot remove the staging directory");
         }
         if let Some(root) = &self.target.local_root {
-            // `.worldhost-staging` itself, once no other run is using it.
-            let _ = std::fs::remove_dir(root.join(STAGING_DIR));
+            // `.worldhost-staging` itself, once no other run is using it (`rmdir` never
+            // follows a link).
+            let _ = std::fs::remove_dir(root.host_path(STAGING_DIR));
         }
     }
 }

@@ -11,6 +11,7 @@ mod compile_cache;
 mod examples;
 mod jobs;
 mod limits;
+mod links;
 mod plugins;
 mod plugins_sdk;
 mod posix_guests;

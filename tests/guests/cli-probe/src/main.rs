@@ -153,6 +153,26 @@ fn main() {
             names.sort();
             names.iter().for_each(|name| println!("{name}"));
         }
+        "rm" => {
+            std::fs::remove_file(arg(rest, 0)).unwrap_or_else(|e| fail(&e));
+            println!("removed {}", arg(rest, 0));
+        }
+        "rmdir" => {
+            std::fs::remove_dir(arg(rest, 0)).unwrap_or_else(|e| fail(&e));
+            println!("removed {}", arg(rest, 0));
+        }
+        "mv" => {
+            let (from, to) = (arg(rest, 0), arg(rest, 1));
+            std::fs::rename(from, to).unwrap_or_else(|e| fail(&e));
+            println!("moved {from} to {to}");
+        }
+        // `file`, `dir` or the error, for what PATH names (not following a link).
+        "stat" => match std::fs::symlink_metadata(arg(rest, 0)) {
+            Ok(meta) if meta.is_dir() => println!("dir"),
+            Ok(meta) if meta.is_file() => println!("file {}", meta.len()),
+            Ok(_) => println!("other"),
+            Err(e) => fail(&e),
+        },
         // A symbolic link at LINK whose content is TARGET.
         "symlink" => {
             let (target, link) = (arg(rest, 0), arg(rest, 1));

@@ -65,6 +65,12 @@ impl Guest for Echo {
             ["get", key] => blob::get(key)
                 .map(Payload::Bytes)
                 .map_err(|e| failed("blob", format!("{e:?}"))),
+            ["copy", from, to] => blob::copy(from, to)
+                .map(|()| Payload::Text("copied".into()))
+                .map_err(|e| failed("blob", format!("{e:?}"))),
+            ["delete", key] => blob::delete(key)
+                .map(|()| Payload::Text("deleted".into()))
+                .map_err(|e| failed("blob", format!("{e:?}"))),
             // `list` alone lists the mount at `.`.
             ["list", prefix @ ..] if prefix.len() <= 1 => blob::list(prefix.first().unwrap_or(&""))
                 .map(|entries| {

@@ -430,8 +430,8 @@ impl Dir {
     /// The directory's entries, sorted by name, markers and other reserved names hidden: one
     /// delimiter listing (one `readdir` on a local store).
     pub async fn read_directory(&self) -> FsResult<Vec<DirEntry>> {
-        let mut entries = match self.volume().local_path(self.path()) {
-            Some(local) => local::list(&local)?,
+        let mut entries = match self.volume().local_root() {
+            Some(root) => local::list(root, self.path())?,
             None => {
                 let prefix = self.path().dir_prefix();
                 let listing = self
@@ -477,9 +477,9 @@ impl Dir {
 async fn delete_stored(volume: &Volume, path: &RelPath) -> FsResult<()> {
     // The directories above may vanish with their last object.
     volume.forget_ancestors(path);
-    match (volume.local_path(path), volume.local_root()) {
-        (Some(local), Some(root)) => local::remove(&local, root),
-        _ => {
+    match volume.local_root() {
+        Some(root) => local::remove(root, path),
+        None => {
             let key = path.key_ref();
             let deleted = volume.store().delete(key).await;
             deleted.map_err(|e| store_error(e, key))
@@ -509,8 +509,8 @@ async fn remove_empty_dir(volume: &Volume, path: &RelPath) -> FsResult<()> {
     if volume.holds_live(path) {
         return Err(ErrorCode::NotEmpty.into());
     }
-    let empty = match volume.local_path(path) {
-        Some(local) => local::holds_only_marker(&local)?,
+    let empty = match volume.local_root() {
+        Some(root) => local::holds_only_marker(root, path)?,
         None => {
             // Anything below but the directory's own marker makes it non-empty, so the first
             // two keys of a listing tell: one request, however many objects lie below.

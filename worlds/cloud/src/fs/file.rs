@@ -176,9 +176,9 @@ impl OpenFile {
                 let reader = match &mut state.local_reader {
                     Some(reader) => reader,
                     empty => {
-                        let local = self.volume.local_path(&self.path());
-                        let local = local.expect("a local store maps every path");
-                        empty.insert(std::fs::File::open(&local).map_err(spool_error)?)
+                        let root = self.volume.local_root().expect("a local store has a root");
+                        let local = root.open_file(self.path().key_ref().as_ref(), false);
+                        empty.insert(local.map_err(spool_error)?)
                     }
                 };
                 let bytes = read_exact_at(reader, offset, end - offset).map_err(spool_error)?;
@@ -276,8 +276,12 @@ impl OpenFile {
             }
             Some(Spool::Memory(data)) => {
                 let size = data.len() as u64;
-                if let Some(target) = self.volume.local_path(path) {
-                    // A local store: written beside the target, made durable, renamed over it.
+                if let (Some(root), Some(target)) =
+                    (self.volume.local_root(), self.volume.local_path(path))
+                {
+                    // A local store: written beside the target, made durable, renamed over it
+                    // (only in a directory reached with no link).
+                    root.check_parent(key.as_ref()).map_err(io_to_store)?;
                     local_publish(&target, data).map_err(io_to_store)?;
                     state.local_reader = None;
                     return Ok(size);
@@ -314,7 +318,13 @@ impl OpenFile {
                     .volume
                     .local_path(path)
                     .expect("staged only on local stores");
-                let parent_made = target.parent().map_or(Ok(()), std::fs::create_dir_all);
+                let root = self
+                    .volume
+                    .local_root()
+                    .expect("staged only on local stores");
+                let parent_made = root
+                    .check_parent(key.as_ref())
+                    .and_then(|()| target.parent().map_or(Ok(()), std::fs::create_dir_all));
                 if closing {
                     parent_made
                         .and_then(|()| file.sync_all())

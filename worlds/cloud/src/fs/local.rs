@@ -1,43 +1,42 @@
 //! The fast path for local-directory stores: a `stat`, a `readdir` or an `unlink` where
 //! the store would hop to a blocking thread, and list. Each gives the answer the store's own
-//! view would give (markers and staged uploads hidden, empty directories removed).
+//! view would give (markers and staged uploads hidden, empty directories removed), and each
+//! reaches its path beneath the mount's root with no link followed ([`LocalRoot`]): a link
+//! is neither a file nor a directory here, as for the store.
 
-use std::path::Path;
 use std::time::SystemTime;
 
+use worldhost_store::{EntryKind, LocalRoot, names_nothing};
+
 use super::error::{FsResult, spool_error};
-use super::path::{DIR_MARKER, is_reserved};
+use super::path::{DIR_MARKER, RelPath, is_reserved};
 use super::volume::Entry;
 use super::{DirEntry, Kind};
 
-/// `lookup` on a local-directory store: one `stat`.
-pub fn lookup(local: &Path) -> FsResult<Entry> {
-    match std::fs::metadata(local) {
+/// `lookup` on a local-directory store: one `openat2` and one `fstat`. A path through a
+/// link names nothing.
+pub fn lookup(root: &LocalRoot, path: &RelPath) -> FsResult<Entry> {
+    match root.metadata(path.key_ref().as_ref()) {
         Ok(meta) if meta.is_file() => Ok(Entry::File {
             size: meta.len(),
             modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
         }),
         Ok(meta) if meta.is_dir() => Ok(Entry::Dir),
         Ok(_) => Ok(Entry::Missing),
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-            ) =>
-        {
-            Ok(Entry::Missing)
-        }
+        Err(e) if names_nothing(&e) => Ok(Entry::Missing),
         Err(e) => Err(spool_error(e)),
     }
 }
 
 /// Deletes a file of a local-directory store directly, then removes the directories left
-/// empty above it, as the store's automatic cleanup does (a marker keeps a directory).
-pub fn remove(local: &Path, root: &Path) -> FsResult<()> {
-    std::fs::remove_file(local).map_err(spool_error)?;
-    let mut dir = local.parent();
-    while let Some(parent) = dir.filter(|parent| *parent != root && parent.starts_with(root)) {
-        if std::fs::remove_dir(parent).is_err() {
+/// empty above it, as the store's automatic cleanup does (a marker keeps a directory; `rmdir`
+/// never follows a link).
+pub fn remove(root: &LocalRoot, path: &RelPath) -> FsResult<()> {
+    root.remove_file(path.key_ref().as_ref())
+        .map_err(spool_error)?;
+    let mut dir = path.parent();
+    while let Some(parent) = dir.filter(|parent| !parent.is_root()) {
+        if std::fs::remove_dir(root.host_path(parent.key_ref().as_ref())).is_err() {
             break;
         }
         dir = parent.parent();
@@ -46,47 +45,44 @@ pub fn remove(local: &Path, root: &Path) -> FsResult<()> {
 }
 
 /// `read-directory` on a local-directory store: one `readdir`, with the kinds it reports,
-/// hiding markers and staged uploads as the store's listing does. Unsorted.
-pub fn list(local: &Path) -> FsResult<Vec<DirEntry>> {
-    let entries = match std::fs::read_dir(local) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(spool_error(e)),
-    };
+/// hiding markers, staged uploads and links as the store's listing does. Unsorted.
+pub fn list(root: &LocalRoot, path: &RelPath) -> FsResult<Vec<DirEntry>> {
     let mut listed = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(spool_error)?;
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
+    let read = root.for_each_entry(path.key_ref().as_ref(), |name, kind| {
+        let kind = match kind {
+            EntryKind::Dir => Kind::Dir,
+            EntryKind::File => Kind::File,
+            EntryKind::Other => return true,
         };
-        if is_reserved(&name) {
-            continue;
+        if let Some(name) = name.to_str().filter(|name| !is_reserved(name)) {
+            listed.push(DirEntry {
+                name: name.to_owned(),
+                kind,
+            });
         }
-        let kind = entry.file_type().map_err(spool_error)?;
-        let kind = if kind.is_dir() {
-            Kind::Dir
-        } else if kind.is_file() {
-            Kind::File
-        } else {
-            continue;
-        };
-        listed.push(DirEntry { name, kind });
+        true
+    });
+    match read {
+        Ok(()) => Ok(listed),
+        Err(e) if names_nothing(&e) => Ok(Vec::new()),
+        Err(e) => Err(spool_error(e)),
     }
-    Ok(listed)
 }
 
-/// Whether a local directory holds nothing but (perhaps) its marker. Staged uploads count:
-/// they keep a directory, though listings hide them.
-pub fn holds_only_marker(local: &Path) -> FsResult<bool> {
-    let entries = std::fs::read_dir(local).map_err(spool_error)?;
-    let mut names = entries.filter_map(|entry| entry.ok().map(|entry| entry.file_name()));
-    Ok(names.all(|name| name == DIR_MARKER))
+/// Whether a local directory holds nothing but (perhaps) its marker. Staged uploads and
+/// links count: they keep a directory, though listings hide them.
+pub fn holds_only_marker(root: &LocalRoot, path: &RelPath) -> FsResult<bool> {
+    let mut only_marker = true;
+    root.for_each_entry(path.key_ref().as_ref(), |name, _| {
+        only_marker = name == DIR_MARKER;
+        only_marker
+    })
+    .map_err(spool_error)?;
+    Ok(only_marker)
 }
 
 /// Sets a local file's modification time (what `utimensat` does on a real directory).
-pub fn set_modified(local: &Path, time: SystemTime) -> std::io::Result<()> {
-    std::fs::File::options()
-        .write(true)
-        .open(local)?
+pub fn set_modified(root: &LocalRoot, path: &RelPath, time: SystemTime) -> std::io::Result<()> {
+    root.open_file(path.key_ref().as_ref(), true)?
         .set_modified(time)
 }

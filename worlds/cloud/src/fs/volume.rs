@@ -202,8 +202,8 @@ impl Volume {
     /// On a local store, gives the stored file at `path` the time the guest set on it, if it
     /// set one (object stores keep their own upload times).
     pub(super) fn keep_time_on_disk(&self, path: &RelPath) {
-        if let (Some(time), Some(local)) = (self.time_set(path), self.local_path(path))
-            && let Err(error) = local::set_modified(&local, time)
+        if let (Some(time), Some(root)) = (self.time_set(path), self.local_root())
+            && let Err(error) = local::set_modified(root, path, time)
         {
             tracing::debug!(%path, %error, "could not set the stored file's time");
         }
@@ -290,16 +290,13 @@ impl Volume {
     /// The host path of `path` in a local-directory store.
     pub fn local_path(&self, path: &RelPath) -> Option<PathBuf> {
         let root = self.mount.local_root.as_ref()?;
-        Some(if path.is_root() {
-            root.clone()
-        } else {
-            root.join(path.key_ref().as_ref())
-        })
+        Some(root.host_path(path.key_ref().as_ref()))
     }
 
-    /// The local store's root directory.
-    pub(super) fn local_root(&self) -> Option<&std::path::Path> {
-        self.mount.local_root.as_deref()
+    /// The local store's root directory, through which paths are opened with no link
+    /// followed.
+    pub(super) fn local_root(&self) -> Option<&worldhost_store::LocalRoot> {
+        self.mount.local_root.as_ref()
     }
 
     /// Resolves the guest's `path` against the directory `base`, and says whether it ended in
@@ -354,8 +351,8 @@ impl Volume {
 
     /// What the store holds at `path`, regardless of the run's open files.
     async fn lookup_stored(&self, path: &RelPath) -> FsResult<Entry> {
-        if let Some(local) = self.local_path(path) {
-            let entry = local::lookup(&local)?;
+        if let Some(root) = self.local_root() {
+            let entry = local::lookup(root, path)?;
             if entry == Entry::Dir {
                 self.remember_dir(path);
             }

@@ -1,0 +1,571 @@
+//! Local-directory stores never follow a link.
+//!
+//! A `file://` mount's directory may hold symbolic links that another program (or a cli-world
+//! guest) planted, pointing anywhere on the host. The host resolves every key *beneath* the
+//! mount's root with no link followed, in the kernel (`openat2` with `RESOLVE_BENEATH |
+//! RESOLVE_NO_SYMLINKS`: one system call, linear in the path's depth), so a link is neither a
+//! file nor a directory to the guest: a path through one names nothing (`no-entry`), listings
+//! hide it, and nothing is ever read, written, listed or deleted outside the root. Only the
+//! root itself may be a link: it is resolved once, when the mount is opened.
+//!
+//! [`LocalRoot`] is that rule for the cloud filesystem's fast path (host paths opened
+//! directly); [`BeneathStore`] is the same rule around object_store's `LocalFileSystem`
+//! (which follows links by design) for everything that goes through the store.
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::io;
+use std::ops::Range;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as Key;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions,
+};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
+
+/// What a directory entry is, seen without following it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Dir,
+    /// A link, a device, a pipe, a socket: nothing the guest can be given.
+    Other,
+}
+
+/// A local store's root directory, opened once, and the key prefix below it that a mount
+/// serves (empty, or a job's staging prefix). Every key is reached from the open root with no
+/// link followed.
+#[derive(Clone)]
+pub struct LocalRoot {
+    dir: Arc<rustix::fd::OwnedFd>,
+    /// The root's host path, resolved (the root itself may have been given as a link).
+    root: PathBuf,
+    /// The key prefix below the root (empty, or `a/b`).
+    sub: String,
+}
+
+impl fmt::Debug for LocalRoot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalRoot")
+            .field("root", &self.root)
+            .field("sub", &self.sub)
+            .finish()
+    }
+}
+
+/// Whether `error` says a path crossed a link (or would have left the root): such a path
+/// names nothing the store serves.
+pub fn crosses_link(error: &io::Error) -> bool {
+    let errno = error.raw_os_error().map(Errno::from_raw_os_error);
+    matches!(errno, Some(Errno::LOOP | Errno::XDEV))
+}
+
+/// Whether `error` says the path names nothing the store serves: missing, below a file, or
+/// through a link.
+pub fn names_nothing(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    ) || crosses_link(error)
+}
+
+impl LocalRoot {
+    /// Opens the directory `dir` (created if missing; if it is a link, the directory it
+    /// points to) as a local store's root.
+    pub fn open(dir: &Path) -> io::Result<LocalRoot> {
+        std::fs::create_dir_all(dir)?;
+        let root = std::fs::canonicalize(dir)?;
+        let fd = rustix::fs::open(
+            &root,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(LocalRoot {
+            dir: Arc::new(fd),
+            root,
+            sub: String::new(),
+        })
+    }
+
+    /// The same root serving only the keys under `prefix` (a job's staging area).
+    pub fn below(&self, prefix: &str) -> LocalRoot {
+        LocalRoot {
+            dir: self.dir.clone(),
+            root: self.root.clone(),
+            sub: self.relative(prefix).into_owned(),
+        }
+    }
+
+    /// The host path this root serves (the resolved root, and the prefix below it).
+    pub fn path(&self) -> PathBuf {
+        self.host_path("")
+    }
+
+    /// The host path of `key` (for names only: open it through [`LocalRoot`]'s methods).
+    pub fn host_path(&self, key: &str) -> PathBuf {
+        match self.relative(key).as_ref() {
+            "." => self.root.clone(),
+            relative => self.root.join(relative),
+        }
+    }
+
+    /// `key` relative to the open root directory (`.` for the root itself).
+    fn relative<'a>(&self, key: &'a str) -> std::borrow::Cow<'a, str> {
+        match (self.sub.is_empty(), key.is_empty()) {
+            (true, true) => ".".into(),
+            (true, false) => key.into(),
+            (false, true) => self.sub.clone().into(),
+            (false, false) => format!("{}/{key}", self.sub).into(),
+        }
+    }
+
+    /// Opens `key` with `flags`, following no link on the way or at the end: an error that
+    /// [`crosses_link`] if there is one.
+    pub fn open_at(&self, key: &str, flags: OFlags) -> io::Result<rustix::fd::OwnedFd> {
+        let relative = self.relative(key);
+        // `openat2` takes no other flag beside `O_PATH` (plain `openat` ignores them).
+        let flags = match flags.contains(OFlags::PATH) {
+            true => flags | OFlags::CLOEXEC,
+            false => flags | OFlags::CLOEXEC | OFlags::NOCTTY,
+        };
+        let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS;
+        match rustix::fs::openat2(&*self.dir, relative.as_ref(), flags, Mode::empty(), resolve) {
+            // Kernels before 5.6 (or a sandbox refusing the call): the same walk, one
+            // component at a time.
+            Err(Errno::NOSYS | Errno::PERM) => self.open_walking(&relative, flags),
+            // `EAGAIN`: a rename elsewhere raced the lookup; the kernel asks for a retry.
+            Err(Errno::AGAIN) => self.open_walking(&relative, flags),
+            result => Ok(result?),
+        }
+    }
+
+    /// `open_at` without `openat2`: each component opened from the last with `O_NOFOLLOW`
+    /// and checked not to be a link.
+    fn open_walking(&self, relative: &str, flags: OFlags) -> io::Result<rustix::fd::OwnedFd> {
+        let parts: Vec<&str> = relative.split('/').filter(|p| !p.is_empty()).collect();
+        let mut dir: Option<rustix::fd::OwnedFd> = None;
+        for (index, part) in parts.iter().enumerate() {
+            if *part == ".." {
+                return Err(Errno::XDEV.into());
+            }
+            let at = dir.as_ref().map_or(self.dir.as_ref(), |fd| fd);
+            let last = index + 1 == parts.len();
+            let step = if last {
+                flags | OFlags::NOFOLLOW
+            } else {
+                OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC
+            };
+            let fd = rustix::fs::openat(at, *part, step, Mode::empty())?;
+            // With `O_PATH | O_NOFOLLOW` a link opens as itself: refuse it.
+            if step.contains(OFlags::PATH)
+                && FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) == FileType::Symlink
+            {
+                return Err(Errno::LOOP.into());
+            }
+            if last {
+                return Ok(fd);
+            }
+            dir = Some(fd);
+        }
+        // The root itself (`.`).
+        Ok(rustix::fs::openat(&*self.dir, ".", flags, Mode::empty())?)
+    }
+
+    /// Fails unless `key` is reached with no link on its way (missing is fine: what would
+    /// create it creates real directories). Any other failure fails too, so a check that
+    /// cannot be made never lets a key through.
+    pub fn check(&self, key: &str) -> io::Result<()> {
+        match self.open_at(key, OFlags::PATH) {
+            Ok(_) => Ok(()),
+            Err(error) if names_nothing(&error) && !crosses_link(&error) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Fails unless the directory that would hold `key` is reached with no link on its way
+    /// (so creating `key` there writes beneath the root); `key` itself may be a link, which a
+    /// write replaces (a rename over a link replaces the link, never its target).
+    pub fn check_parent(&self, key: &str) -> io::Result<()> {
+        self.check(key.rsplit_once('/').map_or("", |(parent, _)| parent))
+    }
+
+    /// The metadata of `key`, not following links (one `openat2` and one `fstat`).
+    pub fn metadata(&self, key: &str) -> io::Result<std::fs::Metadata> {
+        std::fs::File::from(self.open_at(key, OFlags::PATH)?).metadata()
+    }
+
+    /// Opens the file `key`, for reading or (with `write`) writing, not following links.
+    pub fn open_file(&self, key: &str, write: bool) -> io::Result<std::fs::File> {
+        let access = if write {
+            OFlags::WRONLY
+        } else {
+            OFlags::RDONLY
+        };
+        // Non-blocking, so a pipe planted at a key cannot hang the open.
+        let fd = self.open_at(key, access | OFlags::NONBLOCK)?;
+        let file = std::fs::File::from(fd);
+        if !file.metadata()?.is_file() {
+            return Err(io::ErrorKind::InvalidInput.into());
+        }
+        rustix::fs::fcntl_setfl(&file, rustix::fs::fcntl_getfl(&file)? - OFlags::NONBLOCK)?;
+        Ok(file)
+    }
+
+    /// Deletes the file `key` (not a link's target: a link is not there to delete).
+    pub fn remove_file(&self, key: &str) -> io::Result<()> {
+        let (parent, name) = key.rsplit_once('/').unwrap_or(("", key));
+        let dir = self.open_at(parent, OFlags::PATH | OFlags::DIRECTORY)?;
+        // A link at `key` is not a file of the store.
+        let kind = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+        if FileType::from_raw_mode(kind.st_mode) == FileType::Symlink {
+            return Err(Errno::LOOP.into());
+        }
+        Ok(rustix::fs::unlinkat(&dir, name, AtFlags::empty())?)
+    }
+
+    /// Calls `each` with the name and kind of every entry of the directory `key` (links are
+    /// [`EntryKind::Other`], never followed) until it returns `false`.
+    pub fn for_each_entry(
+        &self,
+        key: &str,
+        mut each: impl FnMut(&OsStr, EntryKind) -> bool,
+    ) -> io::Result<()> {
+        let dir = self.open_at(key, OFlags::RDONLY | OFlags::DIRECTORY)?;
+        let mut entries = rustix::fs::Dir::read_from(&dir)?;
+        while let Some(entry) = entries.read() {
+            let entry = entry?;
+            let name = OsStr::from_bytes(entry.file_name().to_bytes());
+            if name == "." || name == ".." {
+                continue;
+            }
+            let mut kind = entry.file_type();
+            if kind == FileType::Unknown {
+                // Some filesystems do not say in the listing: ask, not following it.
+                let stat = rustix::fs::statat(&dir, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW)?;
+                kind = FileType::from_raw_mode(stat.st_mode);
+            }
+            let kind = match kind {
+                FileType::RegularFile => EntryKind::File,
+                FileType::Directory => EntryKind::Dir,
+                _ => EntryKind::Other,
+            };
+            if !each(name, kind) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// object_store's `LocalFileSystem` with every key reached beneath the root and no link
+/// followed: a key through a link is not found (a write below one is refused as not found),
+/// and listings skip links instead of walking into them.
+#[derive(Debug, Clone)]
+pub struct BeneathStore {
+    inner: Arc<LocalFileSystem>,
+    root: LocalRoot,
+}
+
+impl fmt::Display for BeneathStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.inner)
+    }
+}
+
+/// The store's error for a key that crosses a link (not found), or could not be checked.
+fn through_link(key: &Key, source: io::Error) -> object_store::Error {
+    if crosses_link(&source) {
+        object_store::Error::NotFound {
+            path: key.to_string(),
+            source: Box::new(source),
+        }
+    } else {
+        object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: Box::new(source),
+        }
+    }
+}
+
+impl BeneathStore {
+    /// A local store over `root` (keys are created as nested directories; a directory left
+    /// empty by a delete is removed, which keeps the tree as the guest left it).
+    pub fn new(root: LocalRoot) -> object_store::Result<BeneathStore> {
+        let inner = LocalFileSystem::new_with_prefix(root.path())?.with_automatic_cleanup(true);
+        Ok(BeneathStore {
+            inner: Arc::new(inner),
+            root,
+        })
+    }
+
+    /// `key` must be reached with no link on its way or at its end.
+    fn reach(&self, key: &Key) -> object_store::Result<()> {
+        self.root
+            .check(key.as_ref())
+            .map_err(|error| through_link(key, error))
+    }
+
+    /// The directory that would hold `key` must be reached with no link on its way.
+    fn reach_parent(&self, key: &Key) -> object_store::Result<()> {
+        self.root
+            .check_parent(key.as_ref())
+            .map_err(|error| through_link(key, error))
+    }
+
+    /// Whether a listed key is reached with no link (the listing follows them).
+    fn no_link(&self, key: &Key) -> bool {
+        self.root.check(key.as_ref()).is_ok()
+    }
+}
+
+#[async_trait]
+impl ObjectStore for BeneathStore {
+    async fn put_opts(
+        &self,
+        location: &Key,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.reach_parent(location)?;
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Key,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.reach_parent(location)?;
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Key,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        self.reach(location)?;
+        self.inner.get_opts(location, options).await
+    }
+
+    async fn get_ranges(
+        &self,
+        location: &Key,
+        ranges: &[Range<u64>],
+    ) -> object_store::Result<Vec<bytes::Bytes>> {
+        self.reach(location)?;
+        self.inner.get_ranges(location, ranges).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Key>>,
+    ) -> BoxStream<'static, object_store::Result<Key>> {
+        let this = self.clone();
+        let checked = locations
+            .and_then(move |key| futures::future::ready(this.reach(&key).map(|()| key)))
+            .boxed();
+        self.inner.delete_stream(checked)
+    }
+
+    /// Every object under `prefix`, directory by directory (one delimiter listing each), so
+    /// no link is ever walked into.
+    fn list(&self, prefix: Option<&Key>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        let start = prefix.cloned().unwrap_or_default();
+        let state = (self.clone(), vec![start], std::collections::VecDeque::new());
+        futures::stream::try_unfold(state, |(this, mut dirs, mut ready)| async move {
+            loop {
+                if let Some(meta) = ready.pop_front() {
+                    return Ok(Some((meta, (this, dirs, ready))));
+                }
+                let Some(dir) = dirs.pop() else {
+                    return Ok(None);
+                };
+                let listing = this.list_with_delimiter(Some(&dir)).await?;
+                dirs.extend(listing.common_prefixes);
+                ready.extend(listing.objects);
+            }
+        })
+        .boxed()
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Key>) -> object_store::Result<ListResult> {
+        let key = prefix.cloned().unwrap_or_default();
+        if let Err(error) = self.root.check(key.as_ref()) {
+            if !crosses_link(&error) {
+                return Err(through_link(&key, error));
+            }
+            // A link names no directory: nothing is below it.
+            return Ok(ListResult {
+                common_prefixes: Vec::new(),
+                objects: Vec::new(),
+                extensions: Default::default(),
+            });
+        }
+        let mut listing = self.inner.list_with_delimiter(prefix).await?;
+        listing.common_prefixes.retain(|key| self.no_link(key));
+        listing.objects.retain(|meta| self.no_link(&meta.location));
+        Ok(listing)
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Key,
+        to: &Key,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.reach(from)?;
+        self.reach_parent(to)?;
+        self.inner.copy_opts(from, to, options).await
+    }
+
+    async fn rename_opts(
+        &self,
+        from: &Key,
+        to: &Key,
+        options: RenameOptions,
+    ) -> object_store::Result<()> {
+        self.reach(from)?;
+        self.reach_parent(to)?;
+        self.inner.rename_opts(from, to, options).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::ObjectStoreExt;
+    use std::os::unix::fs::symlink;
+
+    /// `root/` with `a/b/file`, `a/out -> outside/`, `a/out-file -> outside/secret`,
+    /// `top -> /`; `outside/secret`.
+    fn planted() -> (tempfile::TempDir, LocalRoot) {
+        let base = tempfile::tempdir().unwrap();
+        let (root, outside) = (base.path().join("root"), base.path().join("outside"));
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(root.join("a/b/file"), "in").unwrap();
+        std::fs::write(outside.join("secret"), "out").unwrap();
+        symlink(&outside, root.join("a/out")).unwrap();
+        symlink(outside.join("secret"), root.join("a/out-file")).unwrap();
+        symlink("/", root.join("top")).unwrap();
+        let opened = LocalRoot::open(&root).unwrap();
+        (base, opened)
+    }
+
+    /// The kernel's walk and the fallback one answer alike.
+    #[test]
+    fn no_link_is_followed_with_or_without_openat2() {
+        let (_base, root) = planted();
+        type Open = fn(&LocalRoot, &str, OFlags) -> io::Result<rustix::fd::OwnedFd>;
+        let walking: Open =
+            |root, key, flags| root.open_walking(&root.relative(key), flags | OFlags::CLOEXEC);
+        for open in [LocalRoot::open_at as Open, walking] {
+            for key in ["", "a", "a/b", "a/b/file"] {
+                open(&root, key, OFlags::PATH).unwrap();
+            }
+            open(&root, "a/b/file", OFlags::RDONLY).unwrap();
+            for key in [
+                "a/out",
+                "a/out/secret",
+                "a/out-file",
+                "top",
+                "top/etc/passwd",
+            ] {
+                for flags in [OFlags::PATH, OFlags::RDONLY] {
+                    let error = open(&root, key, flags).unwrap_err();
+                    assert!(crosses_link(&error), "{key}: {error}");
+                }
+            }
+            let missing = open(&root, "a/none/x", OFlags::PATH).unwrap_err();
+            assert!(names_nothing(&missing) && !crosses_link(&missing));
+        }
+        assert!(root.check("a/out/new").is_err());
+        assert!(root.check_parent("a/out/new").is_err());
+        assert!(
+            root.check_parent("a/out-file").is_ok(),
+            "a write replaces the link"
+        );
+        assert!(root.check_parent("a/made/new").is_ok());
+        assert!(root.open_file("a/out-file", false).is_err());
+        assert!(root.remove_file("a/out-file").is_err());
+        let mut names = Vec::new();
+        root.for_each_entry("a", |name, kind| {
+            names.push((name.to_str().unwrap().to_owned(), kind));
+            true
+        })
+        .unwrap();
+        names.sort_by(|x, y| x.0.cmp(&y.0));
+        let expected = [
+            ("b", EntryKind::Dir),
+            ("out", EntryKind::Other),
+            ("out-file", EntryKind::Other),
+        ];
+        let expected: Vec<_> = expected.iter().map(|(n, k)| (n.to_string(), *k)).collect();
+        assert_eq!(names, expected);
+        assert!(root.below("a").check("out").is_err());
+    }
+
+    #[tokio::test]
+    async fn the_store_serves_nothing_through_a_link() {
+        let (base, root) = planted();
+        let store = BeneathStore::new(root).unwrap();
+        let key = |text: &str| Key::parse(text).unwrap();
+        let listed: Vec<String> = store
+            .list(None)
+            .map_ok(|meta| meta.location.to_string())
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(listed, ["a/b/file"]);
+        let top = store.list_with_delimiter(None).await.unwrap();
+        assert_eq!(top.common_prefixes, [key("a")]);
+        for missing in ["a/out/secret", "a/out-file", "top/etc/passwd"] {
+            let error = store.get(&key(missing)).await.unwrap_err();
+            assert!(
+                matches!(error, object_store::Error::NotFound { .. }),
+                "{error}"
+            );
+            let error = store.delete(&key(missing)).await.unwrap_err();
+            assert!(
+                matches!(error, object_store::Error::NotFound { .. }),
+                "{error}"
+            );
+        }
+        let put = store.put(&key("a/out/planted"), "x".into()).await;
+        assert!(matches!(put, Err(object_store::Error::NotFound { .. })));
+        let copy = store.copy(&key("a/b/file"), &key("a/out/copied")).await;
+        assert!(matches!(copy, Err(object_store::Error::NotFound { .. })));
+        let outside = base.path().join("outside");
+        let mut names: Vec<_> = std::fs::read_dir(&outside)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["secret"]);
+        assert_eq!(
+            std::fs::read_to_string(outside.join("secret")).unwrap(),
+            "out"
+        );
+        // What is really there works as before.
+        assert_eq!(
+            store
+                .get(&key("a/b/file"))
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap(),
+            "in"
+        );
+        store.put(&key("a/c/new"), "new".into()).await.unwrap();
+    }
+}
