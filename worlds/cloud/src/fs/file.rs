@@ -175,11 +175,7 @@ impl OpenFile {
             None if self.volume.is_local() => {
                 let reader = match &mut state.local_reader {
                     Some(reader) => reader,
-                    empty => {
-                        let root = self.volume.local_root().expect("a local store has a root");
-                        let local = root.open_file(self.path().key_ref().as_ref(), false);
-                        empty.insert(local.map_err(spool_error)?)
-                    }
+                    empty => empty.insert(self.open_local()?),
                 };
                 let bytes = read_exact_at(reader, offset, end - offset).map_err(spool_error)?;
                 self.volume.mount().stats.read(bytes.len() as u64);
@@ -515,15 +511,21 @@ impl OpenFile {
         self.state.lock().await.stored_size.is_some()
     }
 
+    /// Opens the stored file of a local store for reading, beneath the mount's root (never
+    /// through a link).
+    fn open_local(&self) -> FsResult<std::fs::File> {
+        let root = self.volume.local_root().expect("a local store has a root");
+        let local = root.open_file(self.path().key_ref().as_ref(), false);
+        local.map_err(spool_error)
+    }
+
     /// Makes sure the file's content is in its staged copy, not only in the store, before the
     /// stored object goes away under its handles (an unlink, or a rename over it).
     pub(super) async fn keep_content(&self) -> FsResult<()> {
         let mut state = self.state.lock().await;
         if state.spool.is_none() && state.local_reader.is_none() && self.volume.is_local() {
             // On a local store an open descriptor keeps the unlinked file's data, as Linux does.
-            let local = self.volume.local_path(&self.path());
-            let local = local.expect("a local store maps every path");
-            state.local_reader = Some(std::fs::File::open(&local).map_err(spool_error)?);
+            state.local_reader = Some(self.open_local()?);
             return Ok(());
         }
         if state.local_reader.is_some() {
