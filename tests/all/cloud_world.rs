@@ -9,9 +9,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::conformance::{assert_conforms, conformance};
+use crate::support::conformance::{assert_conforms, cli_run, conformance};
 use crate::support::harness::{
-    EXAMPLES, Ran, RunExt, Target, file_url, guest, host, probe, probe_command,
+    EXAMPLES, Ran, RunExt, Target, file_url, guest, host, probe, probe_command, repo_root,
 };
 use crate::support::images;
 use crate::support::per_backend;
@@ -445,4 +445,60 @@ fn a_synced_large_local_file_goes_on_being_written() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names, ["big.bin"], "staging files left behind");
+}
+
+/// `worlds/cloud/README.md`'s table of error codes for odd paths is what the conformance guest's
+/// `p2-path-CASE-OPERATION` lines say in the cli world and in the cloud world (on memory): each
+/// cell is one value for both, or `cli: A; cloud: B`.
+#[test]
+fn the_readme_error_table_is_the_transcripts() {
+    let readme = fs::read_to_string(repo_root().join("worlds/cloud/README.md")).unwrap();
+    let table = readme
+        .split("<!-- error-table: begin -->")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- error-table: end -->").next())
+        .expect("the README's error table has its markers");
+    let values = |ran: &Ran| -> std::collections::HashMap<String, String> {
+        ran.stdout
+            .lines()
+            .filter_map(|line| line.split_once(": "))
+            .map(|(id, value)| (id.to_owned(), value.trim_start_matches("error ").to_owned()))
+            .collect()
+    };
+    let cli = values(cli_run(Target::P2));
+    let cloud = values(&conformance(
+        Target::P2,
+        &conformance_args("memory:"),
+        |_| {},
+    ));
+    let mut rows = table.lines().filter(|line| line.starts_with('|'));
+    let header: Vec<&str> = rows.next().unwrap().split('|').map(str::trim).collect();
+    let operations = &header[3..header.len() - 1];
+    let mut checked = 0;
+    for row in rows.skip(1) {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let case = cells[1];
+        for (operation, cell) in operations.iter().zip(&cells[3..]) {
+            let id = format!("p2-path-{case}-{operation}");
+            let (cli_value, cloud_value) = match cell.split_once("; cloud: ") {
+                Some((cli_part, cloud_part)) => (cli_part.trim_start_matches("cli: "), cloud_part),
+                None => (*cell, *cell),
+            };
+            assert_eq!(
+                cli.get(&id).map(String::as_str),
+                Some(cli_value),
+                "cli world, {id}"
+            );
+            assert_eq!(
+                cloud.get(&id).map(String::as_str),
+                Some(cloud_value),
+                "cloud world, {id}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(
+        checked, 48,
+        "every case and operation of the table was checked"
+    );
 }

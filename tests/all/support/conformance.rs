@@ -60,7 +60,7 @@ pub fn conformance(
 
 /// The run on host directories in the cli world, the reference (made once per process and
 /// target).
-fn cli_run(target: Target) -> &'static Ran {
+pub fn cli_run(target: Target) -> &'static Ran {
     static CLI: [OnceLock<Ran>; 2] = [OnceLock::new(), OnceLock::new()];
     CLI[target as usize].get_or_init(|| {
         let (data, cwd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
