@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use futures::TryStreamExt;
 
-use object_store::{ObjectStoreExt, PutPayload};
+use object_store::{ObjectStoreExt, PutMode, PutPayload};
 
 use super::ctx::FsCtx;
 use super::ctx::WriteBudget;
@@ -191,12 +191,28 @@ impl Dir {
             return Err(ErrorCode::Exist.into());
         }
         self.volume().check_parent(&path).await?;
+        // The marker is created only if absent, where the store can say so (a conditional put),
+        // so of two runs making one directory at once only one succeeds, as `mkdir(2)`: what
+        // lock directories (SQLite's `NAME.lock`) rely on.
         let marker = path.marker_key();
-        self.volume()
-            .store()
-            .put(&marker, PutPayload::default())
-            .await
-            .map_err(|e| store_error(e, &marker))?;
+        let store = self.volume().store();
+        let created = store
+            .put_opts(&marker, PutPayload::default(), PutMode::Create.into())
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(object_store::Error::AlreadyExists { .. }) => return Err(ErrorCode::Exist.into()),
+            Err(
+                object_store::Error::NotImplemented { .. }
+                | object_store::Error::NotSupported { .. },
+            ) => {
+                store
+                    .put(&marker, PutPayload::default())
+                    .await
+                    .map_err(|e| store_error(e, &marker))?;
+            }
+            Err(e) => return Err(store_error(e, &marker)),
+        }
         self.volume().remember_dir(&path);
         Ok(())
     }
