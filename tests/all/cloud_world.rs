@@ -502,3 +502,29 @@ fn the_readme_error_table_is_the_transcripts() {
         "every case and operation of the table was checked"
     );
 }
+
+/// S3 and GCS consoles make a "folder" as a zero-byte `dir/` key: a directory to the guest, never
+/// a file inside itself, and a directory rename moves what lies below it.
+#[test]
+fn console_folder_placeholders_are_directories() {
+    let server = StoreServer::start(Backend::S3);
+    server.put_folder_placeholder("photos");
+    server.put_folder_placeholder("empty");
+    server.objects().put("photos/a.jpg", "jpeg");
+    let mount = format!("{}::data", server.url(""));
+    let run = |args: &[&str]| {
+        let mut command = probe_command(&["--world", "cloud", "--mount", mount.as_str()], args);
+        server.set_env(&mut command);
+        command.ran()
+    };
+    assert_eq!(run(&["ls", "data"]).success(), "empty\nphotos\n");
+    assert_eq!(run(&["ls", "data/photos"]).success(), "a.jpg\n");
+    assert_eq!(run(&["ls", "data/empty"]).success(), "");
+    assert_eq!(run(&["stat", "data/empty"]).success(), "dir\n");
+    assert_eq!(
+        run(&["mv", "data/photos", "data/pictures"]).success(),
+        "moved data/photos to data/pictures\n"
+    );
+    assert_eq!(run(&["ls", "data/pictures"]).success(), "a.jpg\n");
+    assert_eq!(server.objects().text("pictures/a.jpg"), "jpeg");
+}

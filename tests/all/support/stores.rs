@@ -193,6 +193,22 @@ impl StoreServer {
 
     /// A blocking client of the bucket, for a test to put objects in and check what the host
     /// left there.
+    /// Stores a console's folder placeholder, the zero-byte key `DIR/`, on S3 (moto takes an
+    /// unsigned PUT; object_store cannot name such a key).
+    pub fn put_folder_placeholder(&self, dir: &str) {
+        assert_eq!(
+            self.backend,
+            Backend::S3,
+            "placeholders are made on S3 only"
+        );
+        let target = format!("/{}/{}/", self.bucket, dir.trim_matches('/'));
+        match http(self.server.port(), "PUT", &target, "") {
+            Ok((200, _)) => {}
+            Ok((_, response)) => panic!("cannot put the placeholder {target}: {response:.500}"),
+            Err(e) => panic!("cannot put the placeholder {target}: {e}"),
+        }
+    }
+
     pub fn objects(&self) -> Objects {
         Objects {
             store: self.store(false),
