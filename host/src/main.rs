@@ -204,7 +204,8 @@ struct LimitArgs {
     /// Most elements a table may have [default: 10000].
     #[arg(long, value_name = "COUNT")]
     max_table_elements: Option<u64>,
-    /// Most fuel (about one unit per wasm instruction) the guest may burn [default: 100000000000].
+    /// Most fuel (about one unit per wasm instruction) the guest may burn [default: none, fuel
+    /// is off: metering slows guest code; --timeout bounds the CPU a guest can use].
     #[arg(long, value_name = "UNITS")]
     max_fuel: Option<u64>,
     /// Longest the run may take, e.g. 30s or 5m [default: 10m].
@@ -253,7 +254,7 @@ fn main() -> ExitCode {
         Command::Run(args) => exit_with(run(args)),
         Command::Call(args) => exit_with(call(args)),
         Command::Compose(args) => exit_with(compose(args)),
-        Command::Inspect { wasm } => exit_with(engine().and_then(|engine| {
+        Command::Inspect { wasm } => exit_with(engine(&Default::default()).and_then(|engine| {
             print!("{}", worldhost::inspect::inspect(&engine, &wasm)?);
             Ok(0)
         })),
@@ -393,7 +394,7 @@ fn run(args: RunArgs) -> Result<i32> {
         config: definition.config.clone(),
     };
 
-    let engine = engine()?;
+    let engine = engine(&options.limits)?;
     let guest = Guest::load(&engine, &wasm)?;
     let outcome = async_runtime()?.block_on(async {
         let world = AnyWorld::open(&definition).await?;
@@ -411,7 +412,7 @@ fn run_job(path: &std::path::Path, args: &RunArgs) -> Result<i32> {
     if !args.wasm_and_args.is_empty() {
         job.options.args = args.wasm_and_args.clone();
     }
-    let engine = engine()?;
+    let engine = engine(&job.options.limits)?;
     let report = async_runtime()?.block_on(job.run(&engine));
     // The same lines as `host run` prints for a trap or a limit.
     match (report.outcome, &report.error) {

@@ -32,7 +32,8 @@ use crate::guest;
 use crate::limits::{Limit, Limits};
 use crate::run::enforce::EpochTicker;
 use crate::run::{
-    HostState, Outcome, RunOptions, check_imports, classify_failure, linker, new_state, new_store,
+    FsCalls, HostState, Outcome, RunOptions, check_imports, classify_failure, engine_config,
+    linker, new_state, new_store,
 };
 use crate::world::{AnyWorld, WorldFile, with_world};
 
@@ -85,9 +86,7 @@ const POOL_TABLE_ELEMENTS: u64 = 20_000;
 /// unbounded. The pool keeps two ceilings of its own, checked when the plugin is loaded:
 /// one memory and one table per core module, and tables no larger than its own to begin with.
 pub fn plugin_engine_for(limits: &Limits) -> Result<Engine> {
-    let mut config = wasmtime::Config::new();
-    config.consume_fuel(true);
-    config.epoch_interruption(true);
+    let mut config = engine_config(limits);
     let mut pool = PoolingAllocationConfig::default();
     let table_elements = limits.table_elements.max(POOL_TABLE_ELEMENTS);
     pool.total_component_instances(1000)
@@ -197,7 +196,13 @@ impl<W: World> InWorld<W> {
     }
 
     async fn call_once(&self, input: Payload) -> Result<CallResult> {
-        let state = new_state(&self.path, &self.world, &self.options).await?;
+        let state = new_state(
+            &self.path,
+            &self.world,
+            &self.options,
+            FsCalls::BlockingPool,
+        )
+        .await?;
         let limits = &self.options.limits;
         let mut store = new_store(&self.engine, state, limits)?;
         // The time limit covers the call and the storing of what it left open.

@@ -11,7 +11,7 @@ use support::harness;
 use std::time::Instant;
 
 use worldhost::plugin::{CallResult, Payload, PluginHost, plugin_engine};
-use worldhost::run::{RunOptions, linker, new_state, new_store};
+use worldhost::run::{FsCalls, RunOptions, linker, new_state, new_store};
 use worldhost::world::{WorldFile, add_mount_flags};
 use worldhost_world_api::World;
 use worldhost_world_cloud::CloudWorld;
@@ -98,7 +98,9 @@ fn main() {
         let before = rss_kib();
         let mut kept = Vec::with_capacity(live);
         for _ in 0..live {
-            let state = new_state(&wasm, &cloud, &options).await.unwrap();
+            let state = new_state(&wasm, &cloud, &options, FsCalls::BlockingPool)
+                .await
+                .unwrap();
             let mut store = new_store(&engine, state, &options.limits).unwrap();
             let instance = pre.instantiate_async(&mut store).await.unwrap();
             kept.push((store, instance));

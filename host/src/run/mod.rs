@@ -15,7 +15,9 @@ use crate::guest::{EntryPoint, Guest};
 use crate::limits::{Limit, LimitExceeded, Limits};
 use crate::world::{AnyWorld, with_world};
 use enforce::EpochTicker;
-pub use state::{HostState, engine, guest_name, linker, new_state, new_store};
+pub use state::{
+    FsCalls, HostState, engine, engine_config, guest_name, linker, new_state, new_store,
+};
 
 /// The exit status of a guest that trapped, as `wasmtime run` (and a Unix abort) uses.
 pub const TRAP_EXIT_CODE: i32 = 134;
@@ -95,7 +97,7 @@ async fn run_in_world<W: World>(
 ) -> Result<Outcome> {
     let linker = linker::<W>(engine)?;
     let limits = &options.limits;
-    let state = new_state(&guest.path, world, options).await?;
+    let state = new_state(&guest.path, world, options, FsCalls::InPlace).await?;
     let mut store = new_store(engine, state, limits)?;
     let _ticker = EpochTicker::start(engine);
     match tokio::time::timeout(

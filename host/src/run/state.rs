@@ -40,14 +40,33 @@ impl<S: Send + 'static> WorldHost<S> for HostState<S> {
     }
 }
 
-/// Creates the engine every command guest runs on.
-pub fn engine() -> Result<Engine> {
-    // Async host calls are always available in wasmtime 48 (blob stores are async), and traps
-    // carry a wasm backtrace. Fuel caps CPU; epochs let a guest in a loop be stopped on time.
+/// Creates the engine command guests run on within `limits`.
+pub fn engine(limits: &Limits) -> Result<Engine> {
+    Engine::new(&engine_config(limits)).map_err(anyhow::Error::from)
+}
+
+/// The engine settings every guest runs with. Async host calls are always available in
+/// wasmtime 48 (blob stores are async), and traps carry a wasm backtrace. Epochs let a guest
+/// in a loop be stopped on time; fuel is metered only when a fuel limit is set, since it
+/// slows all guest code ([`crate::limits`]).
+pub fn engine_config(limits: &Limits) -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
-    config.consume_fuel(true);
+    config.consume_fuel(limits.fuel.is_some());
     config.epoch_interruption(true);
-    Engine::new(&config).map_err(anyhow::Error::from)
+    config
+}
+
+/// Where wasmtime-wasi makes the filesystem calls of preopened host directories (the cli
+/// world; the cloud world's filesystem is its own and async).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsCalls {
+    /// On the thread running the guest, as `wasmtime run` does: a command has its runtime to
+    /// itself, and a hop to tokio's blocking pool and back costs more than most calls (a 4 KiB
+    /// read took 6x as long that way, issue 13).
+    InPlace,
+    /// On tokio's blocking pool: plugin calls share the runtime's worker threads, and one
+    /// call waiting on a disk must not hold up the others.
+    BlockingPool,
 }
 
 /// A linker with everything world `W` offers.
@@ -62,9 +81,12 @@ pub async fn new_state<W: World>(
     guest_path: &std::path::Path,
     world: &W,
     options: &RunOptions,
+    fs_calls: FsCalls,
 ) -> Result<HostState<W::State>> {
     let limits = &options.limits;
     let mut builder = WasiCtxBuilder::new();
+    // Before the world preopens anything: each directory keeps the setting it was opened with.
+    builder.allow_blocking_current_thread(fs_calls == FsCalls::InPlace);
     builder.inherit_stdin();
     builder.stdout(CappedOutput::new(
         wasmtime_wasi::cli::stdout(),
@@ -102,9 +124,10 @@ pub async fn new_state<W: World>(
 }
 
 /// A store for `state` with the run's limits applied: memory, tables and the counts of
-/// instances, tables and memories (the limiter), fuel, and a wall-clock deadline checked at
-/// every epoch tick (guest code also yields there, so timers can fire).
-/// The engine's epoch must be advancing ([`crate::limits::EpochTicker`]).
+/// instances, tables and memories (the limiter), fuel when set (the engine must then meter
+/// it: [`engine_config`] with the same limits), and a wall-clock deadline checked at every
+/// epoch tick (guest code also yields there, so timers can fire).
+/// The engine's epoch must be advancing ([`super::enforce::EpochTicker`]).
 pub fn new_store<S: Send + 'static>(
     engine: &Engine,
     state: HostState<S>,
@@ -112,7 +135,11 @@ pub fn new_store<S: Send + 'static>(
 ) -> Result<Store<HostState<S>>> {
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);
-    store.set_fuel(limits.fuel).map_err(anyhow::Error::from)?;
+    if let Some(fuel) = limits.fuel {
+        store.set_fuel(fuel).map_err(|e| {
+            anyhow::Error::from(e).context("a fuel limit needs an engine that meters fuel")
+        })?;
+    }
     let deadline = std::time::Instant::now() + limits.timeout;
     let timed_out = limits.exceeded(Limit::Timeout);
     store.epoch_deadline_callback(move |_| {
