@@ -63,8 +63,7 @@ impl Outcome {
 /// Fails, in plain words, if `world` lacks something `imports` needs (rather than with the
 /// linker's first complaint).
 pub fn check_imports(guest_path: &std::path::Path, imports: &[String], world: &str) -> Result<()> {
-    use crate::world::wit::{Worlds, missing_in_world};
-    let missing = missing_in_world(&Worlds::load()?, world, imports)?;
+    let missing = crate::world::wit::missing_in_world(world, imports)?;
     if !missing.is_empty() {
         anyhow::bail!(
             "`{}` cannot run in the `{}` world, which does not provide what it imports: {} \
