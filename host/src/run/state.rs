@@ -88,15 +88,18 @@ pub async fn new_state<W: World>(
     // Before the world preopens anything: each directory keeps the setting it was opened with.
     builder.allow_blocking_current_thread(fs_calls == FsCalls::InPlace);
     builder.inherit_stdin();
+    let shared = std::sync::Arc::new(limits.clone());
     builder.stdout(CappedOutput::new(
         wasmtime_wasi::cli::stdout(),
         limits.stdout,
-        limits.exceeded(Limit::Stdout),
+        Limit::Stdout,
+        shared.clone(),
     ));
     let stderr = CappedOutput::new(
         wasmtime_wasi::cli::stderr(),
         limits.stderr,
-        limits.exceeded(Limit::Stderr),
+        Limit::Stderr,
+        shared,
     );
     let log_budget = LogBudget::new(stderr.shared_charge());
     builder.stderr(stderr);
@@ -141,10 +144,11 @@ pub fn new_store<S: Send + 'static>(
         })?;
     }
     let deadline = std::time::Instant::now() + limits.timeout;
-    let timed_out = limits.exceeded(Limit::Timeout);
+    // The message is made when the limit is hit, not for every instance.
+    let limits = limits.clone();
     store.epoch_deadline_callback(move |_| {
         if past(deadline) {
-            Err(wasmtime::Error::new(timed_out.clone()))
+            Err(wasmtime::Error::new(limits.exceeded(Limit::Timeout)))
         } else {
             Ok(wasmtime::UpdateDeadline::Yield(1))
         }
