@@ -9,7 +9,7 @@
 //! | linear memories | 16 | wasmtime refuses the instantiation past it (the limiter's `memories()`) | 116 |
 //! | CPU (fuel) | none: off unless set (`--max-fuel`, key `fuel`); the wall clock bounds CPU meanwhile | wasmtime fuel, compiled in only when set | 122 |
 //! | stdout | 64 MiB | a counting stream | 123 |
-//! | wall clock | 10 minutes (a guest is single-threaded: also its CPU limit by default) | epoch interruption every 10 ms, plus a timer on host calls | 124 |
+//! | wall clock | 10 minutes (a guest is single-threaded: also its CPU limit by default) | `host run` in the cli world: a watchdog thread ends the process; elsewhere (cloud world, jobs, plugins) epoch interruption every 10 ms stops the run in-process; plus a timer on host calls | 124 |
 //! | stderr | 16 MiB | a counting stream; the guest's log lines the host prints count too | 125 |
 //! | bytes written to stores | 16 GiB | the cloud filesystem's write budget: file writes and growth, blob puts, and the bytes a blob copy or a rename copies (counted before the copy) | 120 |
 //!
@@ -29,10 +29,12 @@
 //!
 //! Fuel is opt-in because it costs every run: metered code burns about 6% more CPU on a
 //! compute-bound guest (image-resize, `host run` with and without fuel, issue 13), and an
-//! engine with fuel compiles different code. Without it the wall clock, enforced by epoch
-//! interruption (a check at loop heads and function entries, much cheaper than counting
-//! every instruction), still stops a guest that never returns; fuel is for a bound that is
-//! the same on every machine and does not count the time the guest waits on the host.
+//! engine with fuel compiles different code. Without it the wall clock still stops a guest
+//! that never returns; fuel is for a bound that is the same on every machine and does not
+//! count the time the guest waits on the host. Epoch interruption has a price too (a check
+//! at every loop head and function entry: 30% of image-resize's CPU), so `host run` in the
+//! cli world, which has nothing to clean up after a guest stopped at its limit, compiles
+//! guests without it and ends the process at the deadline ([`crate::run::Deadline`]).
 //!
 //! Memory is counted as it is granted: a memory never shrinks, and a growth past a memory's
 //! own declared maximum is refused without counting (it would fail anyway). Plugins run on

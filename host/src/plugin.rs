@@ -32,8 +32,8 @@ use crate::guest;
 use crate::limits::{Limit, Limits};
 use crate::run::enforce::EpochTicker;
 use crate::run::{
-    FsCalls, HostState, Outcome, RunOptions, check_imports, classify_failure, engine_config,
-    linker, new_state, new_store,
+    Deadline, FsCalls, HostState, Outcome, RunOptions, check_imports, classify_failure,
+    engine_config, linker, new_state, new_store,
 };
 use crate::world::{AnyWorld, WorldFile, with_world};
 
@@ -91,7 +91,8 @@ const POOL_DECOMMIT_BATCH: usize = 32;
 /// unbounded. The pool keeps two ceilings of its own, checked when the plugin is loaded:
 /// one memory and one table per core module, and tables no larger than its own to begin with.
 pub fn plugin_engine_for(limits: &Limits) -> Result<Engine> {
-    let mut config = engine_config(limits);
+    // Plugins serve many calls: a call past its time is stopped in-process, by epochs.
+    let mut config = engine_config(limits, Deadline::Epochs);
     let mut pool = PoolingAllocationConfig::default();
     let table_elements = limits.table_elements.max(POOL_TABLE_ELEMENTS);
     pool.total_component_instances(1000)

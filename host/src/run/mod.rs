@@ -14,7 +14,8 @@ use worldhost_world_api::World;
 use crate::guest::{EntryPoint, Guest};
 use crate::limits::{Limit, LimitExceeded, Limits};
 use crate::world::{AnyWorld, with_world};
-use enforce::EpochTicker;
+pub use enforce::Deadline;
+use enforce::{EpochTicker, Watchdog};
 pub use state::{
     FsCalls, HostState, engine, engine_config, guest_name, linker, new_state, new_store,
 };
@@ -35,6 +36,8 @@ pub struct RunOptions {
     pub network_allow: Vec<String>,
     /// Values for the guest's config interface.
     pub config: std::collections::BTreeMap<String, String>,
+    /// How the time limit stops guest code; the engine must be made for it ([`engine`]).
+    pub deadline: Deadline,
 }
 
 /// How a guest's run ended, when the host itself did not fail.
@@ -98,7 +101,11 @@ async fn run_in_world<W: World>(
     let limits = &options.limits;
     let state = new_state(&guest.path, world, options, FsCalls::InPlace).await?;
     let mut store = new_store(engine, state, limits)?;
-    let _ticker = EpochTicker::start(engine);
+    // Dropped when the run ends, before its outcome is reported.
+    let (_ticker, _watchdog) = match options.deadline {
+        Deadline::Epochs => (Some(EpochTicker::start(engine)), None),
+        Deadline::ExitProcess => (None, Some(Watchdog::start(limits))),
+    };
     match tokio::time::timeout(
         limits.timeout,
         run_in_store::<W>(&mut store, limits, &linker, guest),

@@ -7,7 +7,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use worldhost_world_api::{GuestInfo, InstanceLimits, LogBudget, World, WorldHost};
 
 use super::RunOptions;
-use super::enforce::{CappedOutput, GuestLimiter, past};
+use super::enforce::{CappedOutput, Deadline, GuestLimiter, past};
 use crate::limits::{Limit, Limits};
 
 /// Per-instance state: the WASI context, the table of resources handed to the guest, the
@@ -40,19 +40,20 @@ impl<S: Send + 'static> WorldHost<S> for HostState<S> {
     }
 }
 
-/// Creates the engine command guests run on within `limits`.
-pub fn engine(limits: &Limits) -> Result<Engine> {
-    Engine::new(&engine_config(limits)).map_err(anyhow::Error::from)
+/// Creates the engine command guests run on within `limits`, their time limit enforced as
+/// `deadline` says.
+pub fn engine(limits: &Limits, deadline: Deadline) -> Result<Engine> {
+    Engine::new(&engine_config(limits, deadline)).map_err(anyhow::Error::from)
 }
 
 /// The engine settings every guest runs with. Async host calls are always available in
 /// wasmtime 48 (blob stores are async), and traps carry a wasm backtrace. Epochs let a guest
-/// in a loop be stopped on time; fuel is metered only when a fuel limit is set, since it
-/// slows all guest code ([`crate::limits`]).
-pub fn engine_config(limits: &Limits) -> wasmtime::Config {
+/// in a loop be stopped on time, unless the process is ended instead; fuel is metered only
+/// when a fuel limit is set. Both slow all guest code ([`crate::limits`]).
+pub fn engine_config(limits: &Limits, deadline: Deadline) -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
     config.consume_fuel(limits.fuel.is_some());
-    config.epoch_interruption(true);
+    config.epoch_interruption(deadline == Deadline::Epochs);
     config
 }
 
@@ -130,7 +131,8 @@ pub async fn new_state<W: World>(
 /// instances, tables and memories (the limiter), fuel when set (the engine must then meter
 /// it: [`engine_config`] with the same limits), and a wall-clock deadline checked at every
 /// epoch tick (guest code also yields there, so timers can fire).
-/// The engine's epoch must be advancing ([`super::enforce::EpochTicker`]).
+/// With [`Deadline::Epochs`] the engine's epoch must be advancing
+/// ([`super::enforce::EpochTicker`]); without epochs the deadline set here is never checked.
 pub fn new_store<S: Send + 'static>(
     engine: &Engine,
     state: HostState<S>,
