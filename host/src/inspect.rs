@@ -8,7 +8,7 @@ use wasmtime::Engine;
 
 use crate::guest::{self, GuestFormat, RUN_INTERFACE, unversioned};
 use crate::world::BUILT_IN;
-use crate::world::wit::{Worlds, missing_in_world};
+use crate::world::wit::missing_in_world;
 
 /// The report `host inspect` prints.
 pub fn inspect(engine: &Engine, path: &Path) -> Result<String> {
@@ -49,9 +49,8 @@ pub fn inspect(engine: &Engine, path: &Path) -> Result<String> {
         exported(crate::plugin::HANDLER_INTERFACE),
     );
     writeln!(out, "\nworlds:")?;
-    let worlds = Worlds::load()?;
     for (world, _) in BUILT_IN {
-        let missing = missing_in_world(&worlds, world, &imports)?;
+        let missing = missing_in_world(world, &imports)?;
         let verdict = match (missing.is_empty(), command, plugin) {
             (true, true, _) => "can run".to_owned(),
             (true, false, true) => "can run as a plugin (`host call`)".to_owned(),

@@ -9,8 +9,10 @@ use clap::{Parser, Subcommand};
 use worldhost::guest::Guest;
 use worldhost::job::report::HowItEnded;
 use worldhost::limits::{self, LimitsSection};
-use worldhost::run::{Outcome, RunOptions, engine, run_command};
+use worldhost::run::{Deadline, Outcome, RunOptions, engine, run_command};
 use worldhost::world::{AnyWorld, BUILT_IN, WorldFile, add_mount_flags};
+use worldhost_world_api::World;
+use worldhost_world_cli::CliWorld;
 
 /// The environment variable that filters the host's own log lines (tracing's EnvFilter syntax).
 const LOG_ENV: &str = "WORLDHOST_LOG";
@@ -204,7 +206,8 @@ struct LimitArgs {
     /// Most elements a table may have [default: 10000].
     #[arg(long, value_name = "COUNT")]
     max_table_elements: Option<u64>,
-    /// Most fuel (about one unit per wasm instruction) the guest may burn [default: 100000000000].
+    /// Most fuel (about one unit per wasm instruction) the guest may burn [default: none, fuel
+    /// is off: metering slows guest code; --timeout bounds the CPU a guest can use].
     #[arg(long, value_name = "UNITS")]
     max_fuel: Option<u64>,
     /// Longest the run may take, e.g. 30s or 5m [default: 10m].
@@ -258,10 +261,12 @@ fn main() -> ExitCode {
         Command::Run(args) => exit_with(run(args)),
         Command::Call(args) => exit_with(call(args)),
         Command::Compose(args) => exit_with(compose(args)),
-        Command::Inspect { wasm } => exit_with(engine().and_then(|engine| {
-            print!("{}", worldhost::inspect::inspect(&engine, &wasm)?);
-            Ok(0)
-        })),
+        Command::Inspect { wasm } => exit_with(
+            engine(&Default::default(), Deadline::Epochs).and_then(|engine| {
+                print!("{}", worldhost::inspect::inspect(&engine, &wasm)?);
+                Ok(0)
+            }),
+        ),
         Command::Worlds { show: None } => {
             for (name, _) in BUILT_IN {
                 let description = WorldFile::built_in(name)
@@ -396,9 +401,17 @@ fn run(args: RunArgs) -> Result<i32> {
         limits: definition.limits().with(&args.limits.section()),
         network_allow: definition.network.allow.clone(),
         config: definition.config.clone(),
+        // In the cli world nothing is left to do once a guest is stopped (the cloud world
+        // discards its staged writes), so the time limit may end the process, and guest code
+        // runs without epoch checks, as fast as under `wasmtime run`.
+        deadline: if definition.base == CliWorld::NAME {
+            Deadline::ExitProcess
+        } else {
+            Deadline::Epochs
+        },
     };
 
-    let engine = engine()?;
+    let engine = engine(&options.limits, options.deadline)?;
     let guest = Guest::load(&engine, &wasm)?;
     let outcome = async_runtime()?.block_on(async {
         let world = AnyWorld::open(&definition).await?;
@@ -416,7 +429,7 @@ fn run_job(path: &std::path::Path, args: &RunArgs) -> Result<i32> {
     if !args.wasm_and_args.is_empty() {
         job.options.args = args.wasm_and_args.clone();
     }
-    let engine = engine()?;
+    let engine = engine(&job.options.limits, job.options.deadline)?;
     let report = async_runtime()?.block_on(job.run(&engine));
     // The same lines as `host run` prints for a trap or a limit.
     match (report.outcome, &report.error) {

@@ -11,13 +11,13 @@ use support::harness;
 use std::time::Instant;
 
 use worldhost::plugin::{CallResult, Payload, PluginHost, plugin_engine};
-use worldhost::run::{RunOptions, linker, new_state, new_store};
+use worldhost::run::{FsCalls, RunOptions, linker, new_state, new_store};
 use worldhost::world::{WorldFile, add_mount_flags};
 use worldhost_world_api::World;
 use worldhost_world_cloud::CloudWorld;
 
-/// Calls per second the issue asks for, on one core.
-const TARGET: f64 = 10_000.0;
+/// Calls per second issue 13 asks for, on one core; two cores must do more than one.
+const TARGET: f64 = 40_000.0;
 
 fn main() {
     let wasm = harness::guest(harness::TEST_GUESTS, "echo_plugin", harness::Target::P2);
@@ -34,7 +34,8 @@ fn main() {
         .block_on(PluginHost::new(&wasm, &world, RunOptions::default()))
         .unwrap();
     let calls = 20_000;
-    let rate = one_core.block_on(async {
+    let (cpu_before, started) = (cpu_seconds(), Instant::now());
+    let one_core_rate = one_core.block_on(async {
         for _ in 0..500 {
             host.call(Payload::Text("warm".into())).await.unwrap();
         }
@@ -47,10 +48,17 @@ fn main() {
         }
         calls as f64 / started.elapsed().as_secs_f64()
     });
-    let verdict = if rate >= TARGET { "PASS" } else { "MISS" };
+    let one_core_busy = (cpu_seconds() - cpu_before) / started.elapsed().as_secs_f64();
+    let verdict = if one_core_rate >= TARGET {
+        "PASS"
+    } else {
+        "MISS"
+    };
     println!(
-        "one core, sequential: {calls} instantiate-and-call in a row: {rate:.0} calls/s ({:.1} us each; target >= {TARGET:.0}: {verdict})",
-        1e6 / rate
+        "one core, sequential: {calls} instantiate-and-call in a row: {one_core_rate:.0} calls/s ({:.1} us each; target >= {TARGET:.0}: {verdict}); \
+         {one_core_busy:.2} cores busy, {:.1} us of CPU a call",
+        1e6 / one_core_rate,
+        one_core_busy * 1e6 / one_core_rate
     );
 
     // Both cores: 64 calls in flight on a two-thread runtime.
@@ -64,8 +72,9 @@ fn main() {
             .block_on(PluginHost::new(&wasm, &world, RunOptions::default()))
             .unwrap(),
     );
+    let cpu_before = cpu_seconds();
+    let started = Instant::now();
     let rate = two_cores.block_on(async {
-        let started = Instant::now();
         let tasks: Vec<_> = (0..64)
             .map(|_| {
                 let host = host.clone();
@@ -81,7 +90,14 @@ fn main() {
         }
         (calls / 64 * 64) as f64 / started.elapsed().as_secs_f64()
     });
-    println!("two cores, 64 in flight: {rate:.0} calls/s");
+    let busy = (cpu_seconds() - cpu_before) / started.elapsed().as_secs_f64();
+    let verdict = if rate > one_core_rate { "PASS" } else { "MISS" };
+    println!(
+        "two cores, 64 in flight: {rate:.0} calls/s ({:.2}x one core; target > 1: {verdict}); \
+         {busy:.2} cores busy (below 2: the machine's other load), {:.1} us of CPU a call",
+        rate / one_core_rate,
+        busy * 1e6 / rate
+    );
 
     // Memory: hold many instances alive at once and see what the process grows by.
     let live = 500;
@@ -98,7 +114,9 @@ fn main() {
         let before = rss_kib();
         let mut kept = Vec::with_capacity(live);
         for _ in 0..live {
-            let state = new_state(&wasm, &cloud, &options).await.unwrap();
+            let state = new_state(&wasm, &cloud, &options, FsCalls::BlockingPool)
+                .await
+                .unwrap();
             let mut store = new_store(&engine, state, &options.limits).unwrap();
             let instance = pre.instantiate_async(&mut store).await.unwrap();
             kept.push((store, instance));
@@ -110,6 +128,15 @@ fn main() {
     println!(
         "memory: {live} live instances grow the process by {per_instance:.1} KiB each (resident)"
     );
+}
+
+/// CPU time (user and system) the process has used so far, in seconds.
+fn cpu_seconds() -> f64 {
+    // SAFETY: `usage` is valid for writes; RUSAGE_SELF is always accepted.
+    let mut usage = unsafe { std::mem::zeroed::<libc::rusage>() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 /// The process's resident set, from /proc.

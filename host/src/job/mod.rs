@@ -18,7 +18,7 @@ use worldhost_store::{Mount, MountSpec, StagedOutput};
 
 use crate::guest::compose::{ImportModule, compose};
 use crate::guest::{CoreRole, Guest};
-use crate::run::{Outcome, RunOptions, run_command};
+use crate::run::{Deadline, Outcome, RunOptions, run_command};
 use crate::world::definition::one_line;
 use crate::world::{AnyWorld, WorldFile, parse_toml};
 use file::{JobFile, OnFailure, StoreMount, check_mounts, folder_of, import_name};
@@ -101,6 +101,9 @@ impl Job {
             limits: definition.limits(),
             network_allow: definition.network.allow.clone(),
             config: definition.config.clone(),
+            // A job reports and stages its outputs after the guest, even one stopped at its
+            // time limit: the run is stopped in-process.
+            deadline: Deadline::Epochs,
         };
         Ok(Job {
             path: path.to_owned(),

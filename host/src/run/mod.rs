@@ -14,8 +14,11 @@ use worldhost_world_api::World;
 use crate::guest::{EntryPoint, Guest};
 use crate::limits::{Limit, LimitExceeded, Limits};
 use crate::world::{AnyWorld, with_world};
-use enforce::EpochTicker;
-pub use state::{HostState, engine, guest_name, linker, new_state, new_store};
+pub use enforce::Deadline;
+use enforce::{EpochTicker, Watchdog};
+pub use state::{
+    FsCalls, HostState, engine, engine_config, guest_name, linker, new_state, new_store,
+};
 
 /// The exit status of a guest that trapped, as `wasmtime run` (and a Unix abort) uses.
 pub const TRAP_EXIT_CODE: i32 = 134;
@@ -33,6 +36,8 @@ pub struct RunOptions {
     pub network_allow: Vec<String>,
     /// Values for the guest's config interface.
     pub config: std::collections::BTreeMap<String, String>,
+    /// How the time limit stops guest code; the engine must be made for it ([`engine`]).
+    pub deadline: Deadline,
 }
 
 /// How a guest's run ended, when the host itself did not fail.
@@ -61,8 +66,7 @@ impl Outcome {
 /// Fails, in plain words, if `world` lacks something `imports` needs (rather than with the
 /// linker's first complaint).
 pub fn check_imports(guest_path: &std::path::Path, imports: &[String], world: &str) -> Result<()> {
-    use crate::world::wit::{Worlds, missing_in_world};
-    let missing = missing_in_world(&Worlds::load()?, world, imports)?;
+    let missing = crate::world::wit::missing_in_world(world, imports)?;
     if !missing.is_empty() {
         anyhow::bail!(
             "`{}` cannot run in the `{}` world, which does not provide what it imports: {} \
@@ -95,9 +99,13 @@ async fn run_in_world<W: World>(
 ) -> Result<Outcome> {
     let linker = linker::<W>(engine)?;
     let limits = &options.limits;
-    let state = new_state(&guest.path, world, options).await?;
+    let state = new_state(&guest.path, world, options, FsCalls::InPlace).await?;
     let mut store = new_store(engine, state, limits)?;
-    let _ticker = EpochTicker::start(engine);
+    // Dropped when the run ends, before its outcome is reported.
+    let (_ticker, _watchdog) = match options.deadline {
+        Deadline::Epochs => (Some(EpochTicker::start(engine)), None),
+        Deadline::ExitProcess => (None, Some(Watchdog::start(limits))),
+    };
     match tokio::time::timeout(
         limits.timeout,
         run_in_store::<W>(&mut store, limits, &linker, guest),

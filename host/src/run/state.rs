@@ -7,7 +7,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use worldhost_world_api::{GuestInfo, InstanceLimits, LogBudget, World, WorldHost};
 
 use super::RunOptions;
-use super::enforce::{CappedOutput, GuestLimiter, past};
+use super::enforce::{CappedOutput, Deadline, GuestLimiter, past};
 use crate::limits::{Limit, Limits};
 
 /// Per-instance state: the WASI context, the table of resources handed to the guest, the
@@ -40,14 +40,34 @@ impl<S: Send + 'static> WorldHost<S> for HostState<S> {
     }
 }
 
-/// Creates the engine every command guest runs on.
-pub fn engine() -> Result<Engine> {
-    // Async host calls are always available in wasmtime 48 (blob stores are async), and traps
-    // carry a wasm backtrace. Fuel caps CPU; epochs let a guest in a loop be stopped on time.
+/// Creates the engine command guests run on within `limits`, their time limit enforced as
+/// `deadline` says.
+pub fn engine(limits: &Limits, deadline: Deadline) -> Result<Engine> {
+    Engine::new(&engine_config(limits, deadline)).map_err(anyhow::Error::from)
+}
+
+/// The engine settings every guest runs with. Async host calls are always available in
+/// wasmtime 48 (blob stores are async), and traps carry a wasm backtrace. Epochs let a guest
+/// in a loop be stopped on time, unless the process is ended instead; fuel is metered only
+/// when a fuel limit is set. Both slow all guest code ([`crate::limits`]).
+pub fn engine_config(limits: &Limits, deadline: Deadline) -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
-    config.consume_fuel(true);
-    config.epoch_interruption(true);
-    Engine::new(&config).map_err(anyhow::Error::from)
+    config.consume_fuel(limits.fuel.is_some());
+    config.epoch_interruption(deadline == Deadline::Epochs);
+    config
+}
+
+/// Where wasmtime-wasi makes the filesystem calls of preopened host directories (the cli
+/// world; the cloud world's filesystem is its own and async).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsCalls {
+    /// On the thread running the guest, as `wasmtime run` does: a command has its runtime to
+    /// itself, and a hop to tokio's blocking pool and back costs more than most calls (a 4 KiB
+    /// read took 6x as long that way, issue 13).
+    InPlace,
+    /// On tokio's blocking pool: plugin calls share the runtime's worker threads, and one
+    /// call waiting on a disk must not hold up the others.
+    BlockingPool,
 }
 
 /// A linker with everything world `W` offers.
@@ -62,19 +82,25 @@ pub async fn new_state<W: World>(
     guest_path: &std::path::Path,
     world: &W,
     options: &RunOptions,
+    fs_calls: FsCalls,
 ) -> Result<HostState<W::State>> {
     let limits = &options.limits;
     let mut builder = WasiCtxBuilder::new();
+    // Before the world preopens anything: each directory keeps the setting it was opened with.
+    builder.allow_blocking_current_thread(fs_calls == FsCalls::InPlace);
     builder.inherit_stdin();
+    let shared = std::sync::Arc::new(limits.clone());
     builder.stdout(CappedOutput::new(
         wasmtime_wasi::cli::stdout(),
         limits.stdout,
-        limits.exceeded(Limit::Stdout),
+        Limit::Stdout,
+        shared.clone(),
     ));
     let stderr = CappedOutput::new(
         wasmtime_wasi::cli::stderr(),
         limits.stderr,
-        limits.exceeded(Limit::Stderr),
+        Limit::Stderr,
+        shared,
     );
     let log_budget = LogBudget::new(stderr.shared_charge());
     builder.stderr(stderr);
@@ -102,9 +128,11 @@ pub async fn new_state<W: World>(
 }
 
 /// A store for `state` with the run's limits applied: memory, tables and the counts of
-/// instances, tables and memories (the limiter), fuel, and a wall-clock deadline checked at
-/// every epoch tick (guest code also yields there, so timers can fire).
-/// The engine's epoch must be advancing ([`crate::limits::EpochTicker`]).
+/// instances, tables and memories (the limiter), fuel when set (the engine must then meter
+/// it: [`engine_config`] with the same limits), and a wall-clock deadline checked at every
+/// epoch tick (guest code also yields there, so timers can fire).
+/// With [`Deadline::Epochs`] the engine's epoch must be advancing
+/// ([`super::enforce::EpochTicker`]); without epochs the deadline set here is never checked.
 pub fn new_store<S: Send + 'static>(
     engine: &Engine,
     state: HostState<S>,
@@ -112,12 +140,17 @@ pub fn new_store<S: Send + 'static>(
 ) -> Result<Store<HostState<S>>> {
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);
-    store.set_fuel(limits.fuel).map_err(anyhow::Error::from)?;
+    if let Some(fuel) = limits.fuel {
+        store.set_fuel(fuel).map_err(|e| {
+            anyhow::Error::from(e).context("a fuel limit needs an engine that meters fuel")
+        })?;
+    }
     let deadline = std::time::Instant::now() + limits.timeout;
-    let timed_out = limits.exceeded(Limit::Timeout);
+    // The message is made when the limit is hit, not for every instance.
+    let limits = limits.clone();
     store.epoch_deadline_callback(move |_| {
         if past(deadline) {
-            Err(wasmtime::Error::new(timed_out.clone()))
+            Err(wasmtime::Error::new(limits.exceeded(Limit::Timeout)))
         } else {
             Ok(wasmtime::UpdateDeadline::Yield(1))
         }

@@ -100,13 +100,17 @@ impl Worlds {
     }
 }
 
-/// Which of `imports` the world `world` does not provide (empty: it can run there).
-pub fn missing_in_world(worlds: &Worlds, world: &str, imports: &[String]) -> Result<Vec<String>> {
-    let offered = worlds.imports(world)?;
-    Ok(missing_imports(
-        imports.iter().map(String::as_str),
-        &offered,
-    ))
+// `WORLD_IMPORTS`, made by `host/build.rs` from the same WIT.
+include!(concat!(env!("OUT_DIR"), "/world_imports.rs"));
+
+/// Which of `imports` the world `world` does not provide (empty: it can run there). Reads the
+/// imports the build resolved ([`WORLD_IMPORTS`]), so no WIT is parsed.
+pub fn missing_in_world(world: &str, imports: &[String]) -> Result<Vec<String>> {
+    let (_, offered) = WORLD_IMPORTS
+        .iter()
+        .find(|(name, _)| *name == world)
+        .with_context(|| format!("the WIT package has no world `{world}`"))?;
+    Ok(missing_imports(imports.iter().map(String::as_str), offered))
 }
 
 /// The component imports (fully qualified names) that world imports `offered` do not satisfy.
@@ -114,11 +118,15 @@ pub fn missing_in_world(worlds: &Worlds, world: &str, imports: &[String]) -> Res
 /// older than the import's (wasmtime links 0.2.6 imports to 0.2.12 definitions).
 pub fn missing_imports<'a>(
     imports: impl IntoIterator<Item = &'a str>,
-    offered: &[String],
+    offered: &[impl AsRef<str>],
 ) -> Vec<String> {
     imports
         .into_iter()
-        .filter(|import| !offered.iter().any(|offer| satisfies(offer, import)))
+        .filter(|import| {
+            !offered
+                .iter()
+                .any(|offer| satisfies(offer.as_ref(), import))
+        })
         .map(str::to_owned)
         .collect()
 }
@@ -167,6 +175,16 @@ mod tests {
             "cli is a subset of cloud"
         );
         assert_eq!(worlds.exports("cloud").unwrap(), ["wasi:cli/run@0.2.12"]);
+    }
+
+    /// The lists `host/build.rs` resolved are the WIT's as embedded and parsed here.
+    #[test]
+    fn the_build_time_imports_are_the_embedded_wits() {
+        let worlds = Worlds::load().unwrap();
+        assert_eq!(WORLD_IMPORTS.len(), 4, "{WORLD_IMPORTS:?}");
+        for (name, offered) in WORLD_IMPORTS {
+            assert_eq!(&worlds.imports(name).unwrap(), offered, "world {name}");
+        }
     }
 
     #[test]
