@@ -221,15 +221,22 @@ impl OpenFile {
     }
 
     /// Uploads the spool if it holds new content. With `closing`, the spool is consumed
-    /// (no copy of a memory spool is made). An unlinked file is never published.
-    pub(super) async fn commit(&self, state: &mut FileState, closing: bool) -> FsResult<()> {
+    /// (no copy of a memory spool is made). With `durable` (a guest's sync), a local store's
+    /// publish is fsync'd before it returns; a close is not, as on a real disk. An unlinked
+    /// file is never published.
+    pub(super) async fn commit(
+        &self,
+        state: &mut FileState,
+        closing: bool,
+        durable: bool,
+    ) -> FsResult<()> {
         let Link::At(path) = self.link() else {
             return Ok(());
         };
         if !state.dirty {
             return Ok(());
         }
-        let result = self.upload(&path, state, closing).await;
+        let result = self.upload(&path, state, closing, durable).await;
         match &result {
             Ok(size) => {
                 state.dirty = false;
@@ -259,6 +266,7 @@ impl OpenFile {
         path: &RelPath,
         state: &mut FileState,
         closing: bool,
+        durable: bool,
     ) -> object_store::Result<u64> {
         let key = path.key_ref();
         let store = self.volume.store();
@@ -278,7 +286,7 @@ impl OpenFile {
                     // A local store: written beside the target, made durable, renamed over it
                     // (only in a directory reached with no link).
                     root.check_parent(key.as_ref()).map_err(io_to_store)?;
-                    local_publish(&target, data).map_err(io_to_store)?;
+                    local_publish(&target, data, durable).map_err(io_to_store)?;
                     state.local_reader = None;
                     return Ok(size);
                 }
@@ -323,9 +331,15 @@ impl OpenFile {
                     .and_then(|()| target.parent().map_or(Ok(()), std::fs::create_dir_all));
                 if closing {
                     parent_made
-                        .and_then(|()| file.sync_all())
+                        .and_then(|()| if durable { file.sync_all() } else { Ok(()) })
                         .and_then(|()| std::fs::rename(&*staged, &target))
-                        .and_then(|()| sync_parent(&target))
+                        .and_then(|()| {
+                            if durable {
+                                sync_parent(&target)
+                            } else {
+                                Ok(())
+                            }
+                        })
                         .map_err(io_to_store)?;
                     // Moved into place: nothing staged is left to remove.
                     *staged = std::path::PathBuf::new();
@@ -466,14 +480,15 @@ impl OpenFile {
 
     /// Uploads new content now, keeping the handle open (a sync).
     pub async fn sync(&self) -> FsResult<()> {
-        self.commit(&mut *self.state.lock().await, false).await
+        self.commit(&mut *self.state.lock().await, false, true)
+            .await
     }
 
     /// Uploads new content; with `closing`, nothing will write to the file again. On
     /// failure, says why (the store's message).
     pub(super) async fn commit_or_say_why(&self, closing: bool) -> Result<(), String> {
         let mut state = self.state.lock().await;
-        match self.commit(&mut state, closing).await {
+        match self.commit(&mut state, closing, false).await {
             Ok(()) => Ok(()),
             Err(_) => Err(state
                 .failed
@@ -568,10 +583,10 @@ impl OpenFile {
     }
 }
 
-/// Writes `data` to a new file beside `target`, makes it durable, and renames it over
-/// `target`: a reader sees the old file or the new one whole, and after a crash the new one
-/// survives once this returns.
-fn local_publish(target: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+/// Writes `data` to a new file beside `target` and renames it over `target`: a reader sees the
+/// old file or the new one whole. With `durable`, both the file and the rename are fsync'd, so
+/// after a crash the new one survives once this returns.
+fn local_publish(target: &std::path::Path, data: &[u8], durable: bool) -> std::io::Result<()> {
     use std::io::Write;
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent)?;
@@ -583,10 +598,10 @@ fn local_publish(target: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
         .open(&staged)
         .and_then(|mut file| {
             file.write_all(data)?;
-            file.sync_all()
+            if durable { file.sync_all() } else { Ok(()) }
         })
         .and_then(|()| std::fs::rename(&staged, target))
-        .and_then(|()| sync_parent(target));
+        .and_then(|()| if durable { sync_parent(target) } else { Ok(()) });
     if written.is_err() {
         let _ = std::fs::remove_file(&staged);
     }
