@@ -12,6 +12,7 @@
 //! | wall clock | 10 minutes (a guest is single-threaded: also its CPU limit by default) | `host run` in the cli world: a watchdog thread ends the process; elsewhere (cloud world, jobs, plugins) epoch interruption every 10 ms stops the run in-process; plus a timer on host calls | 124 |
 //! | stderr | 16 MiB | a counting stream; the guest's log lines the host prints count too | 125 |
 //! | handles | 10,000 open at once | the run's resource table refuses the one past it (files, directories, streams, pollables, sockets, directory listings: everything a guest holds a handle to, each host memory) and stops the run | 115 |
+//! | objects created in stores | 100,000 | the cloud filesystem's budget counts new files, directory markers, blob puts and copies; past it that creation fails with the WASI error `quota` (blob calls: `io` saying so) and the guest goes on | none: the run is not stopped |
 //! | bytes written to stores | 16 GiB | the cloud filesystem's write budget: file writes and growth, blob puts, and the bytes a blob copy or a rename copies (counted before the copy) | 120 |
 //!
 //! A run that hits a limit stops at once with one line naming the limit and its value, and
@@ -70,6 +71,8 @@ pub struct Limits {
     pub store_writes: u64,
     /// Handles (resources: files, streams, pollables, ...) the guest may hold at once.
     pub handles: u64,
+    /// Objects the guest may create in stores (the cloud world), over the run.
+    pub store_objects: u64,
 }
 
 impl Default for Limits {
@@ -86,6 +89,7 @@ impl Default for Limits {
             stderr: 16 << 20,
             store_writes: 16 << 30,
             handles: 10_000,
+            store_objects: 100_000,
         }
     }
 }
@@ -111,6 +115,7 @@ pub struct LimitsSection {
     #[serde(default, deserialize_with = "size_field")]
     pub store_writes: Option<u64>,
     pub handles: Option<u64>,
+    pub store_objects: Option<u64>,
 }
 
 impl LimitsSection {
@@ -128,6 +133,7 @@ impl LimitsSection {
             stderr: self.stderr.or(base.stderr),
             store_writes: self.store_writes.or(base.store_writes),
             handles: self.handles.or(base.handles),
+            store_objects: self.store_objects.or(base.store_objects),
         }
     }
 }
@@ -147,6 +153,7 @@ impl Limits {
             stderr: section.stderr.unwrap_or(self.stderr),
             store_writes: section.store_writes.unwrap_or(self.store_writes),
             handles: section.handles.unwrap_or(self.handles),
+            store_objects: section.store_objects.unwrap_or(self.store_objects),
         }
     }
 }

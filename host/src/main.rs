@@ -226,6 +226,10 @@ struct LimitArgs {
     /// [default: 10000].
     #[arg(long, value_name = "COUNT")]
     max_handles: Option<u64>,
+    /// Most objects the guest may create in stores (cloud world: new files, directories, blob
+    /// puts); past it creating one fails with `quota` [default: 100000].
+    #[arg(long, value_name = "COUNT")]
+    max_store_objects: Option<u64>,
 }
 
 impl LimitArgs {
@@ -240,6 +244,7 @@ impl LimitArgs {
             stderr: self.max_stderr,
             store_writes: self.max_store_writes,
             handles: self.max_handles,
+            store_objects: self.max_store_objects,
             // Fixed by the guest's structure: a world or job file raises them (`limits.rs` says
             // why there is no flag).
             instances: None,

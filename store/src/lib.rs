@@ -22,7 +22,7 @@ mod staging;
 mod url;
 
 pub use beneath::{BeneathStore, EntryKind, LocalRoot, crosses_link, names_nothing};
-pub use budget::{WriteBudget, WriteLimitExceeded};
+pub use budget::{ObjectLimitExceeded, WriteBudget, WriteLimitExceeded};
 pub use default_store::default_store_dir;
 pub use mount::{Mount, MountSpec, MountStats};
 pub use prefix::{MoveError, is_placeholder, move_prefix};

@@ -478,3 +478,25 @@ fn handles_past_the_limit_stop_the_run_in_both_worlds() {
         assert_eq!(ran.success(), "hoarded 500 files of 0 MiB\n", "{world:?}");
     }
 }
+
+#[test]
+fn objects_created_past_the_limit_fail_with_quota_and_the_guest_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mount = format!("{}::data", file_url(dir.path()));
+    let flags = ["--world", "cloud", "--mount", mount.as_str()];
+    let limited = [flags.as_slice(), &["--max-store-objects", "5"]].concat();
+    let ran = probe_command(&limited, &["hoard", "data", "10", "0"]).ran();
+    // The sixth file is refused to the guest (which then exits on its own error), not by
+    // stopping the run; the five it made are stored.
+    assert_eq!(ran.code, 1, "{ran:#?}");
+    assert!(ran.stderr.contains("Quota exceeded"), "{ran:#?}");
+    assert!(
+        ran.stderr
+            .contains("limit on objects created in stores of 5 objects"),
+        "{ran:#?}"
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 5);
+    // Within the default the same guest runs.
+    let ran = probe_command(&flags, &["hoard", "data", "10", "0"]).ran();
+    assert_eq!(ran.success(), "hoarded 10 files of 0 MiB\n");
+}

@@ -112,6 +112,7 @@ pub async fn new_state<W: World>(
     allow_network(&mut builder, &options.network_allow).await?;
     let instance_limits = InstanceLimits {
         store_writes: limits.store_writes,
+        store_objects: limits.store_objects,
     };
     let world_state = world.instance(&mut builder, instance_limits)?;
     Ok(HostState {

@@ -81,6 +81,8 @@ impl std::fmt::Debug for LogBudget {
 pub struct InstanceLimits {
     /// Bytes the guest may write to stores, over the whole run.
     pub store_writes: u64,
+    /// Objects the guest may create in stores, over the whole run.
+    pub store_objects: u64,
 }
 
 /// What a world needs of the store data its imports are linked against: the WASI context

@@ -89,7 +89,18 @@ async fn put_counted(
     data: Vec<u8>,
 ) -> BlobResult<()> {
     budget.spend(data.len() as u64)?;
+    if let Err(error) = create_object(budget) {
+        return Ok(Err(error));
+    }
     put_charged(volume, path, data).await
+}
+
+/// Counts an object the guest creates (a put or copy, new key or not): past the run's limit,
+/// the blob call fails with `io` saying so, and the guest may go on.
+fn create_object(budget: &WriteBudget) -> Result<(), Error> {
+    budget
+        .create_object()
+        .map_err(|exceeded| Error::Io(format!("quota: {exceeded}")))
 }
 
 /// Stores `data` at `path` in `volume`, already counted against the write budget.
@@ -211,6 +222,7 @@ impl Host for CloudFsView<'_> {
                 .map_err(blob_error)
         );
         budget.spend(meta.size)?;
+        attempt!(create_object(&budget));
         if from_volume.same_mount(&to_volume) {
             let copied = from_volume.store().copy(&from.key(), &to.key()).await;
             if copied.is_ok() {

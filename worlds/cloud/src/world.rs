@@ -87,7 +87,7 @@ impl World for CloudWorld {
 
     fn instance(&self, _: &mut WasiCtxBuilder, limits: InstanceLimits) -> Result<CloudFsCtx> {
         let mut ctx = CloudFsCtx::with_volumes(self.volumes.clone());
-        ctx.set_write_limit(limits.store_writes);
+        ctx.set_store_limits(limits.store_writes, limits.store_objects);
         Ok(ctx)
     }
 

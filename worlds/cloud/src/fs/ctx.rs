@@ -80,6 +80,12 @@ impl FsCtx {
         self.write_budget = Arc::new(WriteBudget::new(bytes));
     }
 
+    /// Caps the bytes the guest may write to stores and the objects it may create there
+    /// (new files, directories, blob puts and copies), over the whole run.
+    pub fn set_store_limits(&mut self, bytes: u64, objects: u64) {
+        self.write_budget = Arc::new(WriteBudget::with_objects(bytes, objects));
+    }
+
     /// The host memory the run's file buffers hold, and may.
     pub fn buffer_memory(&self) -> &Arc<BufferMemory> {
         &self.buffer_memory

@@ -161,6 +161,10 @@ impl Dir {
                     return Err(ErrorCode::Invalid.into());
                 }
                 volume.check_parent(&path).await?;
+                // Every new file becomes an object (empty or not) when it is closed.
+                ctx.write_budget()
+                    .create_object()
+                    .map_err(|_| ErrorCode::Quota)?;
                 volume.forget_dirs_under(&path);
                 // A new file: it reaches the store, empty or not, when the guest closes or
                 // syncs it.
@@ -185,12 +189,25 @@ impl Dir {
 
     /// Creates the directory `path`: writes its marker.
     pub async fn create_directory_at(&self, path: &str) -> FsResult<()> {
+        self.create_directory_within(path, None).await
+    }
+
+    /// [`Dir::create_directory_at`], counting the marker against `budget`'s objects first
+    /// (`quota` past its limit).
+    pub async fn create_directory_within(
+        &self,
+        path: &str,
+        budget: Option<&WriteBudget>,
+    ) -> FsResult<()> {
         let path = self.resolve(path).await?;
         self.volume().check_writable()?;
         if !matches!(self.volume().lookup(&path).await?, Entry::Missing) {
             return Err(ErrorCode::Exist.into());
         }
         self.volume().check_parent(&path).await?;
+        if let Some(budget) = budget {
+            budget.create_object().map_err(|_| ErrorCode::Quota)?;
+        }
         // The marker is created only if absent, where the store can say so (a conditional put),
         // so of two runs making one directory at once only one succeeds, as `mkdir(2)`: what
         // lock directories (SQLite's `NAME.lock`) rely on.

@@ -298,7 +298,10 @@ impl types::HostDescriptor for CloudFsView<'_> {
         fd: Resource<Descriptor>,
         path: String,
     ) -> FsResult<()> {
-        self.dir(&fd)?.create_directory_at(&path).await
+        let budget = self.ctx.write_budget().clone();
+        self.dir(&fd)?
+            .create_directory_within(&path, Some(&budget))
+            .await
     }
 
     async fn stat(&mut self, fd: Resource<Descriptor>) -> FsResult<DescriptorStat> {
