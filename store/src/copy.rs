@@ -6,14 +6,14 @@
 //! them through the host instead: ranged GETs of one part each into a multipart upload. The
 //! bytes cross the host's network twice, but host memory stays at a few parts whatever the size.
 
+use std::sync::Mutex;
+use std::time::Duration;
+
 use bytes::Bytes;
 use object_store::path::Path as Key;
 use object_store::{
     GetOptions, GetRange, MultipartUpload, ObjectStore, ObjectStoreExt, PutPayloadMut, PutResult,
 };
-use std::sync::Mutex;
-use std::time::Duration;
-
 use tokio::task::{JoinHandle, JoinSet};
 
 /// AWS S3's limit for one CopyObject; the other clouds' copies take at least as much.
