@@ -5,6 +5,8 @@
 //! - [`LocalRoot`], [`BeneathStore`]: local-directory stores, which never follow a link.
 //! - [`Mount`]: a store opened for a guest path, with its byte and object counts.
 //! - [`names`]: the object names the host keeps for itself.
+//! - [`copy_object`]: copying one object whatever its size; [`Upload`]: a multipart upload
+//!   aborted when dropped.
 //! - [`move_prefix`]: the one way a group of objects moves (directory renames, publishing).
 //! - [`WriteBudget`]: the bytes a run may write to stores, across its mounts.
 //! - [`StagedOutput`]: a job's output, staged and published only when the job succeeds.
@@ -14,6 +16,7 @@
 
 mod beneath;
 mod budget;
+mod copy;
 mod default_store;
 mod mount;
 pub mod names;
@@ -23,6 +26,7 @@ mod url;
 
 pub use beneath::{BeneathStore, EntryKind, LocalRoot, crosses_link, names_nothing};
 pub use budget::{ObjectLimitExceeded, WriteBudget, WriteLimitExceeded};
+pub use copy::{COPY_PART_SIZE, CopyLimits, SINGLE_COPY_LIMIT, Upload, copy_object, finish_aborts};
 pub use default_store::default_store_dir;
 pub use mount::{Mount, MountSpec, MountStats};
 pub use prefix::{MoveError, is_placeholder, move_prefix};

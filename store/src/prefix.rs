@@ -5,6 +5,8 @@ use futures::TryStreamExt;
 use object_store::path::Path as Key;
 use object_store::{ObjectStore, ObjectStoreExt};
 
+use crate::copy::{CopyLimits, copy_object};
+
 /// A move that failed: the object it stopped at, why, and how many objects it had copied
 /// by then (their sources are all still in place).
 #[derive(Debug)]
@@ -31,14 +33,20 @@ impl std::error::Error for MoveError {
 ///
 /// Every object is copied first and the sources deleted after, so a failure part-way leaves
 /// every source in place. Nothing is atomic across objects: meanwhile another reader may see
-/// both copies. A copy is server-side on cloud stores and a hard link on local ones. Keys are
+/// both copies. A copy is server-side on cloud stores and a hard link on local ones, except
+/// objects past `limits.single_copy`, streamed through the host ([`copy_object`]). Keys are
 /// joined part by part, so names stay exactly as stored (never re-encoded). The listing is
 /// streamed, page by page, twice (copies, then deletes): host memory does not grow with the
 /// number of objects. `to` must not lie under `from`.
 ///
 /// A folder placeholder that other tools leave (S3 and GCS consoles store `dir/`, zero bytes)
 /// lists as the prefix itself: object_store cannot name that key, so it is left where it is.
-pub async fn move_prefix(store: &dyn ObjectStore, from: &Key, to: &Key) -> Result<u64, MoveError> {
+pub async fn move_prefix(
+    store: &dyn ObjectStore,
+    from: &Key,
+    to: &Key,
+    limits: CopyLimits,
+) -> Result<u64, MoveError> {
     let failed = |key: &Key, copied: u64| {
         let key = key.clone();
         move |source| MoveError {
@@ -57,8 +65,7 @@ pub async fn move_prefix(store: &dyn ObjectStore, from: &Key, to: &Key) -> Resul
             continue;
         };
         let target = Key::from_iter(to.parts().chain(relative));
-        store
-            .copy(&meta.location, &target)
+        copy_object(store, &meta.location, &target, meta.size, limits)
             .await
             .map_err(failed(&meta.location, moved))?;
         moved += 1;
@@ -112,6 +119,7 @@ mod tests {
             &store,
             &Key::parse("a").unwrap(),
             &Key::parse("c/d").unwrap(),
+            CopyLimits::default(),
         )
         .await
         .unwrap();
@@ -121,9 +129,14 @@ mod tests {
             ["ab/y", "b/z", "c/d/sub/report 100%.txt", "c/d/x"]
         );
         // To the root: the prefix is stripped.
-        move_prefix(&store, &Key::parse("c/d").unwrap(), &Key::default())
-            .await
-            .unwrap();
+        move_prefix(
+            &store,
+            &Key::parse("c/d").unwrap(),
+            &Key::default(),
+            CopyLimits::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(
             keys(&store).await,
             ["ab/y", "b/z", "sub/report 100%.txt", "x"]
@@ -159,6 +172,7 @@ mod tests {
             &store,
             &Key::parse("from").unwrap(),
             &Key::parse("to/here").unwrap(),
+            CopyLimits::default(),
         )
         .await
         .unwrap();
@@ -177,6 +191,7 @@ mod tests {
             &store,
             &Key::parse("none").unwrap(),
             &Key::parse("x").unwrap(),
+            CopyLimits::default(),
         )
         .await
         .unwrap();

@@ -3,7 +3,8 @@
 //!
 //! An output mount's guest writes go to `.worldhost-staging/RUN/` under the mount's own prefix
 //! (the same store, so publishing is [`move_prefix`]: hard links on a local store, server-side
-//! copies elsewhere, then deletes). On success every staged object is moved to its final key,
+//! copies elsewhere, streamed through the host past the store's single-copy limit, then
+//! deletes). On success every staged object is moved to its final key,
 //! replacing an object of the same name; keys the run did not write are left alone. On
 //! failure the staged objects are deleted, or moved to `.worldhost-quarantine/RUN/` to be
 //! looked at. Publishing many objects is not atomic across them: if the store fails part-way,
@@ -48,7 +49,12 @@ impl StagedOutput {
 
     /// Moves every staged object to its final key; returns how many were published.
     pub async fn publish(&self) -> Result<u64> {
-        let moved = move_prefix(&*self.target.store, &self.staging_key(), &Key::default())
+        let moved = move_prefix(
+            &*self.target.store,
+            &self.staging_key(),
+            &Key::default(),
+            self.target.url.copy_limits(),
+        )
             .await
             .with_context(|| {
                 format!(
@@ -85,14 +91,19 @@ impl StagedOutput {
         let run_id = self.prefix.rsplit('/').next().unwrap_or_default();
         let quarantine = format!("{QUARANTINE_DIR}/{run_id}");
         let destination = Key::from_iter(quarantine.split('/'));
-        move_prefix(&*self.target.store, &self.staging_key(), &destination)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot quarantine the outputs in `{}`; they are under `{}`",
-                    self.target.url, self.prefix
-                )
-            })?;
+        move_prefix(
+            &*self.target.store,
+            &self.staging_key(),
+            &destination,
+            self.target.url.copy_limits(),
+        )
+        .await
+        .with_context(|| {
+            format!(
+                "cannot quarantine the outputs in `{}`; they are under `{}`",
+                self.target.url, self.prefix
+            )
+        })?;
         self.remove_leftovers();
         Ok(quarantine)
     }

@@ -12,6 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::copy::CopyLimits;
 use crate::default_store_dir;
 
 /// Every form a store URL takes, for messages.
@@ -140,6 +141,19 @@ impl StoreUrl {
     /// Whether what is stored outlives the run (all but `memory:`).
     pub fn outlives_run(&self) -> bool {
         self.kind != StoreKind::Memory
+    }
+
+    /// How objects are copied in the store: memory and local copies (a clone, a hard link)
+    /// take any size; a cloud store's server-side copy takes up to 5 GiB, and larger objects
+    /// are streamed through the host (see [`crate::copy_object`]).
+    pub fn copy_limits(&self) -> CopyLimits {
+        match self.kind {
+            StoreKind::Memory | StoreKind::Local(_) => CopyLimits {
+                single_copy: u64::MAX,
+                ..CopyLimits::default()
+            },
+            _ => CopyLimits::default(),
+        }
     }
 
     /// Whether the two URLs name the same store, or one lies inside the other.

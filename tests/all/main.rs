@@ -10,6 +10,7 @@ mod cloud_world;
 mod compile_cache;
 mod examples;
 mod jobs;
+mod large_objects;
 mod limits;
 mod links;
 mod plugins;

@@ -224,7 +224,16 @@ impl Host for CloudFsView<'_> {
         budget.spend(meta.size)?;
         attempt!(create_object(&budget));
         if from_volume.same_mount(&to_volume) {
-            let copied = from_volume.store().copy(&from.key(), &to.key()).await;
+            let limits = to_volume.mount().url.copy_limits();
+            let store = from_volume.store().as_ref();
+            let copied = worldhost_store::copy_object(
+                store,
+                from.key_ref(),
+                to.key_ref(),
+                meta.size,
+                limits,
+            )
+            .await;
             if copied.is_ok() {
                 to_volume.mount().stats.wrote(0);
             }

@@ -357,7 +357,10 @@ impl Dir {
                 charge(size)?;
                 let (from_key, to_key) = (from.key_ref(), to.key_ref());
                 let store = volume.store();
-                let copied = store.copy(from_key, to_key).await;
+                let limits = volume.mount().url.copy_limits();
+                let copied =
+                    worldhost_store::copy_object(store.as_ref(), from_key, to_key, size, limits)
+                        .await;
                 copied.map_err(|e| store_error(e, from_key))?;
                 volume.mount().stats.wrote(0);
                 volume.move_live(&from, &to);
@@ -388,6 +391,7 @@ impl Dir {
                     volume.store().as_ref(),
                     from.key_ref(),
                     to.key_ref(),
+                    volume.mount().url.copy_limits(),
                 )
                 .await
                 .map_err(|error| {

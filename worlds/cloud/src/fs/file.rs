@@ -15,7 +15,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
+use object_store::{ObjectStoreExt, PutPayload};
 
 use super::ctx::WriteBudget;
 use super::error::{FsError, FsResult, spool_error, store_error};
@@ -374,8 +374,9 @@ impl OpenFile {
                     store.put(key, PutPayload::from(bytes)).await?;
                     return Ok(size);
                 }
+                // Aborted on an error, and when dropped (a run stopped by a limit).
                 let upload = store.put_multipart(key).await?;
-                let mut writer = WriteMultipart::new_with_chunk_size(upload, UPLOAD_PART_SIZE);
+                let mut writer = worldhost_store::Upload::new(upload, UPLOAD_PART_SIZE);
                 let mut offset = 0;
                 while offset < size {
                     let chunk_len = (size - offset).min(1 << 20);
