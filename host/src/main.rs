@@ -320,7 +320,7 @@ fn call(args: CallArgs) -> Result<i32> {
         limits: definition.limits().with(&args.limits.section()),
         ..RunOptions::default()
     };
-    async_runtime()?.block_on(async {
+    block_on(async {
         let host = PluginHost::new(&args.plugin, &definition, options).await?;
         match host.call(input).await? {
             CallResult::Returned(Ok(Payload::Text(text))) => {
@@ -345,7 +345,7 @@ fn call(args: CallArgs) -> Result<i32> {
                 Ok(outcome.exit_code())
             }
         }
-    })
+    })?
 }
 
 /// Prints why a guest stopped (nothing for a plain exit).
@@ -418,10 +418,10 @@ fn run(args: RunArgs) -> Result<i32> {
 
     let engine = engine(&options.limits, options.deadline)?;
     let guest = Guest::load(&engine, &wasm)?;
-    let outcome = async_runtime()?.block_on(async {
+    let outcome = block_on(async {
         let world = AnyWorld::open(&definition).await?;
         run_command(&engine, &guest, &world, &options).await
-    })?;
+    })??;
     report(&wasm, &outcome);
     Ok(outcome.exit_code())
 }
@@ -435,7 +435,7 @@ fn run_job(path: &std::path::Path, args: &RunArgs) -> Result<i32> {
         job.options.args = args.wasm_and_args.clone();
     }
     let engine = engine(&job.options.limits, job.options.deadline)?;
-    let report = async_runtime()?.block_on(job.run(&engine));
+    let report = block_on(job.run(&engine))?;
     // The same lines as `host run` prints for a trap or a limit.
     match (report.outcome, &report.error) {
         (HowItEnded::Trapped, Some(trap)) => eprintln!(
@@ -459,7 +459,7 @@ fn compose(args: ComposeArgs) -> Result<i32> {
     let composed = match (&args.job, &args.root) {
         (Some(job), _) => {
             let job = worldhost::job::Job::load(job)?;
-            async_runtime()?.block_on(job.compose_only())?
+            block_on(job.compose_only())??
         }
         (None, Some(root)) => {
             worldhost::guest::compose::compose_files(root, &args.imports, args.config.as_deref())?
@@ -480,11 +480,26 @@ fn compose(args: ComposeArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn async_runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
+/// Runs `work` on a fresh async runtime, then waits (5 s at most) for the aborts of multipart
+/// uploads that a stopped run dropped: dropping the runtime first would cancel them and leave
+/// their parts in the store.
+fn block_on<T>(work: impl std::future::Future<Output = T>) -> Result<T> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")
+        .context("cannot start the async runtime")?;
+    Ok(runtime.block_on(async {
+        let done = work.await;
+        let unfinished = worldhost_store::finish_aborts(std::time::Duration::from_secs(5)).await;
+        if unfinished > 0 {
+            tracing::warn!(
+                unfinished,
+                "multipart uploads of the stopped run could not be aborted in time: \
+                 the store keeps their parts until its lifecycle rules remove them"
+            );
+        }
+        done
+    }))
 }
 
 fn init_logging() {
