@@ -119,7 +119,8 @@ pub fn list(prefix: &str) -> Result<Vec<Entry>, Error> {
         .collect())
 }
 
-/// The whole object at `key`.
+/// The whole object at `key`; one larger than the guest's memory limit is refused (read it
+/// with [`get_range`] in parts, or as a file with `std::fs`).
 pub fn get(key: &str) -> Result<Vec<u8>, Error> {
     Ok(wit::get(key)?)
 }

@@ -248,3 +248,22 @@ fn the_embedding_api_calls_concurrently_on_fresh_instances() {
         }
     });
 }
+
+/// A blob `get` larger than the guest's memory limit could never be handed over: it is
+/// refused before the object is read, and a range within the limit is served.
+#[test]
+fn a_blob_read_larger_than_the_guests_memory_is_refused_before_it_is_read() {
+    let store = tempfile::tempdir().unwrap();
+    fs::write(store.path().join("big.bin"), vec![7u8; 20 << 20]).unwrap();
+    let mount = file_url(store.path());
+    let flags = ["--text", "--mount", mount.as_str(), "--max-memory", "16MiB"];
+    let ran = call(&flags, b"get big.bin");
+    assert_eq!(ran.code, 1, "{ran:#?}");
+    assert!(
+        ran.stderr
+            .contains("20971520 bytes is more than one read may return (16777216 bytes"),
+        "{ran:#?}"
+    );
+    fs::write(store.path().join("small.bin"), b"small").unwrap();
+    assert_eq!(call(&flags, b"get small.bin").success(), "small");
+}

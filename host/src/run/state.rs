@@ -113,6 +113,7 @@ pub async fn new_state<W: World>(
     let instance_limits = InstanceLimits {
         store_writes: limits.store_writes,
         store_objects: limits.store_objects,
+        memory: limits.memory,
     };
     let world_state = world.instance(&mut builder, instance_limits)?;
     Ok(HostState {

@@ -83,6 +83,8 @@ pub struct InstanceLimits {
     pub store_writes: u64,
     /// Objects the guest may create in stores, over the whole run.
     pub store_objects: u64,
+    /// Bytes of linear memory the guest may have (no single result can be larger).
+    pub memory: u64,
 }
 
 /// What a world needs of the store data its imports are linked against: the WASI context

@@ -71,6 +71,19 @@ impl CloudFsView<'_> {
         Ok((volume.clone(), path))
     }
 
+    /// Fails unless `size` bytes of `key` may be read whole into one result: no more than the
+    /// guest's memory limit, which a larger result could never fit in.
+    fn readable(&self, key: &str, size: u64) -> Result<(), Error> {
+        let limit = self.ctx.largest_read();
+        if size > limit {
+            return Err(Error::Io(format!(
+                "`{key}`: {size} bytes is more than one read may return ({limit} bytes, the \
+                 guest's memory limit); read it in ranges with get-range, or as a file"
+            )));
+        }
+        Ok(())
+    }
+
     fn writable_blob_path(&self, key: &str) -> Result<(Arc<Volume>, RelPath), Error> {
         let (volume, path) = self.blob_path(key)?;
         if volume.read_only() || path.is_root() {
@@ -167,11 +180,13 @@ impl Host for CloudFsView<'_> {
 
     async fn get(&mut self, key: String) -> BlobResult<Vec<u8>> {
         let (volume, path) = attempt!(self.blob_path(&key));
-        let result = async { volume.store().get(&path.key()).await?.bytes().await }.await;
-        if let Ok(bytes) = &result {
-            volume.mount().stats.read(bytes.len() as u64);
-        }
-        Ok(result.map(|bytes| bytes.to_vec()).map_err(blob_error))
+        let got = attempt!(volume.store().get(&path.key()).await.map_err(blob_error));
+        // Checked before the body is read: an object larger than the guest's memory could
+        // never be handed over, and must not be gathered in the host's.
+        attempt!(self.readable(&key, got.meta.size));
+        let bytes = attempt!(got.bytes().await.map_err(blob_error));
+        volume.mount().stats.read(bytes.len() as u64);
+        Ok(Ok(Vec::from(bytes)))
     }
 
     async fn get_range(&mut self, key: String, offset: u64, length: u64) -> BlobResult<Vec<u8>> {
@@ -181,11 +196,12 @@ impl Host for CloudFsView<'_> {
         if offset >= end {
             return Ok(Ok(Vec::new()));
         }
+        attempt!(self.readable(&key, end - offset));
         let range = volume.store().get_range(&path.key(), offset..end).await;
         if let Ok(bytes) = &range {
             volume.mount().stats.read(bytes.len() as u64);
         }
-        Ok(range.map(|bytes| bytes.to_vec()).map_err(blob_error))
+        Ok(range.map(Vec::from).map_err(blob_error))
     }
 
     async fn put(&mut self, key: String, data: Vec<u8>) -> BlobResult<()> {

@@ -88,6 +88,7 @@ impl World for CloudWorld {
     fn instance(&self, _: &mut WasiCtxBuilder, limits: InstanceLimits) -> Result<CloudFsCtx> {
         let mut ctx = CloudFsCtx::with_volumes(self.volumes.clone());
         ctx.set_store_limits(limits.store_writes, limits.store_objects);
+        ctx.set_largest_read(limits.memory);
         Ok(ctx)
     }
 

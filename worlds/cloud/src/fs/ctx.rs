@@ -22,6 +22,8 @@ pub struct FsCtx {
     write_budget: Arc<WriteBudget>,
     /// Host memory the run's file buffers may hold together.
     buffer_memory: Arc<BufferMemory>,
+    /// The most one whole read (a blob `get`) may return: the guest's memory limit.
+    largest_read: u64,
     /// Files whose handle was closed while a stream on them was still open: kept alive
     /// so what the stream writes after is committed at exit too.
     closed_with_streams: Vec<Arc<OpenFile>>,
@@ -54,6 +56,7 @@ impl FsCtx {
             volumes,
             write_budget: Arc::new(WriteBudget::new(u64::MAX)),
             buffer_memory: Arc::default(),
+            largest_read: u64::MAX,
             closed_with_streams: Vec::new(),
         }
     }
@@ -84,6 +87,17 @@ impl FsCtx {
     /// (new files, directories, blob puts and copies), over the whole run.
     pub fn set_store_limits(&mut self, bytes: u64, objects: u64) {
         self.write_budget = Arc::new(WriteBudget::with_objects(bytes, objects));
+    }
+
+    /// Bounds what one whole read (a blob `get` or `get-range`) may return: a result larger
+    /// than the guest's memory could never be handed over, so it is never gathered.
+    pub fn set_largest_read(&mut self, bytes: u64) {
+        self.largest_read = bytes;
+    }
+
+    /// The most one whole read may return.
+    pub fn largest_read(&self) -> u64 {
+        self.largest_read
     }
 
     /// The host memory the run's file buffers hold, and may.
