@@ -13,7 +13,7 @@
 //! | stderr | 16 MiB | a counting stream; the guest's log lines the host prints count too | 125 |
 //! | handles | 10,000 open at once | the run's resource table refuses the one past it (files, directories, streams, pollables, sockets, directory listings: everything a guest holds a handle to, each host memory) and stops the run | 115 |
 //! | objects created in stores | 100,000 | the cloud filesystem's budget counts new files, directory markers, blob puts and copies; past it that creation fails with the WASI error `quota` (blob calls: `io` saying so) and the guest goes on | none: the run is not stopped |
-//! | bytes written to stores | 16 GiB | the cloud filesystem's write budget: file writes and growth, blob puts, and the bytes a blob copy or a rename copies (counted before the copy) | 120 |
+//! | bytes written to stores | 16 GiB | the cloud filesystem's write budget: file writes and growth, the rest of a file an upload sends again after a write in place (counted before the upload), blob puts, and the bytes a blob copy or a rename copies (counted before the copy) | 120 |
 //!
 //! A run that hits a limit stops at once with one line naming the limit and its value, and
 //! the exit code above (distinct from the guest's own codes 0 and 1, a trap's 134, and the

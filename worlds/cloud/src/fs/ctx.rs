@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use super::dir::Dir;
-use super::file::OpenFile;
+use super::file::{CommitFailed, OpenFile};
 use super::handle::File;
 use super::held::BufferMemory;
 use super::volume::Volume;
@@ -132,14 +132,18 @@ impl FsCtx {
         }
         for file in idle.into_iter().chain([open]) {
             let closing = Arc::strong_count(&file) == 1;
-            file.commit_or_say_why(closing).await.map_err(|why| {
-                wasmtime::format_err!(
-                    "closing `{}` failed: its content could not be stored in `{}` ({why}); \
-                     the stored object is unchanged",
-                    file.path(),
-                    file.volume().url(),
-                )
-            })?;
+            match file.commit_or_say_why(closing).await {
+                Ok(()) => {}
+                Err(CommitFailed::Stopped(limit)) => return Err(limit),
+                Err(CommitFailed::Store(why)) => {
+                    return Err(wasmtime::format_err!(
+                        "closing `{}` failed: its content could not be stored in `{}` ({why}); \
+                         the stored object is unchanged",
+                        file.path(),
+                        file.volume().url(),
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -157,7 +161,11 @@ impl FsCtx {
             .collect();
         self.closed_with_streams.clear();
         for file in open {
-            if let Err(why) = file.commit_or_say_why(true).await {
+            if let Err(failed) = file.commit_or_say_why(true).await {
+                let why = match failed {
+                    CommitFailed::Stopped(limit) => limit.to_string(),
+                    CommitFailed::Store(why) => why,
+                };
                 failures.push(format!(
                     "`{}` in `{}` ({why})",
                     file.path(),

@@ -44,6 +44,14 @@ pub struct OpenFile {
     state: tokio::sync::Mutex<FileState>,
 }
 
+/// Why a commit on close or at exit failed.
+pub(super) enum CommitFailed {
+    /// A limit of the run: it stops the run as that limit.
+    Stopped(wasmtime::Error),
+    /// The store refused or failed: its message.
+    Store(String),
+}
+
 /// Where an open file is in the namespace.
 #[derive(Debug, Clone)]
 enum Link {
@@ -63,6 +71,9 @@ pub(super) struct FileState {
     pub spool: Option<Spool>,
     /// Whether the spool holds content the store has not got yet.
     pub dirty: bool,
+    /// Bytes counted against the write budget since the last commit: a commit that uploads
+    /// more (the whole object, after a one-byte write) counts the rest then.
+    pub charged: u64,
     /// The last commit's failure, reported again by flush so it is never lost silently.
     pub failed: Option<String>,
     /// On a local-directory store, the stored file opened for reading.
@@ -201,7 +212,9 @@ impl OpenFile {
         // The bytes written, and the zeros of any gap they leave past the end, count.
         // Checked: a hostile offset near 2^64 must not wrap the charge back to nothing.
         let gap = offset.saturating_sub(state.size());
-        self.charge((data.len() as u64).saturating_add(gap))?;
+        let bytes = (data.len() as u64).saturating_add(gap);
+        self.charge(bytes)?;
+        state.charged = state.charged.saturating_add(bytes);
         let spool = state
             .spool
             .as_mut()
@@ -236,10 +249,16 @@ impl OpenFile {
         if !state.dirty {
             return Ok(());
         }
+        // An upload writes the whole file: what the writes since the last commit did not count
+        // (the unchanged rest of a file patched in place) counts now, before it is sent.
+        let uploading = state.size();
+        self.charge(uploading.saturating_sub(state.charged))?;
+        state.charged = state.charged.max(uploading);
         let result = self.upload(&path, state, closing, durable).await;
         match &result {
             Ok(size) => {
                 state.dirty = false;
+                state.charged = 0;
                 state.stored_size = Some(*size);
                 state.failed = None;
                 self.volume.mount().stats.wrote(*size);
@@ -487,14 +506,18 @@ impl OpenFile {
 
     /// Uploads new content; with `closing`, nothing will write to the file again. On
     /// failure, says why (the store's message).
-    pub(super) async fn commit_or_say_why(&self, closing: bool) -> Result<(), String> {
+    pub(super) async fn commit_or_say_why(&self, closing: bool) -> Result<(), CommitFailed> {
         let mut state = self.state.lock().await;
         match self.commit(&mut state, closing, false).await {
             Ok(()) => Ok(()),
-            Err(_) => Err(state
-                .failed
-                .clone()
-                .unwrap_or_else(|| "unknown error".to_owned())),
+            // A limit (the store-write budget) stops the run as itself.
+            Err(FsError::Trap(error)) => Err(CommitFailed::Stopped(error)),
+            Err(FsError::Code(_)) => Err(CommitFailed::Store(
+                state
+                    .failed
+                    .clone()
+                    .unwrap_or_else(|| "unknown error".to_owned()),
+            )),
         }
     }
 
@@ -507,7 +530,9 @@ impl OpenFile {
     /// Shrinks or extends (with zeros) to `size`, counting growth against the write budget.
     pub(super) async fn set_size(&self, size: u64) -> FsResult<()> {
         let mut state = self.state.lock().await;
-        self.charge(size.saturating_sub(state.size()))?;
+        let growth = size.saturating_sub(state.size());
+        self.charge(growth)?;
+        state.charged = state.charged.saturating_add(growth);
         if size == state.size() && state.spool.is_none() {
             // Nothing changes (POSIX still updates the time; the store's object stays).
             return Ok(());

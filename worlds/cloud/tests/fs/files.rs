@@ -167,6 +167,33 @@ async fn the_write_limit_stops_the_run() {
 }
 
 #[tokio::test]
+async fn a_small_write_to_a_large_file_counts_the_whole_upload() {
+    for backend in BACKENDS {
+        let mut fs = Fs::new(backend);
+        fs.put("big", &[1u8; 80]).await;
+        fs.ctx.set_write_limit(100);
+        let patch = OpenOptions {
+            write: true,
+            ..OpenOptions::default()
+        };
+        // One byte written, but the commit uploads all 80: 80 are counted.
+        let file = file_of(fs.open("big", patch).await.unwrap());
+        file.write(b"x", 0).await.unwrap();
+        fs.ctx.close(file).await.unwrap();
+        // The next such patch would upload 80 more: past the limit, the run stops, and the
+        // stored object is unchanged.
+        let file = file_of(fs.open("big", patch).await.unwrap());
+        file.write(b"y", 1).await.unwrap();
+        let stopped = fs.ctx.close(file).await.unwrap_err();
+        assert!(
+            stopped.downcast_ref::<WriteLimitExceeded>().is_some(),
+            "{backend:?}: {stopped}"
+        );
+        assert_eq!(&fs.stored("big").await.unwrap()[..2], b"x\x01");
+    }
+}
+
+#[tokio::test]
 async fn files_left_open_are_committed_at_exit() {
     for backend in BACKENDS {
         let mut fs = Fs::new(backend);
