@@ -127,39 +127,19 @@ impl Volume {
     /// `to` (after a rename); what `to` held is unlinked first.
     pub(super) fn move_live(&self, from: &RelPath, to: &RelPath) {
         let mut live = self.live_files();
-        let replaced: Vec<RelPath> = live.keys().filter(|p| p.starts_with(to)).cloned().collect();
-        for path in replaced {
-            if let Some(file) = live.remove(&path).and_then(|file| file.upgrade()) {
+        for replaced in rebase_entries(&mut live, from, to) {
+            if let Some(file) = replaced.upgrade() {
                 file.unlink();
             }
         }
-        let moving: Vec<RelPath> = live
-            .keys()
-            .filter(|p| p.starts_with(from))
-            .cloned()
-            .collect();
-        for path in moving {
-            if let Some(file) = live.remove(&path) {
-                let new_path = path.rebase(from, to);
-                if let Some(open) = file.upgrade() {
-                    open.moved_to(new_path.clone());
-                }
-                live.insert(new_path, file);
+        // Everything at or below `to` now is what moved there.
+        for (path, file) in live.iter().filter(|(path, _)| path.starts_with(to)) {
+            if let Some(open) = file.upgrade() {
+                open.moved_to(path.clone());
             }
         }
         drop(live);
-        let mut times = self.set_times();
-        times.retain(|path, _| !path.starts_with(to));
-        let moving: Vec<RelPath> = times
-            .keys()
-            .filter(|p| p.starts_with(from))
-            .cloned()
-            .collect();
-        for path in moving {
-            if let Some(time) = times.remove(&path) {
-                times.insert(path.rebase(from, to), time);
-            }
-        }
+        rebase_entries(&mut self.set_times(), from, to);
     }
 
     /// Whether a live file lies below the directory `path`.
@@ -422,4 +402,26 @@ impl Volume {
             upper: hash(1),
         }
     }
+}
+
+/// Moves the entries of `map` at `from` or below it to the same place under `to`, after taking
+/// out (and returning) what was at `to` or below it: a rename's effect on what a run keeps
+/// by path.
+fn rebase_entries<V>(map: &mut HashMap<RelPath, V>, from: &RelPath, to: &RelPath) -> Vec<V> {
+    let at_target: Vec<RelPath> = map.keys().filter(|p| p.starts_with(to)).cloned().collect();
+    let replaced = at_target
+        .iter()
+        .filter_map(|path| map.remove(path))
+        .collect();
+    let moving: Vec<RelPath> = map
+        .keys()
+        .filter(|p| p.starts_with(from))
+        .cloned()
+        .collect();
+    for path in moving {
+        if let Some(value) = map.remove(&path) {
+            map.insert(path.rebase(from, to), value);
+        }
+    }
+    replaced
 }
