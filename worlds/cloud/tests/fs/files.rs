@@ -3,7 +3,7 @@
 
 use worldhost_world_cloud::WriteLimitExceeded;
 use worldhost_world_cloud::fs::ErrorCode::*;
-use worldhost_world_cloud::fs::{FsError, Kind, MAX_READ, OpenOptions};
+use worldhost_world_cloud::fs::{FsError, Kind, MAX_READ};
 
 use crate::support::*;
 
@@ -17,17 +17,7 @@ async fn handles_check_the_access_they_were_opened_with() {
         assert_eq!(err(reader.set_size(0).await), Invalid);
         assert!(reader.writer().await.unwrap().is_none());
         assert!(reader.reader().is_some());
-        let writer = file_of(
-            fs.open(
-                "f",
-                OpenOptions {
-                    write: true,
-                    ..OpenOptions::default()
-                },
-            )
-            .await
-            .unwrap(),
-        );
+        let writer = file_of(fs.open("f", write_only()).await.unwrap());
         assert_eq!(err(writer.read(10, 0).await), BadDescriptor);
         assert!(writer.reader().is_none());
         assert!(writer.writer().await.unwrap().is_some());
@@ -61,18 +51,7 @@ async fn writes_are_staged_until_sync_or_close() {
     for backend in BACKENDS {
         let mut fs = Fs::new(backend);
         fs.write_file("f", b"old content").await.unwrap();
-        let writer = file_of(
-            fs.open(
-                "f",
-                OpenOptions {
-                    read: true,
-                    write: true,
-                    ..OpenOptions::default()
-                },
-            )
-            .await
-            .unwrap(),
-        );
+        let writer = file_of(fs.open("f", read_write()).await.unwrap());
         // Writing into an existing file keeps the rest of it.
         assert_eq!(writer.write(b"NEW", 0).await.unwrap(), 3);
         assert_eq!(&writer.read(100, 0).await.unwrap().0[..], b"NEW content");
@@ -101,17 +80,7 @@ async fn set_size_shrinks_and_extends_with_zeros() {
         file.set_size(3).await.unwrap();
         fs.ctx.close(file).await.unwrap();
         assert_eq!(fs.read_file("f").await.unwrap(), b"\0ab");
-        let file = file_of(
-            fs.open(
-                "f",
-                OpenOptions {
-                    write: true,
-                    ..OpenOptions::default()
-                },
-            )
-            .await
-            .unwrap(),
-        );
+        let file = file_of(fs.open("f", write_only()).await.unwrap());
         file.set_size(5).await.unwrap();
         fs.ctx.close(file).await.unwrap();
         assert_eq!(fs.read_file("f").await.unwrap(), b"\0ab\0\0");
@@ -172,10 +141,7 @@ async fn a_small_write_to_a_large_file_counts_the_whole_upload() {
         let mut fs = Fs::new(backend);
         fs.put("big", &[1u8; 80]).await;
         fs.ctx.set_write_limit(100);
-        let patch = OpenOptions {
-            write: true,
-            ..OpenOptions::default()
-        };
+        let patch = write_only();
         // One byte written, but the commit uploads all 80: 80 are counted.
         let file = file_of(fs.open("big", patch).await.unwrap());
         file.write(b"x", 0).await.unwrap();

@@ -10,14 +10,6 @@ use worldhost_world_cloud::fs::{Handle, Kind, OpenOptions};
 
 use crate::support::*;
 
-fn read_write() -> OpenOptions {
-    OpenOptions {
-        read: true,
-        write: true,
-        ..OpenOptions::default()
-    }
-}
-
 #[tokio::test]
 async fn a_created_file_can_be_stated_listed_and_reopened_before_it_is_closed() {
     for backend in BACKENDS {

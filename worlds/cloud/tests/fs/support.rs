@@ -218,6 +218,22 @@ pub fn read_only() -> OpenOptions {
     }
 }
 
+/// Opens an existing file for writing only (no create, no truncate).
+pub fn write_only() -> OpenOptions {
+    OpenOptions {
+        write: true,
+        ..OpenOptions::default()
+    }
+}
+
+/// Opens an existing file for reading and writing (no create, no truncate).
+pub fn read_write() -> OpenOptions {
+    OpenOptions {
+        read: true,
+        ..write_only()
+    }
+}
+
 pub fn create_write() -> OpenOptions {
     OpenOptions {
         create: true,
