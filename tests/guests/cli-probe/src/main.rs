@@ -96,7 +96,7 @@ fn main() {
             drop(open);
             println!("hoarded {files} files of {mib} MiB");
         }
-                // Grows a new file to SIZE bytes without writing them.
+        // Grows a new file to SIZE bytes without writing them.
         "grow" => {
             let size: u64 = arg(rest, 1).parse().unwrap_or_else(|e| fail(&e));
             let file = std::fs::File::create(arg(rest, 0)).unwrap_or_else(|e| fail(&e));
@@ -196,7 +196,8 @@ fn symlink_path(target: &str, link: &str) -> std::io::Result<()> {
         fn symlink(target: *const std::ffi::c_char, link: *const std::ffi::c_char) -> i32;
     }
     let c_string = |text: &str| {
-        std::ffi::CString::new(text).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+        std::ffi::CString::new(text)
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
     };
     let (target, link) = (c_string(target)?, c_string(link)?);
     // SAFETY: both are NUL-terminated strings that outlive the call.

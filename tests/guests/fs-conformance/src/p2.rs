@@ -358,6 +358,25 @@ fn odd_paths(dir: &Descriptor) {
         );
         check(&format!("p2-path-{case}-set-times-at"), ok(times));
     }
+    // A timestamp past what a host clock holds: refused (`overflow`), never a host panic.
+    for (case, seconds, nanoseconds) in [
+        ("max-seconds", u64::MAX, 0),
+        ("max-seconds-and-nanoseconds", u64::MAX, u32::MAX),
+    ] {
+        let far = wasip2::filesystem::types::NewTimestamp::Timestamp(
+            wasip2::clocks::wall_clock::Datetime {
+                seconds,
+                nanoseconds,
+            },
+        );
+        let times = dir.set_times_at(
+            PathFlags::empty(),
+            "p2-b.txt",
+            wasip2::filesystem::types::NewTimestamp::NoChange,
+            far,
+        );
+        check(&format!("p2-set-times-{case}"), ok(times));
+    }
     check(
         "p2-path-rename-kept",
         show(dir.stat_at(PathFlags::empty(), "p2-b.txt"), |stat| {
