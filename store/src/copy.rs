@@ -92,6 +92,48 @@ pub async fn copy_object(
     }
 }
 
+/// Copies the object at `from` in `from_store` (of `size` bytes, as a head gave it) to `to` in
+/// another store, replacing what is there: no server can copy between two stores, so the bytes
+/// stream through the host, one ranged GET of a part at a time, as [`copy_object`]'s large
+/// copies do; host memory stays at a few parts whatever the size. An object of one part or
+/// less is sent with one PUT; a larger one goes up as a multipart upload, aborted on any error
+/// and if this future is dropped.
+pub async fn copy_across(
+    from_store: &dyn ObjectStore,
+    from: &Key,
+    to_store: &dyn ObjectStore,
+    to: &Key,
+    size: u64,
+    limits: CopyLimits,
+) -> object_store::Result<()> {
+    if limits.part_size == 0 {
+        return Err(copy_error("the copy part size is zero".into()));
+    }
+    let part = limits.part_size_for(size);
+    if size <= part {
+        // Should the object have grown past one part meanwhile, it is refused before its
+        // body is read rather than buffered.
+        let got = from_store.get(from).await?;
+        if got.meta.size > part {
+            return Err(copy_error(format!(
+                "`{from}` grew past {part} bytes while being copied"
+            )));
+        }
+        let bytes = got.bytes().await?;
+        return to_store.put(to, bytes.into()).await.map(|_| ());
+    }
+    let part_len = usize::try_from(part)
+        .map_err(|_| copy_error(format!("a part of {part} bytes does not fit in memory")))?;
+    let mut upload = Upload::new(to_store.put_multipart(to).await?, part_len);
+    match stream_parts(from_store, from, size, part, &mut upload).await {
+        Ok(()) => upload.finish().await.map(|_| ()),
+        Err(error) => {
+            let _ = upload.abort().await;
+            Err(error)
+        }
+    }
+}
+
 /// Reads the object at `from` in ranged GETs of `part` bytes into `upload`.
 async fn stream_parts(
     store: &dyn ObjectStore,

@@ -167,6 +167,38 @@ fn blob_copy_command_runs_in_the_cloud_world() {
     assert!(ran.stderr.contains("no blob at missing.txt"), "{ran:#?}");
 }
 
+/// A copy between two mounts streams through the host a part at a time: an object larger than
+/// the guest's memory limit (which a whole read could never return) is copied whole.
+#[test]
+fn a_blob_copy_across_mounts_streams_objects_past_the_memory_limit() {
+    let (inputs, outputs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let data: Vec<u8> = (0..(20u32 << 20) + 5).map(|i| (i % 251) as u8).collect();
+    fs::write(inputs.path().join("big.bin"), &data).unwrap();
+    let mut command = host();
+    command
+        .args([
+            "run",
+            "--world",
+            "cloud",
+            "--max-memory",
+            "16MiB",
+            "--mount",
+        ])
+        .arg(file_url(inputs.path()))
+        .arg("--mount")
+        .arg(format!("{}::out", file_url(outputs.path())))
+        .arg(blob_copy())
+        .args(["big.bin", "out/copied.bin"]);
+    let ran = run_logged(command, "");
+    assert_eq!(
+        ran.success(),
+        format!("copied big.bin to out/copied.bin ({} bytes)\n", data.len()),
+        "{ran:#?}"
+    );
+    let copied = fs::read(outputs.path().join("copied.bin")).unwrap();
+    assert!(copied == data, "the copy differs ({} bytes)", copied.len());
+}
+
 #[test]
 fn sdk_commands_export_no_handler_and_plugins_no_run() {
     // Using the SDK's imports does not make a command export the plugin handler, and a

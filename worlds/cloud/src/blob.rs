@@ -152,19 +152,17 @@ impl Host for CloudFsView<'_> {
     async fn list(&mut self, prefix: String) -> BlobResult<Vec<Entry>> {
         let (volume, path) = attempt!(self.blob_path(&prefix));
         let key_prefix = path.dir_prefix();
-        let listed: Vec<_> = attempt!(
-            volume
-                .store()
-                .list(key_prefix.as_ref())
-                .try_collect()
-                .await
-                .map_err(blob_error)
-        );
         let shown = guest_prefix(&volume.mount().guest);
-        let mut entries: Vec<Entry> = listed
-            .into_iter()
-            .filter(|meta| !meta.location.parts().any(|part| is_reserved(part.as_ref())))
-            .map(|meta| Entry {
+        // What the listing will take in the guest's memory (each entry's key, plus its
+        // pointer, length and size), checked as it grows: a listing the guest could never
+        // take must not be gathered in the host's memory either.
+        let (mut entries, mut bytes, limit) = (Vec::new(), 0u64, self.ctx.largest_read());
+        let mut listing = volume.store().list(key_prefix.as_ref());
+        while let Some(meta) = attempt!(listing.try_next().await.map_err(blob_error)) {
+            if meta.location.parts().any(|part| is_reserved(part.as_ref())) {
+                continue;
+            }
+            let entry = Entry {
                 // A guest path, as `blob_path` resolves it: `/` already ends in a slash.
                 key: match shown {
                     "" => meta.location.to_string(),
@@ -172,8 +170,16 @@ impl Host for CloudFsView<'_> {
                     _ => format!("{shown}/{}", meta.location),
                 },
                 size: meta.size,
-            })
-            .collect();
+            };
+            bytes = bytes.saturating_add(entry.key.len() as u64 + 16);
+            if bytes > limit {
+                return Ok(Err(Error::Io(format!(
+                    "the listing of `{prefix}` is larger than one call may return ({limit} \
+                     bytes, the guest's memory limit); list narrower prefixes"
+                ))));
+            }
+            entries.push(entry);
+        }
         entries.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(Ok(entries))
     }
@@ -255,9 +261,21 @@ impl Host for CloudFsView<'_> {
             }
             return Ok(copied.map_err(blob_error));
         }
-        // Across mounts: read whole, then put (already counted).
-        let data = attempt!(self.get(source).await?);
-        put_charged(&to_volume, &to, data).await
+        // Across mounts the bytes stream through the host, a part at a time (already counted).
+        let copied = worldhost_store::copy_across(
+            from_volume.store().as_ref(),
+            from.key_ref(),
+            to_volume.store().as_ref(),
+            to.key_ref(),
+            meta.size,
+            to_volume.mount().url.copy_limits(),
+        )
+        .await;
+        if copied.is_ok() {
+            from_volume.mount().stats.read(meta.size);
+            to_volume.mount().stats.wrote(meta.size);
+        }
+        Ok(copied.map_err(blob_error))
     }
 
     async fn metadata(&mut self, key: String) -> BlobResult<ObjectMetadata> {
