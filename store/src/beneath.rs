@@ -238,9 +238,37 @@ impl LocalRoot {
         key: &str,
         mut each: impl FnMut(&OsStr, EntryKind) -> bool,
     ) -> io::Result<()> {
+        let mut entries = self.open_dir(key)?;
+        while let Some((name, kind)) = entries.next_entry()? {
+            if !each(&name, kind) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The directory `key`, open for reading its entries a few at a time.
+    pub fn open_dir(&self, key: &str) -> io::Result<LocalDir> {
         let dir = self.open_at(key, OFlags::RDONLY | OFlags::DIRECTORY)?;
-        let mut entries = rustix::fs::Dir::read_from(&dir)?;
-        while let Some(entry) = entries.read() {
+        Ok(LocalDir {
+            entries: rustix::fs::Dir::read_from(&dir)?,
+            dir,
+        })
+    }
+}
+
+/// An open directory of a local store ([`LocalRoot::open_dir`]), read an entry at a time:
+/// holding it costs one descriptor and one buffer, however large the directory.
+pub struct LocalDir {
+    dir: rustix::fd::OwnedFd,
+    entries: rustix::fs::Dir,
+}
+
+impl LocalDir {
+    /// The next entry's name and kind (links are [`EntryKind::Other`], never followed), `.`
+    /// and `..` skipped; `None` at the end.
+    pub fn next_entry(&mut self) -> io::Result<Option<(std::ffi::OsString, EntryKind)>> {
+        while let Some(entry) = self.entries.read() {
             let entry = entry?;
             let name = OsStr::from_bytes(entry.file_name().to_bytes());
             if name == "." || name == ".." {
@@ -249,7 +277,8 @@ impl LocalRoot {
             let mut kind = entry.file_type();
             if kind == FileType::Unknown {
                 // Some filesystems do not say in the listing: ask, not following it.
-                let stat = rustix::fs::statat(&dir, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW)?;
+                let stat =
+                    rustix::fs::statat(&self.dir, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW)?;
                 kind = FileType::from_raw_mode(stat.st_mode);
             }
             let kind = match kind {
@@ -257,11 +286,15 @@ impl LocalRoot {
                 FileType::Directory => EntryKind::Dir,
                 _ => EntryKind::Other,
             };
-            if !each(name, kind) {
-                break;
-            }
+            return Ok(Some((name.to_owned(), kind)));
         }
-        Ok(())
+        Ok(None)
+    }
+}
+
+impl fmt::Debug for LocalDir {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalDir").field("dir", &self.dir).finish()
     }
 }
 

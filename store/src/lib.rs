@@ -5,7 +5,7 @@
 //! - [`LocalRoot`], [`BeneathStore`]: local-directory stores, which never follow a link.
 //! - [`Mount`]: a store opened for a guest path, with its byte and object counts.
 //! - [`names`]: the object names the host keeps for itself.
-//! - [`copy_object`]: copying one object whatever its size; [`Upload`]: a multipart upload
+//! - [`copy_object`]: copying one object whatever its size ([`copy_across`]: between two stores); [`Upload`]: a multipart upload
 //!   aborted when dropped.
 //! - [`move_prefix`]: the one way a group of objects moves (directory renames, publishing).
 //! - [`WriteBudget`]: the bytes a run may write to stores, across its mounts.
@@ -24,11 +24,13 @@ mod prefix;
 mod staging;
 mod url;
 
-pub use beneath::{BeneathStore, EntryKind, LocalRoot, crosses_link, names_nothing};
+pub use beneath::{BeneathStore, EntryKind, LocalDir, LocalRoot, crosses_link, names_nothing};
 pub use budget::{ObjectLimitExceeded, WriteBudget, WriteLimitExceeded};
-pub use copy::{COPY_PART_SIZE, CopyLimits, SINGLE_COPY_LIMIT, Upload, copy_object, finish_aborts};
+pub use copy::{
+    COPY_PART_SIZE, CopyLimits, SINGLE_COPY_LIMIT, Upload, copy_across, copy_object, finish_aborts,
+};
 pub use default_store::default_store_dir;
-pub use mount::{Mount, MountSpec, MountStats};
+pub use mount::{LIST_PAGE, ListPage, Mount, MountSpec, MountStats};
 pub use prefix::{MoveError, is_placeholder, move_prefix};
 pub use staging::StagedOutput;
 pub use url::{StoreKind, StoreUrl};

@@ -14,9 +14,11 @@ use object_store::aws::AmazonS3Builder;
 use object_store::azure::MicrosoftAzureBuilder;
 use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::http::HttpBuilder;
+use object_store::list::{PaginatedListOptions, PaginatedListStore};
 use object_store::memory::InMemory;
+use object_store::path::Path as Key;
 use object_store::prefix::PrefixStore;
-use object_store::{ClientOptions, ObjectStore, RetryConfig};
+use object_store::{ClientOptions, ListResult, ObjectStore, RetryConfig};
 
 use crate::beneath::{BeneathStore, LocalRoot};
 use crate::url::{StoreKind, StoreUrl};
@@ -47,7 +49,31 @@ pub struct Mount {
     pub local_root: Option<LocalRoot>,
     /// What the guest has moved through this mount, for run reports.
     pub stats: MountStats,
+    /// For cloud stores, the store beneath `store` that lists one page at a time, and the
+    /// prefix `store` adds to keys: a directory listing then holds one page, not the whole
+    /// directory (see [`Mount::list_dir_page`]).
+    pager: Option<Pager>,
 }
+
+/// A cloud store's paginated listing, below the mount's prefix.
+#[derive(Clone)]
+struct Pager {
+    store: Arc<dyn PaginatedListStore>,
+    /// The mount's prefix in the bucket (empty for none), without a trailing `/`.
+    prefix: Key,
+}
+
+/// One page of a directory listing ([`Mount::list_dir_page`]).
+#[derive(Debug)]
+pub struct ListPage {
+    /// The page's objects and subdirectories, keys relative to the mount.
+    pub listed: ListResult,
+    /// Where the next page starts: `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// Entries per page of a directory listing: S3's own default and maximum.
+pub const LIST_PAGE: usize = 1000;
 
 /// Bytes and objects the guest moved through one mount: reads of stored objects (not of its
 /// own unclosed writes), and objects stored by closing or syncing a file, a blob `put` or
@@ -112,6 +138,18 @@ impl Mount {
             }
         };
         let mut local_root = None;
+        let mut pager = None;
+        // A cloud store serves the mount through its prefix, and pages listings itself.
+        let mut cloud = |store: Arc<dyn ObjectStore>,
+                         paged: Arc<dyn PaginatedListStore>,
+                         prefix: &str|
+         -> Arc<dyn ObjectStore> {
+            pager = Some(Pager {
+                store: paged,
+                prefix: Key::from(prefix),
+            });
+            with_prefix(store, prefix)
+        };
         let store: Arc<dyn ObjectStore> = match spec.url.kind() {
             StoreKind::Memory => Arc::new(InMemory::new()),
             StoreKind::Local(dir) => {
@@ -122,36 +160,36 @@ impl Mount {
                 local_root = Some(root);
                 Arc::new(store)
             }
-            StoreKind::S3 { bucket, prefix } => with_prefix(
-                Arc::new(
+            StoreKind::S3 { bucket, prefix } => {
+                let store = Arc::new(
                     AmazonS3Builder::from_env()
                         .with_bucket_name(bucket)
                         .with_retry(retry_config())
                         .build()
                         .with_context(context)?,
-                ),
-                prefix,
-            ),
-            StoreKind::Gcs { bucket, prefix } => with_prefix(
-                Arc::new(
+                );
+                cloud(store.clone(), store, prefix)
+            }
+            StoreKind::Gcs { bucket, prefix } => {
+                let store = Arc::new(
                     GoogleCloudStorageBuilder::from_env()
                         .with_bucket_name(bucket)
                         .with_retry(retry_config())
                         .build()
                         .with_context(context)?,
-                ),
-                prefix,
-            ),
-            StoreKind::Azure { container, prefix } => with_prefix(
-                Arc::new(
+                );
+                cloud(store.clone(), store, prefix)
+            }
+            StoreKind::Azure { container, prefix } => {
+                let store = Arc::new(
                     MicrosoftAzureBuilder::from_env()
                         .with_container_name(container)
                         .with_retry(retry_config())
                         .build()
                         .with_context(context)?,
-                ),
-                prefix,
-            ),
+                );
+                cloud(store.clone(), store, prefix)
+            }
             StoreKind::Http => {
                 if !spec.read_only {
                     bail!(
@@ -179,6 +217,54 @@ impl Mount {
             store,
             local_root,
             stats: MountStats::default(),
+            pager,
+        })
+    }
+
+    /// One page of the directory `dir`'s listing (the mount's root for `None`): at most
+    /// [`LIST_PAGE`] objects and subdirectories, from where `token` (the last page's `next`)
+    /// says. A cloud store lists one page per request; other stores list the directory whole,
+    /// in one page (a local store's listings go through [`LocalRoot`] instead).
+    pub async fn list_dir_page(
+        &self,
+        dir: Option<&Key>,
+        token: Option<String>,
+    ) -> object_store::Result<ListPage> {
+        let Some(pager) = &self.pager else {
+            let listed = self.store.list_with_delimiter(dir).await?;
+            return Ok(ListPage { listed, next: None });
+        };
+        // The store lists keys of the bucket: the mount's prefix and the directory, each
+        // ending in `/` (a paginated listing adds none).
+        let parts = pager
+            .prefix
+            .parts()
+            .chain(dir.into_iter().flat_map(|dir| dir.parts()));
+        let full = Key::from_iter(parts);
+        let prefix = (!full.as_ref().is_empty()).then(|| format!("{full}/"));
+        let options = PaginatedListOptions {
+            delimiter: Some("/".into()),
+            max_keys: Some(LIST_PAGE),
+            page_token: token,
+            ..Default::default()
+        };
+        let page = pager
+            .store
+            .list_paginated(prefix.as_deref(), options)
+            .await?;
+        // Keys come back whole: the mount's prefix goes, as the prefix store's listings do.
+        let strip = |key: Key| {
+            let relative = key.prefix_match(&pager.prefix).map(Key::from_iter);
+            relative.unwrap_or(key)
+        };
+        let mut listed = page.result;
+        listed.common_prefixes = listed.common_prefixes.into_iter().map(strip).collect();
+        for meta in &mut listed.objects {
+            meta.location = strip(std::mem::take(&mut meta.location));
+        }
+        Ok(ListPage {
+            listed,
+            next: page.page_token,
         })
     }
 
@@ -211,6 +297,10 @@ impl Mount {
             in_memory: self.in_memory,
             local_root: self.local_root.as_ref().map(|root| root.below(prefix)),
             stats: MountStats::default(),
+            pager: self.pager.as_ref().map(|pager| Pager {
+                store: pager.store.clone(),
+                prefix: Key::from_iter(pager.prefix.parts().chain(Key::from(prefix).parts())),
+            }),
         }
     }
 }

@@ -268,6 +268,30 @@ per_backend! {
 }
 
 per_backend! {
+    /// A directory of more objects than one listing request returns (1,000) is listed a page
+    /// at a time, each page's keys below the mount's prefix: every entry once, nothing from
+    /// beside the directory.
+    reads fn a_directory_larger_than_a_page_lists_whole(backend: Backend) {
+        const FILES: usize = 1_010;
+        let server = StoreServer::start(backend);
+        let objects = server.objects();
+        for i in 0..FILES {
+            objects.put(&format!("in/many/f{i:04}"), "x");
+        }
+        for key in ["in/many/sub/inner", "in/manyx", "in/many.txt"] {
+            objects.put(key, "x");
+        }
+        let mount = [format!("{}::data:ro", server.url("in"))];
+        let listed = cloud_probe(&mount, &["ls", "data/many"], |command| {
+            server.set_env(command);
+        });
+        let mut expected: Vec<String> = (0..FILES).map(|i| format!("f{i:04}\n")).collect();
+        expected.push("sub\n".to_owned());
+        assert_eq!(listed.success(), expected.concat());
+    }
+}
+
+per_backend! {
     /// A bucket mounted read-only: the guest lists and reads what another tool stored there,
     /// nothing outside the mount's prefix shows, a missing file is "no such file", and a
     /// write is refused. (The one cloud world test GCS runs whole: see `Backend::takes_writes`.)

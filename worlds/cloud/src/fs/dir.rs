@@ -13,10 +13,12 @@ use super::ctx::WriteBudget;
 use super::error::{ErrorCode, FsError, FsResult, store_error};
 use super::file::{FileState, OpenFile};
 use super::handle::{File, Handle};
-use super::path::{DIR_MARKER, RelPath, is_host_name, is_reserved};
+use super::held::BufferMemory;
+use super::listing::Listing;
+use super::path::{DIR_MARKER, RelPath, is_host_name};
 use super::spool::Spool;
 use super::volume::{Entry, Volume};
-use super::{DirEntry, Kind, MetadataHash, OpenOptions, Stat, local};
+use super::{DirEntry, MetadataHash, OpenOptions, Stat, local};
 
 /// A directory handle: a volume and a directory's path in it (which may not exist any more).
 /// Cheap to clone.
@@ -464,45 +466,19 @@ impl Dir {
         Ok(self.volume().metadata_hash(&path))
     }
 
-    /// The directory's entries, sorted by name, markers and other reserved names hidden: one
-    /// delimiter listing (one `readdir` on a local store).
+    /// The directory's entries, a page at a time, each page's memory taken from `memory`
+    /// (see [`Listing`]).
+    pub async fn list(&self, memory: Arc<BufferMemory>) -> FsResult<Listing> {
+        Listing::open(self, memory).await
+    }
+
+    /// The directory's entries, all of them, sorted by name, markers and other reserved names
+    /// hidden (for callers that want the whole directory; guests read a [`Listing`]).
     pub async fn read_directory(&self) -> FsResult<Vec<DirEntry>> {
-        let mut entries = match self.volume().local_root() {
-            Some(root) => local::list(root, self.path())?,
-            None => {
-                let prefix = self.path().dir_prefix();
-                let listing = self
-                    .volume()
-                    .store()
-                    .list_with_delimiter(prefix.as_ref())
-                    .await;
-                let listing = listing.map_err(|e| store_error(e, self.path()))?;
-                let dirs = listing
-                    .common_prefixes
-                    .iter()
-                    .filter(|key| !is_reserved(key.filename().unwrap_or_default()))
-                    .map(|key| DirEntry {
-                        name: RelPath::from_key(key).name().to_owned(),
-                        kind: Kind::Dir,
-                    });
-                let files = listing
-                    .objects
-                    .iter()
-                    .filter(|meta| !is_reserved(meta.location.filename().unwrap_or_default()))
-                    // A console's `dir/` placeholder is the directory itself, not a file in it.
-                    .filter(|meta| prefix.as_ref() != Some(&meta.location))
-                    .map(|meta| DirEntry {
-                        name: RelPath::from_key(&meta.location).name().to_owned(),
-                        kind: Kind::File,
-                    });
-                dirs.chain(files).collect()
-            }
-        };
-        // The run's own files, published or not, are there as on a real directory.
-        for (name, kind) in self.volume().live_entries(self.path()) {
-            if !entries.iter().any(|entry| entry.name == name) {
-                entries.push(DirEntry { name, kind });
-            }
+        let mut listing = self.list(Arc::new(BufferMemory::new(u64::MAX))).await?;
+        let mut entries = Vec::new();
+        while let Some(entry) = listing.next().await? {
+            entries.push(entry);
         }
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(entries)

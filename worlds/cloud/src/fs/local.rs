@@ -6,12 +6,11 @@
 
 use std::time::SystemTime;
 
-use worldhost_store::{EntryKind, LocalRoot, names_nothing};
+use worldhost_store::{LocalRoot, names_nothing};
 
 use super::error::{FsResult, spool_error};
-use super::path::{DIR_MARKER, RelPath, is_reserved};
+use super::path::{DIR_MARKER, RelPath};
 use super::volume::Entry;
-use super::{DirEntry, Kind};
 
 /// `lookup` on a local-directory store: one `openat2` and one `fstat`. A path through a
 /// link names nothing.
@@ -42,31 +41,6 @@ pub fn remove(root: &LocalRoot, path: &RelPath) -> FsResult<()> {
         dir = parent.parent();
     }
     Ok(())
-}
-
-/// `read-directory` on a local-directory store: one `readdir`, with the kinds it reports,
-/// hiding markers, staged uploads and links as the store's listing does. Unsorted.
-pub fn list(root: &LocalRoot, path: &RelPath) -> FsResult<Vec<DirEntry>> {
-    let mut listed = Vec::new();
-    let read = root.for_each_entry(path.key_ref().as_ref(), |name, kind| {
-        let kind = match kind {
-            EntryKind::Dir => Kind::Dir,
-            EntryKind::File => Kind::File,
-            EntryKind::Other => return true,
-        };
-        if let Some(name) = name.to_str().filter(|name| !is_reserved(name)) {
-            listed.push(DirEntry {
-                name: name.to_owned(),
-                kind,
-            });
-        }
-        true
-    });
-    match read {
-        Ok(()) => Ok(listed),
-        Err(e) if names_nothing(&e) => Ok(Vec::new()),
-        Err(e) => Err(spool_error(e)),
-    }
 }
 
 /// Whether a local directory holds nothing but (perhaps) its marker. Staged uploads and

@@ -22,6 +22,7 @@ mod error;
 mod file;
 mod handle;
 mod held;
+mod listing;
 mod local;
 pub mod path;
 mod spool;
@@ -35,6 +36,7 @@ pub use error::{ErrorCode, FsError, FsResult, is_not_found, spool_error, store_e
 pub use file::{MEMORY_SPOOL_LIMIT, OpenFile, UPLOAD_PART_SIZE};
 pub use handle::{File, Handle, MAX_READ};
 pub use held::{BufferMemory, RUN_BUFFER_MEMORY};
+pub use listing::Listing;
 pub use volume::{Entry, Volume};
 
 /// What a path names, when it names something.

@@ -44,8 +44,8 @@ impl Descriptor {
     }
 }
 
-/// The entries of one directory, listed when the guest asked for them.
-pub struct DirectoryEntryStream(std::vec::IntoIter<fs::DirEntry>);
+/// The entries of one directory, a page at a time as the guest reads them.
+pub struct DirectoryEntryStream(fs::Listing);
 
 impl From<wasmtime::component::ResourceTableError> for FsError {
     fn from(error: wasmtime::component::ResourceTableError) -> FsError {
@@ -284,8 +284,9 @@ impl types::HostDescriptor for CloudFsView<'_> {
         &mut self,
         fd: Resource<Descriptor>,
     ) -> FsResult<Resource<DirectoryEntryStream>> {
-        let entries = self.dir(&fd)?.read_directory().await?;
-        Ok(self.table.push(DirectoryEntryStream(entries.into_iter()))?)
+        let memory = self.ctx.buffer_memory().clone();
+        let listing = self.dir(&fd)?.list(memory).await?;
+        Ok(self.table.push(DirectoryEntryStream(listing))?)
     }
 
     async fn sync(&mut self, fd: Resource<Descriptor>) -> FsResult<()> {
@@ -446,7 +447,7 @@ impl types::HostDirectoryEntryStream for CloudFsView<'_> {
         &mut self,
         stream: Resource<DirectoryEntryStream>,
     ) -> FsResult<Option<DirectoryEntry>> {
-        let entry = self.table.get_mut(&stream)?.0.next();
+        let entry = self.table.get_mut(&stream)?.0.next().await?;
         Ok(entry.map(|entry| DirectoryEntry {
             type_: descriptor_type(entry.kind),
             name: entry.name,

@@ -1,6 +1,8 @@
 //! Every namespace operation, and each error it gives.
 
+use std::sync::Arc;
 use worldhost_world_cloud::fs::ErrorCode::*;
+
 use worldhost_world_cloud::fs::{Dir, FsCtx, Handle, Kind, OpenOptions, Volume};
 
 use crate::support::*;
@@ -477,6 +479,66 @@ async fn read_directory_lists_sorted_with_kinds_and_hides_reserved_names() {
         // A file handle is not a directory.
         let file = fs.open("a", read_only()).await.unwrap();
         assert_eq!(err(file.as_dir()), NotDirectory);
+    }
+}
+
+/// A listing holds one page at a time, charged to the run's buffer memory, and gives every
+/// entry once: the run's open files first (also one whose name is stored already), then the
+/// stored ones, page after page.
+#[tokio::test]
+async fn a_listing_holds_a_page_at_a_time_and_gives_each_entry_once() {
+    use worldhost_world_cloud::fs::BufferMemory;
+    const STORED: usize = 2_500;
+    for backend in BACKENDS {
+        let mut fs = Fs::new(backend);
+        let fs_ref = &fs;
+        let puts =
+            (0..STORED).map(|i| async move { fs_ref.put(&format!("many/f{i:05}"), b"x").await });
+        futures::future::join_all(puts).await;
+        fs.put("many/sub/inner", b"x").await;
+        // Open, unpublished: a new file, and a stored name rewritten.
+        let _new = fs.open("many/new", create_write()).await.unwrap();
+        let _rewritten = fs.open("many/f00007", create_write()).await.unwrap();
+        let dir = open_dir(&fs.root, "many").await;
+
+        let memory = Arc::new(BufferMemory::new(u64::MAX));
+        let mut listing = dir.list(memory.clone()).await.unwrap();
+        let (mut names, mut most_held) = (Vec::new(), 0);
+        while let Some(entry) = listing.next().await.unwrap() {
+            most_held = most_held.max(memory.held());
+            names.push(entry.name);
+        }
+        let mut expected: Vec<String> = (0..STORED).map(|i| format!("f{i:05}")).collect();
+        expected.extend(["new".to_owned(), "sub".to_owned()]);
+        expected.sort();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(sorted, expected, "{backend:?}: each entry once");
+        assert_eq!(
+            names[..2],
+            ["f00007", "new"],
+            "{backend:?}: the run's files first"
+        );
+        if backend == Backend::Local {
+            // One page of 1,000 short names, not the directory's 2,500.
+            assert!(most_held < 100_000, "{backend:?}: held {most_held} bytes");
+        }
+        drop(listing);
+        assert_eq!(
+            memory.held(),
+            0,
+            "{backend:?}: a dropped listing gives its memory back"
+        );
+
+        // Past the run's allowance the guest gets insufficient-memory, and nothing stays held.
+        let scarce = Arc::new(BufferMemory::new(1_000));
+        let read_all = async {
+            let mut listing = dir.list(scarce.clone()).await?;
+            while listing.next().await?.is_some() {}
+            Ok(())
+        };
+        assert_eq!(err(read_all.await), InsufficientMemory);
+        assert_eq!(scarce.held(), 0);
     }
 }
 
