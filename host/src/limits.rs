@@ -12,6 +12,9 @@
 //! | wall clock | 10 minutes (a guest is single-threaded: also its CPU limit by default) | `host run` in the cli world: a watchdog thread ends the process; elsewhere (cloud world, jobs, plugins) epoch interruption every 10 ms stops the run in-process; plus a timer on host calls | 124 |
 //! | stderr | 16 MiB | a counting stream; the guest's log lines the host prints count too | 125 |
 //! | handles | 10,000 open at once | the run's resource table refuses the one past it (files, directories, streams, pollables, sockets, directory listings: everything a guest holds a handle to, each host memory) and stops the run | 115 |
+//! | host memory for file buffers | 64 MiB per run (`--max-buffer-memory`, key `buffer-memory`) | the cloud filesystem's staged writes, read-ahead windows and directory listings' pages (1,000 entries each) take their memory from it: past it a staged write moves to a temporary file (its disk is the store-write limit's), a read window stops growing, and a listing page fails with the WASI error `insufficient-memory` | none: the run is not stopped |
+//! | path length | 4,096 bytes a path, 255 a segment, fixed (as Linux's `PATH_MAX` and `NAME_MAX`) | the cloud filesystem resolves a path in one linear pass and refuses a longer one with `name-too-long` before any work | none: the call fails |
+//! | one result | the guest's memory limit | a blob `get`, `get-range` or `list` larger than the guest could take is refused with `io` before (or while) it is gathered | none: the call fails |
 //! | objects created in stores | 100,000 | the cloud filesystem's budget counts new files, directory markers, blob puts and copies; past it that creation fails with the WASI error `quota` (blob calls: `io` saying so) and the guest goes on | none: the run is not stopped |
 //! | bytes written to stores | 16 GiB | the cloud filesystem's write budget: file writes and growth, the rest of a file an upload sends again after a write in place (counted before the upload), blob puts, and the bytes a blob copy or a rename copies (counted before the copy) | 120 |
 //!
@@ -73,6 +76,9 @@ pub struct Limits {
     pub handles: u64,
     /// Objects the guest may create in stores (the cloud world), over the run.
     pub store_objects: u64,
+    /// Host memory the guest's file buffers (staged writes, read-ahead windows, directory
+    /// listings' pages) may hold together (the cloud world).
+    pub buffer_memory: u64,
 }
 
 impl Default for Limits {
@@ -90,6 +96,7 @@ impl Default for Limits {
             store_writes: 16 << 30,
             handles: 10_000,
             store_objects: 100_000,
+            buffer_memory: 64 << 20,
         }
     }
 }
@@ -116,6 +123,8 @@ pub struct LimitsSection {
     pub store_writes: Option<u64>,
     pub handles: Option<u64>,
     pub store_objects: Option<u64>,
+    #[serde(default, deserialize_with = "size_field")]
+    pub buffer_memory: Option<u64>,
 }
 
 impl LimitsSection {
@@ -134,6 +143,7 @@ impl LimitsSection {
             store_writes: self.store_writes.or(base.store_writes),
             handles: self.handles.or(base.handles),
             store_objects: self.store_objects.or(base.store_objects),
+            buffer_memory: self.buffer_memory.or(base.buffer_memory),
         }
     }
 }
@@ -154,6 +164,7 @@ impl Limits {
             store_writes: section.store_writes.unwrap_or(self.store_writes),
             handles: section.handles.unwrap_or(self.handles),
             store_objects: section.store_objects.unwrap_or(self.store_objects),
+            buffer_memory: section.buffer_memory.unwrap_or(self.buffer_memory),
         }
     }
 }

@@ -230,6 +230,10 @@ struct LimitArgs {
     /// puts); past it creating one fails with `quota` [default: 100000].
     #[arg(long, value_name = "COUNT")]
     max_store_objects: Option<u64>,
+    /// Most host memory the guest's file buffers (staged writes, read-ahead, directory
+    /// listings) may hold together (cloud world) [default: 64MiB].
+    #[arg(long, value_name = "SIZE", value_parser = limits::parse_size)]
+    max_buffer_memory: Option<u64>,
 }
 
 impl LimitArgs {
@@ -245,6 +249,7 @@ impl LimitArgs {
             store_writes: self.max_store_writes,
             handles: self.max_handles,
             store_objects: self.max_store_objects,
+            buffer_memory: self.max_buffer_memory,
             // Fixed by the guest's structure: a world or job file raises them (`limits.rs` says
             // why there is no flag).
             instances: None,

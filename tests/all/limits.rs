@@ -500,3 +500,22 @@ fn objects_created_past_the_limit_fail_with_quota_and_the_guest_goes_on() {
     let ran = probe_command(&flags, &["hoard", "data", "10", "0"]).ran();
     assert_eq!(ran.success(), "hoarded 10 files of 0 MiB\n");
 }
+
+#[test]
+fn directory_listings_take_their_pages_from_the_buffer_memory_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..200 {
+        std::fs::write(dir.path().join(format!("file-{i:03}")), "x").unwrap();
+    }
+    let mount = format!("{}::data", file_url(dir.path()));
+    let flags = ["--world", "cloud", "--mount", mount.as_str()];
+    // A page of 200 names does not fit in 4 KiB: the listing fails, and the guest says so.
+    let limited = [flags.as_slice(), &["--max-buffer-memory", "4KiB"]].concat();
+    let ran = probe_command(&limited, &["ls", "data"]).ran();
+    assert_eq!(ran.code, 1, "{ran:#?}");
+    assert!(ran.stderr.contains("Out of memory"), "{ran:#?}");
+    assert!(ran.stderr.contains("--max-buffer-memory"), "{ran:#?}");
+    // Within the default the same listing runs.
+    let ran = probe_command(&flags, &["ls", "data"]).ran();
+    assert_eq!(ran.success().lines().count(), 200, "{ran:#?}");
+}

@@ -114,6 +114,7 @@ pub async fn new_state<W: World>(
         store_writes: limits.store_writes,
         store_objects: limits.store_objects,
         memory: limits.memory,
+        buffer_memory: limits.buffer_memory,
     };
     let world_state = world.instance(&mut builder, instance_limits)?;
     Ok(HostState {

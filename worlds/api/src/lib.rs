@@ -85,6 +85,8 @@ pub struct InstanceLimits {
     pub store_objects: u64,
     /// Bytes of linear memory the guest may have (no single result can be larger).
     pub memory: u64,
+    /// Host memory the guest's file buffers may hold together.
+    pub buffer_memory: u64,
 }
 
 /// What a world needs of the store data its imports are linked against: the WASI context

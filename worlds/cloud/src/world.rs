@@ -89,6 +89,7 @@ impl World for CloudWorld {
         let mut ctx = CloudFsCtx::with_volumes(self.volumes.clone());
         ctx.set_store_limits(limits.store_writes, limits.store_objects);
         ctx.set_largest_read(limits.memory);
+        ctx.set_buffer_memory(limits.buffer_memory);
         Ok(ctx)
     }
 

@@ -89,6 +89,11 @@ impl FsCtx {
         self.write_budget = Arc::new(WriteBudget::with_objects(bytes, objects));
     }
 
+    /// Bounds the host memory the run's file buffers may hold together (see [`BufferMemory`]).
+    pub fn set_buffer_memory(&mut self, bytes: u64) {
+        self.buffer_memory = Arc::new(BufferMemory::new(bytes));
+    }
+
     /// Bounds what one whole read (a blob `get` or `get-range`) may return: a result larger
     /// than the guest's memory could never be handed over, so it is never gathered.
     pub fn set_largest_read(&mut self, bytes: u64) {

@@ -132,7 +132,8 @@ impl Listing {
         if !self.memory.try_hold(bytes) {
             tracing::warn!(
                 directory = %self.path,
-                "a directory listing does not fit in the run's buffer memory"
+                "a page of a directory listing does not fit in the run's buffer memory: the \
+                 guest gets insufficient-memory (raise it with --max-buffer-memory)"
             );
             return Err(ErrorCode::InsufficientMemory.into());
         }
