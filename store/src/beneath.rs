@@ -231,6 +231,65 @@ impl LocalRoot {
         Ok(rustix::fs::unlinkat(&dir, name, AtFlags::empty())?)
     }
 
+    /// Opens the directory that would hold `key`, making the missing ones on the way (what
+    /// `create_dir_all` does, one component at a time, each made and opened beneath the root
+    /// with no link followed); returns it and `key`'s last component. A link on the way is
+    /// refused, even one planted between two steps.
+    pub fn make_parent<'k>(&self, key: &'k str) -> io::Result<(rustix::fd::OwnedFd, &'k str)> {
+        let (parent, name) = key.rsplit_once('/').unwrap_or(("", key));
+        let relative = self.relative(parent);
+        let mut dir = rustix::fs::openat(
+            &*self.dir,
+            ".",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        for part in relative
+            .split('/')
+            .filter(|part| !part.is_empty() && *part != ".")
+        {
+            if part == ".." {
+                return Err(Errno::XDEV.into());
+            }
+            match rustix::fs::mkdirat(&dir, part, Mode::from_raw_mode(0o777)) {
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(error) => return Err(error.into()),
+            }
+            // `O_DIRECTORY | O_NOFOLLOW`: a link (or anything but a directory) fails here.
+            let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            dir = rustix::fs::openat(&dir, part, flags, Mode::empty())?;
+        }
+        Ok((dir, name))
+    }
+
+    /// Creates the new file `key` for reading and writing (never through or onto a link: an
+    /// existing name fails), making its missing parent directories beneath the root.
+    pub fn create_new_file(&self, key: &str) -> io::Result<std::fs::File> {
+        let (dir, name) = self.make_parent(key)?;
+        let flags =
+            OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&dir, name, flags, Mode::from_raw_mode(0o666))?;
+        Ok(std::fs::File::from(fd))
+    }
+
+    /// Renames the file `from` over `to` (replacing a file or a link there, never writing
+    /// through one), both reached beneath the root; `to`'s missing parents are made.
+    pub fn rename_file(&self, from: &str, to: &str) -> io::Result<()> {
+        let (from_parent, from_name) = from.rsplit_once('/').unwrap_or(("", from));
+        let from_dir = self.open_at(from_parent, OFlags::PATH | OFlags::DIRECTORY)?;
+        let (to_dir, to_name) = self.make_parent(to)?;
+        Ok(rustix::fs::renameat(
+            &from_dir, from_name, &to_dir, to_name,
+        )?)
+    }
+
+    /// Flushes the directory holding `key` to disk, so a rename into it survives a crash.
+    pub fn sync_parent(&self, key: &str) -> io::Result<()> {
+        let parent = key.rsplit_once('/').map_or("", |(parent, _)| parent);
+        let dir = self.open_at(parent, OFlags::RDONLY | OFlags::DIRECTORY)?;
+        Ok(rustix::fs::fsync(&dir)?)
+    }
+
     /// Calls `each` with the name and kind of every entry of the directory `key` (links are
     /// [`EntryKind::Other`], never followed) until it returns `false`.
     pub fn for_each_entry(
@@ -492,6 +551,40 @@ mod tests {
         symlink("/", root.join("top")).unwrap();
         let opened = LocalRoot::open(&root).unwrap();
         (base, opened)
+    }
+
+    /// Staging a file and renaming it into place go beneath the root step by step: a link
+    /// on the way (planted before, or between the check and the write) is refused, and
+    /// nothing outside is created or replaced.
+    #[test]
+    fn staged_files_are_made_and_renamed_beneath_the_root_only() {
+        let (base, root) = planted();
+        let outside = base.path().join("outside");
+        let mut file = root.create_new_file("new/dirs/f#1").unwrap();
+        std::io::Write::write_all(&mut file, b"staged").unwrap();
+        assert!(
+            root.create_new_file("new/dirs/f#1").is_err(),
+            "an existing name"
+        );
+        root.rename_file("new/dirs/f#1", "moved/f").unwrap();
+        root.sync_parent("moved/f").unwrap();
+        let moved = root.path().join("moved/f");
+        assert_eq!(std::fs::read_to_string(moved).unwrap(), "staged");
+        for key in ["a/out/x#1", "top/tmp/x#1", "a/out-file"] {
+            assert!(root.create_new_file(key).is_err(), "{key} was created");
+        }
+        assert!(root.rename_file("a/b/file", "a/out/secret").is_err());
+        assert!(root.rename_file("a/out/secret", "a/b/stolen").is_err());
+        assert!(root.make_parent("a/out/deeper/x").is_err());
+        // A rename over the link replaces the link, not its target.
+        root.create_new_file("a/b/new").unwrap();
+        root.rename_file("a/b/new", "a/out-file").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(outside.join("secret")).unwrap(),
+            "out"
+        );
+        let names: Vec<_> = std::fs::read_dir(&outside).unwrap().collect();
+        assert_eq!(names.len(), 1, "only the secret is outside");
     }
 
     /// The kernel's walk and the fallback one answer alike.
