@@ -283,6 +283,14 @@ impl LocalRoot {
         )?)
     }
 
+    /// Removes the directory `key` if it is empty (`rmdir` beneath the root: never a link's
+    /// target, nor a directory reached through one).
+    pub fn remove_dir(&self, key: &str) -> io::Result<()> {
+        let (parent, name) = key.rsplit_once('/').unwrap_or(("", key));
+        let dir = self.open_at(parent, OFlags::PATH | OFlags::DIRECTORY)?;
+        Ok(rustix::fs::unlinkat(&dir, name, AtFlags::REMOVEDIR)?)
+    }
+
     /// Flushes the directory holding `key` to disk, so a rename into it survives a crash.
     pub fn sync_parent(&self, key: &str) -> io::Result<()> {
         let parent = key.rsplit_once('/').map_or("", |(parent, _)| parent);

@@ -124,7 +124,7 @@ impl StagedOutput {
         if let Some(root) = &self.target.local_root {
             // `.worldhost-staging` itself, once no other run is using it (`rmdir` never
             // follows a link).
-            let _ = std::fs::remove_dir(root.host_path(STAGING_DIR));
+            let _ = root.remove_dir(STAGING_DIR);
         }
     }
 }

@@ -21,7 +21,7 @@ use super::ctx::WriteBudget;
 use super::error::{FsError, FsResult, spool_error, store_error};
 use super::held::BufferMemory;
 use super::path::RelPath;
-use super::spool::{Spool, SpoolPolicy, io_to_store, read_exact_at};
+use super::spool::{Spool, SpoolPolicy, StagedAt, io_to_store, read_exact_at};
 use super::volume::Volume;
 
 /// Staged content beyond this size moves from memory to a temporary file.
@@ -147,7 +147,10 @@ impl OpenFile {
         run_memory: &Arc<BufferMemory>,
         state: FileState,
     ) -> OpenFile {
-        let staged_path = volume.local_path(&path).map(|target| staged_name(&target));
+        let staged_at = volume.local_root().map(|root| StagedAt {
+            root: root.clone(),
+            key: staged_name(path.key_ref().as_ref()),
+        });
         let memory_limit = if volume.in_memory() {
             u64::MAX
         } else {
@@ -159,7 +162,7 @@ impl OpenFile {
             budget,
             policy: SpoolPolicy {
                 memory_limit,
-                staged_path,
+                staged_at,
                 // In-memory stores keep the data in memory anyway: their spools stay there.
                 run_memory: (memory_limit != u64::MAX).then(|| run_memory.clone()),
                 holding: Default::default(),
@@ -299,13 +302,10 @@ impl OpenFile {
             }
             Some(Spool::Memory(data)) => {
                 let size = data.len() as u64;
-                if let (Some(root), Some(target)) =
-                    (self.volume.local_root(), self.volume.local_path(path))
-                {
+                if let Some(root) = self.volume.local_root() {
                     // A local store: written beside the target, made durable, renamed over it
                     // (only in a directory reached with no link).
-                    root.check_parent(key.as_ref()).map_err(io_to_store)?;
-                    local_publish(&target, data, durable).map_err(io_to_store)?;
+                    local_publish(root, key.as_ref(), data, durable).map_err(io_to_store)?;
                     state.local_reader = None;
                     return Ok(size);
                 }
@@ -335,47 +335,40 @@ impl OpenFile {
                 staged: Some(staged),
                 len,
             }) => {
-                // A local store: the staged file becomes the object by an atomic rename.
+                // A local store: the staged file becomes the object by an atomic rename, every
+                // step beneath the store's root.
                 let size = *len;
-                let target = self
-                    .volume
-                    .local_path(path)
-                    .expect("staged only on local stores");
-                let root = self
-                    .volume
-                    .local_root()
-                    .expect("staged only on local stores");
-                let parent_made = root
-                    .check_parent(key.as_ref())
-                    .and_then(|()| target.parent().map_or(Ok(()), std::fs::create_dir_all));
+                let (root, target) = (&staged.root, key.as_ref());
                 if closing {
-                    parent_made
-                        .and_then(|()| if durable { file.sync_all() } else { Ok(()) })
-                        .and_then(|()| std::fs::rename(&*staged, &target))
+                    (if durable { file.sync_all() } else { Ok(()) })
+                        .and_then(|()| root.rename_file(&staged.key, target))
                         .and_then(|()| {
                             if durable {
-                                sync_parent(&target)
+                                root.sync_parent(target)
                             } else {
                                 Ok(())
                             }
                         })
                         .map_err(io_to_store)?;
                     // Moved into place: nothing staged is left to remove.
-                    *staged = std::path::PathBuf::new();
+                    staged.key.clear();
                     state.spool = None;
                 } else {
                     // A sync: publish a copy (renamed into place whole) and keep staging, so
                     // the handle and its streams go on writing.
-                    let mut copy = staged.clone().into_os_string();
-                    copy.push("0");
-                    let copy = std::path::PathBuf::from(copy);
-                    let published = parent_made
-                        .and_then(|()| std::fs::copy(&*staged, &copy))
-                        .and_then(|_| std::fs::File::open(&copy)?.sync_all())
-                        .and_then(|()| std::fs::rename(&copy, &target))
-                        .and_then(|()| sync_parent(&target));
+                    let copy = format!("{}0", staged.key);
+                    let published = root
+                        .create_new_file(&copy)
+                        .and_then(|mut to| {
+                            let mut from = file.try_clone()?;
+                            std::io::Seek::rewind(&mut from)?;
+                            std::io::copy(&mut from, &mut to)?;
+                            to.sync_all()
+                        })
+                        .and_then(|()| root.rename_file(&copy, target))
+                        .and_then(|()| root.sync_parent(target));
                     if published.is_err() {
-                        let _ = std::fs::remove_file(&copy);
+                        let _ = root.remove_file(&copy);
                     }
                     published.map_err(io_to_store)?;
                 }
@@ -609,54 +602,58 @@ impl OpenFile {
     }
 }
 
-/// Writes `data` to a new file beside `target` and renames it over `target`: a reader sees the
-/// old file or the new one whole. With `durable`, both the file and the rename are fsync'd, so
-/// after a crash the new one survives once this returns.
-fn local_publish(target: &std::path::Path, data: &[u8], durable: bool) -> std::io::Result<()> {
+/// Writes `data` to a new file beside `key` and renames it over `key`: a reader sees the old
+/// file or the new one whole. With `durable`, both the file and the rename are fsync'd, so
+/// after a crash the new one survives once this returns. Every step is beneath `root`.
+fn local_publish(
+    root: &worldhost_store::LocalRoot,
+    key: &str,
+    data: &[u8],
+    durable: bool,
+) -> std::io::Result<()> {
     use std::io::Write;
-    if let Some(parent) = target.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let staged = staged_name(target);
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&staged)
+    let staged = staged_name(key);
+    let written = root
+        .create_new_file(&staged)
         .and_then(|mut file| {
             file.write_all(data)?;
             if durable { file.sync_all() } else { Ok(()) }
         })
-        .and_then(|()| std::fs::rename(&staged, target))
-        .and_then(|()| if durable { sync_parent(target) } else { Ok(()) });
+        .and_then(|()| root.rename_file(&staged, key))
+        .and_then(|()| {
+            if durable {
+                root.sync_parent(key)
+            } else {
+                Ok(())
+            }
+        });
     if written.is_err() {
-        let _ = std::fs::remove_file(&staged);
+        let _ = root.remove_file(&staged);
     }
     written
 }
 
-/// Makes a rename into `path`'s directory durable.
-fn sync_parent(path: &std::path::Path) -> std::io::Result<()> {
-    match path.parent() {
-        Some(parent) => std::fs::File::open(parent)?.sync_all(),
-        None => Ok(()),
-    }
-}
-
-/// A staged file's name beside `target`: `NAME#DIGITS`, the name local stores hide, unique
+/// A staged file's key beside `key`: `NAME#DIGITS`, the name local stores hide, unique
 /// across handles (a counter), processes (the pid) and hosts sharing a directory (random).
-pub(super) fn staged_name(target: &std::path::Path) -> std::path::PathBuf {
+pub(super) fn staged_name(key: &str) -> String {
     use std::hash::{BuildHasher, RandomState};
     use std::sync::atomic::{AtomicU64, Ordering};
     static STAGED: AtomicU64 = AtomicU64::new(0);
     let n = STAGED.fetch_add(1, Ordering::Relaxed);
     let random = RandomState::new().hash_one(n) % 1_000_000_000;
+    let (parent, name) = match key.rsplit_once('/') {
+        Some((parent, name)) => (format!("{parent}/"), name),
+        None => (String::new(), key),
+    };
     // The digits must fit in the name: a target whose name is near NAME_MAX (255 bytes)
     // stages under a shortened name (still `NAME#DIGITS`, so still hidden and refused).
-    let name = target.file_name().unwrap_or_default().to_string_lossy();
     let mut keep = name.len().min(200);
     while !name.is_char_boundary(keep) {
         keep -= 1;
     }
-    let staged = format!("{}#{}{n}{random:09}", &name[..keep], std::process::id());
-    target.with_file_name(staged)
+    format!(
+        "{parent}{}#{}{n}{random:09}",
+        &name[..keep],
+        std::process::id()
+    )
 }

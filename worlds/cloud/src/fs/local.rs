@@ -35,7 +35,7 @@ pub fn remove(root: &LocalRoot, path: &RelPath) -> FsResult<()> {
         .map_err(spool_error)?;
     let mut dir = path.parent();
     while let Some(parent) = dir.filter(|parent| !parent.is_root()) {
-        if std::fs::remove_dir(root.host_path(parent.key_ref().as_ref())).is_err() {
+        if root.remove_dir(parent.key_ref().as_ref()).is_err() {
             break;
         }
         dir = parent.parent();

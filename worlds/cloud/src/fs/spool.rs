@@ -18,7 +18,7 @@ pub struct SpoolPolicy {
     /// Staged bytes beyond this move from memory to disk.
     pub memory_limit: u64,
     /// For a local-directory store, the hidden file beside the target to stage in.
-    pub staged_path: Option<std::path::PathBuf>,
+    pub staged_at: Option<StagedAt>,
     /// The run's allowance of memory for buffers: a memory spool that cannot grow within it
     /// moves to disk (`None`: no allowance, for in-memory stores).
     pub run_memory: Option<Arc<BufferMemory>>,
@@ -90,8 +90,18 @@ pub enum Spool {
     Disk {
         file: std::fs::File,
         len: u64,
-        staged: Option<std::path::PathBuf>,
+        staged: Option<StagedAt>,
     },
+}
+
+/// A local store's staged file: a hidden `NAME#DIGITS` key beside the target, made, renamed
+/// and removed only beneath the store's root (never through a link, even one planted while
+/// the file is open).
+#[derive(Debug, Clone)]
+pub struct StagedAt {
+    pub root: worldhost_store::LocalRoot,
+    /// Its key in the store; empty once it was renamed into place.
+    pub key: String,
 }
 
 impl Drop for Spool {
@@ -100,9 +110,9 @@ impl Drop for Spool {
             staged: Some(staged),
             ..
         } = self
-            && !staged.as_os_str().is_empty()
+            && !staged.key.is_empty()
         {
-            let _ = std::fs::remove_file(staged);
+            let _ = staged.root.remove_file(&staged.key);
         }
     }
 }
@@ -169,18 +179,8 @@ impl Spool {
         if let Spool::Memory(buffer) = self
             && !policy.hold(size)
         {
-            let (file, staged) = match &policy.staged_path {
-                Some(path) => {
-                    if let Some(parent) = path.parent() {
-                        std::fs::create_dir_all(parent)?;
-                    }
-                    let file = std::fs::OpenOptions::new()
-                        .read(true)
-                        .write(true)
-                        .create_new(true)
-                        .open(path)?;
-                    (file, Some(path.clone()))
-                }
+            let (file, staged) = match &policy.staged_at {
+                Some(at) => (at.root.create_new_file(&at.key)?, Some(at.clone())),
                 None => (tempfile::tempfile()?, None),
             };
             file.write_all_at(buffer, 0)?;
@@ -202,15 +202,18 @@ mod tests {
     #[test]
     fn spool_writes_reads_and_spills_alike() {
         let staging = tempfile::tempdir().unwrap();
-        for (limit, staged_path) in [
-            (u64::MAX, None),
-            (4, None),
-            (4, Some(staging.path().join("f#1"))),
-        ] {
+        let root = worldhost_store::LocalRoot::open(staging.path()).unwrap();
+        let staged_at = StagedAt {
+            root,
+            key: "dir/f#1".to_owned(),
+        };
+        let staged_path = staging.path().join("dir/f#1");
+        for (limit, staged_at) in [(u64::MAX, None), (4, None), (4, Some(staged_at))] {
             let limit_is_small = limit == 4;
+            let staged_path = staged_at.as_ref().map(|_| staged_path.clone());
             let limit = &SpoolPolicy {
                 memory_limit: limit,
-                staged_path: staged_path.clone(),
+                staged_at,
                 run_memory: None,
                 holding: AtomicU64::new(0),
             };
@@ -247,7 +250,7 @@ mod run_memory_tests {
         let memory = Arc::new(BufferMemory::new(10));
         let policy = |memory: &Arc<BufferMemory>| SpoolPolicy {
             memory_limit: u64::MAX,
-            staged_path: None,
+            staged_at: None,
             run_memory: Some(memory.clone()),
             holding: AtomicU64::new(0),
         };

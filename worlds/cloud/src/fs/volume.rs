@@ -11,7 +11,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::SystemTime;
 
@@ -265,12 +264,6 @@ impl Volume {
     /// Whether the store is a local directory (its paths have host paths).
     pub fn is_local(&self) -> bool {
         self.mount.local_root.is_some()
-    }
-
-    /// The host path of `path` in a local-directory store.
-    pub fn local_path(&self, path: &RelPath) -> Option<PathBuf> {
-        let root = self.mount.local_root.as_ref()?;
-        Some(root.host_path(path.key_ref().as_ref()))
     }
 
     /// The local store's root directory, through which paths are opened with no link
