@@ -63,6 +63,17 @@ struct Pager {
     prefix: Key,
 }
 
+impl Pager {
+    /// The bucket's key for the mount's `key` (the mount's root for `None`).
+    fn full_key(&self, key: Option<&Key>) -> Key {
+        let parts = self
+            .prefix
+            .parts()
+            .chain(key.into_iter().flat_map(|key| key.parts()));
+        Key::from_iter(parts)
+    }
+}
+
 /// One page of a directory listing ([`Mount::list_dir_page`]).
 #[derive(Debug)]
 pub struct ListPage {
@@ -221,6 +232,25 @@ impl Mount {
         })
     }
 
+    /// Whether any object lies below the directory `dir`: one listing request for one key on
+    /// a cloud store, however many objects are there.
+    pub async fn holds_any(&self, dir: &Key) -> object_store::Result<bool> {
+        let Some(pager) = &self.pager else {
+            return match self.store.list(Some(dir)).next().await {
+                Some(Ok(_)) => Ok(true),
+                Some(Err(error)) => Err(error),
+                None => Ok(false),
+            };
+        };
+        let options = PaginatedListOptions {
+            max_keys: Some(1),
+            ..Default::default()
+        };
+        let prefix = format!("{}/", pager.full_key(Some(dir)));
+        let page = pager.store.list_paginated(Some(&prefix), options).await?;
+        Ok(!page.result.objects.is_empty() || !page.result.common_prefixes.is_empty())
+    }
+
     /// One page of the directory `dir`'s listing (the mount's root for `None`): at most
     /// [`LIST_PAGE`] objects and subdirectories, from where `token` (the last page's `next`)
     /// says. A cloud store lists one page per request; other stores list the directory whole,
@@ -236,11 +266,7 @@ impl Mount {
         };
         // The store lists keys of the bucket: the mount's prefix and the directory, each
         // ending in `/` (a paginated listing adds none).
-        let parts = pager
-            .prefix
-            .parts()
-            .chain(dir.into_iter().flat_map(|dir| dir.parts()));
-        let full = Key::from_iter(parts);
+        let full = pager.full_key(dir);
         let prefix = (!full.as_ref().is_empty()).then(|| format!("{full}/"));
         let options = PaginatedListOptions {
             delimiter: Some("/".into()),

@@ -267,6 +267,49 @@ per_backend! {
     }
 }
 
+/// On S3 the run asks the store only what it does not know: in a directory it made, a new
+/// file needs no lookup, and a file it stored needs none to be checked or opened. Writing,
+/// checking, reading and removing 20 small files takes one request a file for each step
+/// that moves or removes data (a PUT, a GET, a delete), as a plain S3 client would, and no
+/// HEAD (before: 102 HEADs and 24 listings for 20 files; now at most 1 and 3).
+#[test]
+fn s3_small_files_take_one_request_each_and_no_head() {
+    const FILES: usize = 20;
+    let server = StoreServer::start(Backend::S3);
+    let before = server.requests().len();
+    let mount = [format!("{}::data", server.url("p"))];
+    let files = FILES.to_string();
+    let ran = cloud_probe(&mount, &["small-files", "data/d", &files], |command| {
+        server.set_env(command);
+    });
+    assert_eq!(
+        ran.success(),
+        format!("{FILES} files written, checked, read and removed\n")
+    );
+    let requests = server.requests().split_off(before);
+    let count = |method: &str, listing: bool| {
+        let method = format!("\"{method} ");
+        let is_listing = |line: &String| line.contains("list-type=2") || line.contains("?prefix");
+        requests
+            .iter()
+            .filter(|line| line.starts_with(&method) && is_listing(line) == listing)
+            .count()
+    };
+    let summary = format!("{requests:#?}");
+    // The files, and the directory's marker.
+    assert_eq!(count("PUT", false), FILES + 1, "{summary}");
+    assert_eq!(count("GET", false), FILES, "{summary}");
+    // object_store deletes with S3's DeleteObjects (`POST ?delete`), one key each.
+    let deletes = requests
+        .iter()
+        .filter(|line| line.starts_with("\"POST ") && line.contains("?delete"));
+    assert_eq!(deletes.count(), FILES + 1, "{summary}");
+    // Only `mkdir` asks whether `d` exists (one HEAD); the mount's check and the emptiness
+    // checks of `mkdir` and `rmdir` list one key each.
+    assert!(count("HEAD", false) <= 1, "{summary}");
+    assert!(count("GET", true) <= 3, "{summary}");
+}
+
 per_backend! {
     /// A directory of more objects than one listing request returns (1,000) is listed a page
     /// at a time, each page's keys below the mount's prefix: every entry once, nothing from

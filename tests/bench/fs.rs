@@ -356,44 +356,6 @@ fn on_s3(server: &StoreServer, proxy: &Proxy, wasm: &Path, args: &[&str]) -> Com
     command
 }
 
-/// moto's request log (one line per request it answered). The server's log file is private
-/// to the test helpers, so it is found as `server.log` in the working directory of the
-/// moto_server process listening on the server's port.
-fn moto_requests(server: &StoreServer) -> Vec<String> {
-    let port = server.endpoint.rsplit(':').next().unwrap();
-    let wanted = format!("\0-p\0{port}\0");
-    let log: Option<PathBuf> = std::fs::read_dir("/proc").ok().and_then(|procs| {
-        procs.flatten().find_map(|entry| {
-            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
-            let cmdline = String::from_utf8_lossy(&cmdline);
-            (cmdline.contains("moto_server") && cmdline.contains(&wanted))
-                .then(|| entry.path().join("cwd/server.log"))
-        })
-    });
-    let text = log
-        .and_then(|log| std::fs::read_to_string(log).ok())
-        .unwrap_or_default();
-    text.lines()
-        .filter(|line| line.contains(" HTTP/1.1"))
-        // Without the client and date prefix.
-        .map(|line| strip_colours(line.split_once("] ").map_or(line, |(_, rest)| rest)))
-        .collect()
-}
-
-/// `text` without the terminal colour codes (`ESC[...m`) werkzeug puts around request lines.
-fn strip_colours(text: &str) -> String {
-    let mut out = String::new();
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            chars.by_ref().find(|&c| c == 'm');
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// A 4 KiB read from the middle of a 64 MiB S3 object: how many bytes cross the wire.
 fn s3_ranged_read(wasm: &Path) {
     let server = StoreServer::start(Backend::S3);
@@ -408,7 +370,7 @@ fn s3_ranged_read(wasm: &Path) {
         "make on S3",
     );
     let made_up = proxy.uploaded();
-    let before = moto_requests(&server).len();
+    let before = server.requests().len();
     proxy.reset_counters();
     let read = measure_ok(
         on_s3(
@@ -426,7 +388,7 @@ fn s3_ranged_read(wasm: &Path) {
         "read-one on S3",
     );
     let (down, up) = (proxy.downloaded(), proxy.uploaded());
-    let requests = moto_requests(&server);
+    let requests = server.requests();
     let requests = &requests[before.min(requests.len())..];
 
     println!();
@@ -466,12 +428,12 @@ fn s3_peak_memory(wasm: &Path) {
     let proxy = Proxy::start(&server.address());
     let size = PEAK_WRITE_MIB.to_string();
     // Only the run's requests: moto's log starts with the bucket's creation.
-    let before = moto_requests(&server).len();
+    let before = server.requests().len();
     let written = measure_ok(
         on_s3(&server, &proxy, wasm, &["write-big", "data", &size]),
         "write-big on S3",
     );
-    let requests = moto_requests(&server).split_off(before);
+    let requests = server.requests().split_off(before);
     let parts = requests
         .iter()
         .filter(|r| r.contains("partNumber="))

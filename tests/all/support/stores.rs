@@ -161,6 +161,23 @@ impl StoreServer {
         self.server.stop();
     }
 
+    /// The requests moto has answered so far, one line each (`"GET /bucket/key HTTP/1.1" 200 -`),
+    /// in order: what a test counts to see which requests the host made.
+    pub fn requests(&self) -> Vec<String> {
+        assert_eq!(
+            self.backend,
+            Backend::S3,
+            "moto logs its requests; the others do not"
+        );
+        self.server
+            .log()
+            .lines()
+            .filter(|line| line.contains(" HTTP/1.1"))
+            // Without the client and date prefix, and the colours werkzeug puts around it.
+            .map(|line| strip_colours(line.split_once("] ").map_or(line, |(_, rest)| rest)))
+            .collect()
+    }
+
     /// The server process, for tests of the server itself.
     pub fn process(&self) -> &Server {
         &self.server
@@ -485,4 +502,18 @@ impl Objects {
         keys.sort();
         keys
     }
+}
+
+/// `text` without the terminal colour codes (`ESC[...m`) werkzeug puts around request lines.
+fn strip_colours(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            chars.by_ref().find(|&c| c == 'm');
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

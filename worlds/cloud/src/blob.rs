@@ -119,6 +119,8 @@ fn create_object(budget: &WriteBudget) -> Result<(), Error> {
 /// Stores `data` at `path` in `volume`, already counted against the write budget.
 async fn put_charged(volume: &Volume, path: &RelPath, data: Vec<u8>) -> BlobResult<()> {
     let size = data.len() as u64;
+    // A key may bring directories with it that the filesystem's view of the run never made.
+    volume.stored_unknown(path);
     let put = volume
         .store()
         .put(path.key_ref(), PutPayload::from(data))
@@ -219,6 +221,7 @@ impl Host for CloudFsView<'_> {
         let (volume, path) = attempt!(self.writable_blob_path(&key));
         // Stores delete missing objects silently; the interface says `not-found`.
         attempt!(volume.store().head(&path.key()).await.map_err(blob_error));
+        volume.stored_gone(&path);
         Ok(volume.store().delete(&path.key()).await.map_err(blob_error))
     }
 
@@ -243,6 +246,7 @@ impl Host for CloudFsView<'_> {
                 .await
                 .map_err(blob_error)
         );
+        to_volume.stored_unknown(&to);
         budget.spend(meta.size)?;
         attempt!(create_object(&budget));
         if from_volume.same_mount(&to_volume) {

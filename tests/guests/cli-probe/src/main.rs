@@ -96,6 +96,29 @@ fn main() {
             drop(open);
             println!("hoarded {files} files of {mib} MiB");
         }
+        // Makes DIR, writes N small files in it, checks their size, reads them back, removes
+        // them and DIR: the requests a cloud store sees for the commonest small-file work.
+        "small-files" => {
+            let (dir, files) = (arg(rest, 0), arg(rest, 1));
+            let files: usize = files.parse().unwrap_or_else(|e| fail(&e));
+            let name = |i: usize| format!("{dir}/small-{i}");
+            std::fs::create_dir(dir).unwrap_or_else(|e| fail(&e));
+            for i in 0..files {
+                std::fs::write(name(i), [b's'; 100]).unwrap_or_else(|e| fail(&e));
+            }
+            for i in 0..files {
+                let size = std::fs::metadata(name(i)).unwrap_or_else(|e| fail(&e)).len();
+                let read = std::fs::read(name(i)).unwrap_or_else(|e| fail(&e)).len();
+                if (size, read) != (100, 100) {
+                    fail(&format!("{}: size {size}, read {read}", name(i)));
+                }
+            }
+            for i in 0..files {
+                std::fs::remove_file(name(i)).unwrap_or_else(|e| fail(&e));
+            }
+            std::fs::remove_dir(dir).unwrap_or_else(|e| fail(&e));
+            println!("{files} files written, checked, read and removed");
+        }
         // Grows a new file to SIZE bytes without writing them.
         "grow" => {
             let size: u64 = arg(rest, 1).parse().unwrap_or_else(|e| fail(&e));

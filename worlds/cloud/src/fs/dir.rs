@@ -219,7 +219,8 @@ impl Dir {
             .put_opts(&marker, PutPayload::default(), PutMode::Create.into())
             .await;
         match created {
-            Ok(_) => {}
+            // New where nothing was (the lookup above): the run knows every name in it.
+            Ok(_) => self.volume().made_dir(&path),
             Err(object_store::Error::AlreadyExists { .. }) => return Err(ErrorCode::Exist.into()),
             Err(
                 object_store::Error::NotImplemented { .. }
@@ -336,6 +337,8 @@ impl Dir {
                 }
                 volume.forget_ancestors(&from);
                 volume.forget_dirs_under(&to);
+                volume.stored_gone(&from);
+                volume.stored_unknown(&to);
                 if let Some(replaced) = volume.live(&to) {
                     // The replaced file's handles go on reading its old content.
                     replaced.keep_content().await?;
@@ -388,6 +391,8 @@ impl Dir {
                 }
                 charge(bytes)?;
                 volume.forget_dirs_under(&from);
+                volume.stored_gone(&from);
+                volume.stored_unknown(&to);
                 let stats = &volume.mount().stats;
                 let moved = worldhost_store::move_prefix(
                     volume.store().as_ref(),
@@ -490,6 +495,7 @@ impl Dir {
 async fn delete_stored(volume: &Volume, path: &RelPath) -> FsResult<()> {
     // The directories above may vanish with their last object.
     volume.forget_ancestors(path);
+    volume.stored_gone(path);
     match volume.local_root() {
         Some(root) => local::remove(root, path),
         None => {
@@ -545,6 +551,7 @@ async fn remove_empty_dir(volume: &Volume, path: &RelPath) -> FsResult<()> {
     }
     let marker = path.marker_key();
     volume.forget_dirs_under(path);
+    volume.stored_gone(path);
     match volume.store().delete(&marker).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
         Err(e) => Err(store_error(e, &marker)),

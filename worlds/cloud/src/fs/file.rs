@@ -265,9 +265,9 @@ impl OpenFile {
                 state.stored_size = Some(*size);
                 state.failed = None;
                 self.volume.mount().stats.wrote(*size);
-                if let Some(modified) = state.modified {
-                    self.volume.refresh_time(&path, modified);
-                }
+                let modified = state.modified.unwrap_or_else(SystemTime::now);
+                self.volume.refresh_time(&path, modified);
+                self.volume.stored_file(&path, *size, modified);
                 self.keep_set_time(&path);
                 tracing::debug!(mount = %self.volume.url(), %path, size, "committed");
             }

@@ -209,9 +209,14 @@ async fn store_page(
         .filter(|meta| !is_reserved(meta.location.filename().unwrap_or_default()))
         // A console's `dir/` placeholder is the directory itself, not a file in it.
         .filter(|meta| prefix.as_ref() != Some(&meta.location))
-        .map(|meta| DirEntry {
-            name: RelPath::from_key(&meta.location).name().to_owned(),
-            kind: Kind::File,
+        .map(|meta| {
+            // Listed: a lookup of it in this run needs no request.
+            let file = RelPath::from_key(&meta.location);
+            volume.stored_file(&file, meta.size, meta.last_modified.into());
+            DirEntry {
+                name: file.name().to_owned(),
+                kind: Kind::File,
+            }
         });
     Ok((dirs.chain(files).collect(), page.next))
 }

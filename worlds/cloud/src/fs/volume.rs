@@ -46,6 +46,38 @@ pub struct Volume {
     live: Mutex<HashMap<RelPath, Weak<OpenFile>>>,
     /// Modification times the guest set, reported by `stat` for the rest of the run.
     times: Mutex<HashMap<RelPath, SystemTime>>,
+    /// What the run knows of the store without asking it again (cloud and memory stores):
+    /// files it stored or listed, and directories it made.
+    known: Mutex<Known>,
+}
+
+/// Files this run stored or listed, and directories it made (their marker was new, so it
+/// knows every name in them): a lookup there needs no request (a cloud store's HEAD and
+/// listing). Another process changing the same keys during the run is not seen, as with any
+/// cache of an object store; a local store is always asked (a `stat` costs little).
+#[derive(Default)]
+struct Known {
+    files: HashMap<RelPath, (u64, SystemTime)>,
+    made_dirs: HashSet<RelPath>,
+}
+
+/// Files [`Known`] holds at most; past it, it starts again empty.
+const KNOWN_FILES: usize = 10_000;
+
+impl Known {
+    /// Forgets `path` and everything below it; with `appeared`, something new lies there that
+    /// the run did not record, so the directories above are no longer known whole.
+    fn forget(&mut self, path: &RelPath, appeared: bool) {
+        self.files.retain(|known, _| !known.starts_with(path));
+        self.made_dirs.retain(|made| !made.starts_with(path));
+        if appeared {
+            let mut ancestor = path.parent();
+            while let Some(dir) = ancestor {
+                self.made_dirs.remove(&dir);
+                ancestor = dir.parent();
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Volume {
@@ -70,7 +102,43 @@ impl Volume {
             url,
             live: Mutex::default(),
             times: Mutex::default(),
+            known: Mutex::default(),
         })
+    }
+
+    fn known_now(&self) -> std::sync::MutexGuard<'_, Known> {
+        self.known.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records that the run stored (or listed) the file `path` with `size` bytes.
+    pub(super) fn stored_file(&self, path: &RelPath, size: u64, modified: SystemTime) {
+        if self.is_local() {
+            return;
+        }
+        let mut known = self.known_now();
+        if known.files.len() >= KNOWN_FILES {
+            known.files.clear();
+        }
+        known.files.insert(path.clone(), (size, modified));
+    }
+
+    /// Records that the run made the directory `path`, empty.
+    pub(super) fn made_dir(&self, path: &RelPath) {
+        if !self.is_local() {
+            self.known_now().made_dirs.insert(path.clone());
+        }
+    }
+
+    /// Records that nothing is stored at or below `path` any more (an unlink, a removal, the
+    /// source of a rename).
+    pub(crate) fn stored_gone(&self, path: &RelPath) {
+        self.known_now().forget(path, false);
+    }
+
+    /// Records that something the run did not follow now lies at or below `path` (the target
+    /// of a rename or a blob copy): the store is asked again.
+    pub(crate) fn stored_unknown(&self, path: &RelPath) {
+        self.known_now().forget(path, true);
     }
 
     /// The same mount and directory cache, with nothing open: the volume one run works in
@@ -331,6 +399,21 @@ impl Volume {
             }
             return Ok(entry);
         }
+        {
+            let known = self.known_now();
+            if let Some(&(size, modified)) = known.files.get(path) {
+                return Ok(Entry::File { size, modified });
+            }
+            if known.made_dirs.contains(path) {
+                return Ok(Entry::Dir);
+            }
+            if path
+                .parent()
+                .is_some_and(|dir| known.made_dirs.contains(&dir))
+            {
+                return Ok(Entry::Missing);
+            }
+        }
         let key = path.key_ref();
         match self.mount.store.head(key).await {
             Ok(meta) => {
@@ -342,16 +425,15 @@ impl Volume {
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(store_error(e, key)),
         }
-        let listing = match self.mount.store.list_with_delimiter(Some(key)).await {
-            Ok(listing) => listing,
-            Err(e) if is_not_found(&e) => return Ok(Entry::Missing),
-            Err(e) => return Err(store_error(e, key)),
-        };
-        if listing.objects.is_empty() && listing.common_prefixes.is_empty() {
-            Ok(Entry::Missing)
-        } else {
-            self.remember_dir(path);
-            Ok(Entry::Dir)
+        // A directory is a prefix with something below: one key of a listing tells.
+        match self.mount.holds_any(key).await {
+            Ok(true) => {
+                self.remember_dir(path);
+                Ok(Entry::Dir)
+            }
+            Ok(false) => Ok(Entry::Missing),
+            Err(e) if is_not_found(&e) => Ok(Entry::Missing),
+            Err(e) => Err(store_error(e, key)),
         }
     }
 
