@@ -29,6 +29,8 @@ pub fn main() {
         "write-streams" => write_streams(number(rest, 0), number(rest, 1)),
         "read-streams" => read_streams(number(rest, 0), number(rest, 1)),
         "huge-read" => huge_read(number(rest, 0)),
+        "listings" => listings(arg(rest, 0), number(rest, 1)),
+        "greedy-streams" => greedy_streams(number(rest, 0), number(rest, 1)),
         "readdir" => readdir(arg(rest, 0), rest.get(1).map(|_| number(rest, 1))),
         "stdout-flood" => {
             let line = [b'y'; 1023];
@@ -331,6 +333,44 @@ fn readdir(path: &str, make: Option<usize>) {
         }
     }
     println!("readdir: ok {count} entries");
+}
+
+/// `k` listings of the directory `path` held open at once, each read to its first entry.
+fn listings(path: &str, k: usize) {
+    let dir = preopen()
+        .open_at(PathFlags::empty(), path, OpenFlags::DIRECTORY, READ)
+        .unwrap_or_else(|code| fail(&format!("open {path}: error {}", code.name())));
+    let mut held = Vec::with_capacity(k);
+    for i in 0..k {
+        let entries = dir
+            .read_directory()
+            .unwrap_or_else(|code| fail(&format!("read-directory {i}: error {}", code.name())));
+        if let Err(code) = entries.read_directory_entry() {
+            fail(&format!("listing {i}: error {}", code.name()));
+        }
+        held.push(entries);
+    }
+    println!("listings: ok {} held", held.len());
+}
+
+/// `n` files, each with a write stream into which one write of `mib` MiB is made at once,
+/// ignoring `check-write` (WASI says such a write is an error).
+fn greedy_streams(n: usize, mib: usize) {
+    let dir = preopen();
+    let block = vec![b'g'; mib * MIB];
+    let mut held = Vec::new();
+    for i in 0..n {
+        let file = create(&dir, &format!("gs-{i}"));
+        let stream = file
+            .write_via_stream(0)
+            .unwrap_or_else(|code| fail(&format!("write-via-stream: error {}", code.name())));
+        if let Err(e) = stream.write(&block) {
+            println!("{}", stream_error(&format!("write {i}"), e));
+            return;
+        }
+        held.push((file, stream));
+    }
+    println!("greedy-streams: ok {n} writes of {mib} MiB taken");
 }
 
 /// Links whose targets leave the preopen (each must be refused), then one that stays inside.
