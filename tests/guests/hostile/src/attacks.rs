@@ -29,7 +29,11 @@ pub fn main() {
         "write-streams" => write_streams(number(rest, 0), number(rest, 1)),
         "read-streams" => read_streams(number(rest, 0), number(rest, 1)),
         "huge-read" => huge_read(number(rest, 0)),
-        "listings" => listings(arg(rest, 0), number(rest, 1)),
+        "listings" => listings(
+            arg(rest, 0),
+            number(rest, 1),
+            rest.get(2).is_some_and(|then| then == "drop"),
+        ),
         "greedy-streams" => greedy_streams(number(rest, 0), number(rest, 1)),
         "readdir" => readdir(arg(rest, 0), rest.get(1).map(|_| number(rest, 1))),
         "stdout-flood" => {
@@ -335,22 +339,30 @@ fn readdir(path: &str, make: Option<usize>) {
     println!("readdir: ok {count} entries");
 }
 
-/// `k` listings of the directory `path` held open at once, each read to its first entry.
-fn listings(path: &str, k: usize) {
+/// `k` listings of the directory `path` held open at once, each read to its first entry; with
+/// `drop`, each is read whole and dropped instead (a guest busy in host calls, holding
+/// nothing).
+fn listings(path: &str, k: usize, drop_each: bool) {
     let dir = preopen()
         .open_at(PathFlags::empty(), path, OpenFlags::DIRECTORY, READ)
         .unwrap_or_else(|code| fail(&format!("open {path}: error {}", code.name())));
-    let mut held = Vec::with_capacity(k);
+    let mut held = Vec::with_capacity(if drop_each { 0 } else { k });
     for i in 0..k {
         let entries = dir
             .read_directory()
             .unwrap_or_else(|code| fail(&format!("read-directory {i}: error {}", code.name())));
-        if let Err(code) = entries.read_directory_entry() {
-            fail(&format!("listing {i}: error {}", code.name()));
+        loop {
+            match entries.read_directory_entry() {
+                Ok(Some(_)) if drop_each => continue,
+                Ok(_) => break,
+                Err(code) => fail(&format!("listing {i}: error {}", code.name())),
+            }
         }
-        held.push(entries);
+        if !drop_each {
+            held.push(entries);
+        }
     }
-    println!("listings: ok {} held", held.len());
+    println!("listings: ok {k} read, {} held", held.len());
 }
 
 /// `n` files, each with a write stream into which one write of `mib` MiB is made at once,

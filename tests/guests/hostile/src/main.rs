@@ -23,7 +23,7 @@
 //! | `read-streams N MIB` | one file of MIB MiB read through N streams at once |
 //! | `huge-read MIB` | a file of MIB MiB read with one `read` of length 2^64 − 1 |
 //! | `greedy-streams N MIB` | N files, each with a write stream given one write of MIB MiB, past what `check-write` permits |
-//! | `listings DIR K` | K listings (`read-directory`) of DIR held open at once |
+//! | `listings DIR K [drop]` | K listings (`read-directory`) of DIR held open at once (with `drop`, each read whole and dropped) |
 //! | `readdir DIR [N]` | count DIR's entries through one `read-directory` (with N, first make DIR with N empty files) |
 //! | `stdout-flood` | stdout lines forever |
 //! | `symlink-escape` | `symlink-at` with targets leaving the preopen, and one that stays inside |
