@@ -1,29 +1,15 @@
 //! Limits: a guest that breaks each one is stopped with a one-line message and the limit's own
 //! exit code; a guest within the limits is not affected.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::harness::{
-    Ran, RunExt, TEST_GUESTS, Target, call_command, file_url, guest, host, probe, probe_command,
-    run_measured, run_probe, run_with_stdin, world_file,
+    Ran, RunExt, TEST_GUESTS, Target, assert_stopped, call_command, file_url, guest, host, probe,
+    probe_command, run_measured, run_probe, run_with_stdin, wat_command, wat_guest, world_file,
 };
 use crate::support::jobs::{Workspace, entry_job, job_guest};
-
-#[track_caller]
-fn assert_stopped(ran: &Ran, code: i32, message: &str) {
-    assert_eq!(ran.code, code, "{ran:#?}");
-    let last = ran.stderr.lines().last().unwrap_or_default();
-    assert!(
-        last.ends_with(message),
-        "last stderr line {last:?} lacks {message:?}"
-    );
-    assert!(
-        !ran.stderr.contains("panicked") && !ran.stderr.contains("Stack backtrace"),
-        "{ran:#?}"
-    );
-}
 
 /// Fuel is off by default: the wall clock alone stops a tight loop. In the cli world a
 /// watchdog ends the process (guest code has no epoch checks); in the cloud world epoch
@@ -176,56 +162,11 @@ fn growing_a_file_counts_against_the_store_write_limit() {
     );
 }
 
-/// A wasip1 command written as WAT, compiled into `dir`: it imports nothing and exports
-/// `memory` and `_start`, so the host runs it through the preview1 adapter like any module.
-fn wat_command(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(format!("{name}.wasm"));
-    std::fs::write(&path, wat::parse_str(text).unwrap()).unwrap();
-    path
-}
-
 /// Runs `command` to its end (a minute at most): its output, wall time and own peak resident
 /// set (KiB, from `wait4`).
 fn measured(command: Command) -> (Ran, Duration, u64) {
     let measured = run_measured(command, Duration::from_secs(60));
     (measured.ran, measured.wall, measured.peak_rss_kib)
-}
-
-/// One `table.grow` of 2^30 `funcref`s: 8 GiB of host memory if it were allowed, none of it
-/// linear memory.
-const TABLE_BOMB: &str = r#"
-(module
-  (memory (export "memory") 1)
-  (table 0 funcref)
-  (func (export "_start")
-    (drop (table.grow 0 (ref.null func) (i32.const 0x40000000)))))
-"#;
-
-#[test]
-fn a_table_bomb_is_stopped_by_the_table_limit_without_the_memory() {
-    let dir = tempfile::tempdir().unwrap();
-    let bomb = wat_command(dir.path(), "table-bomb", TABLE_BOMB);
-    let mut command = host();
-    command.args(["run", "--max-memory", "64MiB"]).arg(&bomb);
-    let (ran, took, peak_kib) = measured(command);
-    assert_stopped(
-        &ran,
-        119,
-        "table size limit of 10000 elements (raise it with --max-table-elements)",
-    );
-    assert!(took < Duration::from_secs(20), "took {took:?}");
-    eprintln!("table bomb: stopped in {took:?}, host peak RSS {peak_kib} KiB");
-    assert!(peak_kib < 256 << 10, "the host peaked at {peak_kib} KiB");
-
-    // The flag moves it; a table within it is not affected.
-    let grow = TABLE_BOMB.replace("0x40000000", "20000");
-    let grows = wat_command(dir.path(), "grows", &grow);
-    let ran = host()
-        .args(["run", "--max-table-elements", "20000"])
-        .arg(&grows)
-        .output()
-        .unwrap();
-    assert_eq!(ran.status.code(), Some(0), "{ran:?}");
 }
 
 #[test]
@@ -242,44 +183,6 @@ fn a_table_larger_than_the_limit_from_the_start_is_stopped_before_the_guest_runs
     assert_eq!(ran.success(), "ran");
 }
 
-/// Four memories: `memory` (one page) and three that each grow by 48 MiB.
-const MEMORIES: &str = r#"
-(module
-  (memory (export "memory") 1)
-  (memory $a 0)
-  (memory $b 0)
-  (memory $c 0)
-  (func (export "_start")
-    (if (i32.lt_s (memory.grow $a (i32.const 768)) (i32.const 0)) (then unreachable))
-    (if (i32.lt_s (memory.grow $b (i32.const 768)) (i32.const 0)) (then unreachable))
-    (if (i32.lt_s (memory.grow $c (i32.const 768)) (i32.const 0)) (then unreachable))))
-"#;
-
-#[test]
-fn the_memory_limit_is_on_all_memories_together() {
-    let dir = tempfile::tempdir().unwrap();
-    let guest = wat_command(dir.path(), "memories", MEMORIES);
-    // Each memory stays under 64 MiB; the second one's growth passes it in total.
-    let ran = host()
-        .args(["run", "--max-memory", "64MiB"])
-        .arg(&guest)
-        .output()
-        .unwrap();
-    let ran = Ran::from(ran);
-    assert_stopped(
-        &ran,
-        121,
-        "memory limit of 64.0 MiB (raise it with --max-memory)",
-    );
-    // 144 MiB and a page in all: within 256 MiB every growth succeeds.
-    let ran = host()
-        .args(["run", "--max-memory", "256MiB"])
-        .arg(&guest)
-        .output()
-        .unwrap();
-    assert_eq!(Ran::from(ran).code, 0);
-}
-
 /// A `cli` world file with these `[limits]`.
 fn limits_world(limits: &str) -> (tempfile::TempDir, String) {
     world_file(&format!("base = \"cli\"\n[limits]\n{limits}\n"))
@@ -288,7 +191,7 @@ fn limits_world(limits: &str) -> (tempfile::TempDir, String) {
 #[test]
 fn counts_of_instances_tables_and_memories_stop_a_guest_past_them() {
     let dir = tempfile::tempdir().unwrap();
-    let memories = wat_command(dir.path(), "memories", MEMORIES);
+    let memories = wat_guest("memories");
     let tables = wat_command(
         dir.path(),
         "tables",
@@ -408,34 +311,6 @@ fn plugins_are_held_to_the_same_limits() {
         call(&["--max-table-elements", "50000"]).success(),
         "hello\n"
     );
-}
-
-/// The path attack: `x/` x 16000 then `../` x 16000 (80 KB) once made the cloud world resolve
-/// it for 38 s in 7 GB. Now, as on a real directory, a path past Linux's PATH_MAX is
-/// `name-too-long` at once, in both worlds, with the host's memory untouched.
-#[test]
-fn an_overlong_path_is_refused_at_once_in_both_worlds() {
-    let attack = "x/".repeat(16_000) + &"../".repeat(16_000);
-    let dir = tempfile::tempdir().unwrap();
-    let cli_dir = format!("{}::.", dir.path().display());
-    for flags in [
-        vec!["--dir", cli_dir.as_str()],
-        vec!["--world", "cloud", "--mount", "memory:"],
-    ] {
-        let command = probe_command(&flags, &["read", attack.as_str()]);
-        let (ran, took, peak_kib) = measured(command);
-        // The probe exits 2 on an error, which WASI 0.2.6 carries as 1.
-        assert_eq!(ran.code, 1, "{flags:?}: {ran:#?}");
-        assert!(
-            ran.stderr.to_lowercase().contains("too long"),
-            "{flags:?}: {ran:#?}"
-        );
-        assert!(took < Duration::from_secs(20), "{flags:?}: took {took:?}");
-        assert!(
-            peak_kib < 256 << 10,
-            "{flags:?}: the host peaked at {peak_kib} KiB"
-        );
-    }
 }
 
 #[test]

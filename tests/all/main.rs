@@ -9,6 +9,7 @@ mod cli_world;
 mod cloud_world;
 mod compile_cache;
 mod examples;
+mod hostile;
 mod jobs;
 mod large_objects;
 mod limits;

@@ -134,6 +134,46 @@ pub fn c_guest(name: &str) -> PathBuf {
     path
 }
 
+/// WAT test guests (what Rust cannot express), one `NAME.wat` file each.
+pub const WAT_GUESTS: &str = "tests/guests/wat";
+
+/// The text of `tests/guests/wat/NAME.wat`.
+pub fn wat_source(name: &str) -> String {
+    let path = repo_root().join(WAT_GUESTS).join(format!("{name}.wat"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// `tests/guests/wat/NAME.wat` compiled (once per test process) into
+/// `target/guests/wat/NAME.wasm`.
+pub fn wat_guest(name: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = repo_root().join("target/guests/wat");
+    if !built.iter().any(|done| done == name) {
+        std::fs::create_dir_all(&dir).unwrap();
+        wat_command(&dir, name, &wat_source(name));
+        built.push(name.to_owned());
+    }
+    dir.join(format!("{name}.wasm"))
+}
+
+/// `text` (a core module or a component, as WAT) compiled into `dir/NAME.wasm`. A core module
+/// that imports nothing and exports `memory` and `_start` is a wasip1 command, which the host
+/// runs through the preview1 adapter like any module.
+pub fn wat_command(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.wasm"));
+    let wasm = wat::parse_str(text).unwrap_or_else(|e| panic!("{name}.wat: {e}"));
+    // Written beside the result and renamed into place, so a test process running at the
+    // same time never runs a half-written module.
+    let mut partial = tempfile::Builder::new()
+        .suffix(".wasm")
+        .tempfile_in(dir)
+        .unwrap();
+    partial.write_all(&wasm).unwrap();
+    partial.into_temp_path().persist(&path).unwrap();
+    path
+}
+
 /// The C toolchain for WASI guests: `clang --target=wasm32-wasi` and an archiver for it.
 pub struct WasiClang {
     pub ar: PathBuf,
@@ -383,6 +423,22 @@ pub fn wait_bounded(
 
 /// How long a `host` run fed through stdin may take in a test.
 pub const RUN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// Asserts a run was stopped at a limit: exit `code`, the last stderr line ending with
+/// `message` (the limit's one line), and no panic.
+#[track_caller]
+pub fn assert_stopped(ran: &Ran, code: i32, message: &str) {
+    assert_eq!(ran.code, code, "{ran:#?}");
+    let last = ran.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.ends_with(message),
+        "last stderr line {last:?} lacks {message:?}"
+    );
+    assert!(
+        !ran.stderr.contains("panicked") && !ran.stderr.contains("Stack backtrace"),
+        "{ran:#?}"
+    );
+}
 
 /// Runs `command` (a `host` command) with `input` as its stdin.
 pub fn run_with_stdin(command: Command, input: &[u8]) -> Ran {
