@@ -107,7 +107,7 @@ fn a_p3_command_writes_reads_and_lists_files_in_a_preopen() {
 #[test]
 fn a_p3_command_is_held_to_the_stdout_limit_and_the_time_limit() {
     let ran = run_p3(&["--max-stdout", "1KiB"], &["spew", "4096"]);
-    assert_eq!(ran.code, 123, "{ran:#?}");
+    assert_eq!(ran.code, 208, "{ran:#?}");
     assert!(ran.stderr.contains("stdout limit of 1.0 KiB"), "{ran:#?}");
     assert!(
         ran.stdout.len() <= 1024,
@@ -125,7 +125,7 @@ fn a_p3_command_is_held_to_the_stdout_limit_and_the_time_limit() {
     // watchdog).
     let started = std::time::Instant::now();
     let ran = run_p3(&["--timeout", "1s"], &["sleep"]);
-    assert_eq!(ran.code, 124, "{ran:#?}");
+    assert_eq!(ran.code, 209, "{ran:#?}");
     assert!(ran.stderr.contains("time limit of 1s"), "{ran:#?}");
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }

@@ -6,6 +6,7 @@
 
 pub mod compile_cache;
 pub mod compose;
+mod p1_exit;
 
 use std::path::{Path, PathBuf};
 
@@ -430,9 +431,14 @@ fn core_module_to_component(bytes: &[u8], role: CoreRole) -> Result<Vec<u8>> {
         CoreRole::Command => WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER,
         CoreRole::Library => WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
     };
+    // A command's `proc_exit` code comes through as under `wasmtime run` (`p1_exit`).
+    let rerouted = match role {
+        CoreRole::Command => p1_exit::reroute_proc_exit(bytes, WASIP1_MODULE)?,
+        CoreRole::Library => None,
+    };
     wit_component::ComponentEncoder::default()
         .validate(true)
-        .module(bytes)?
+        .module(rerouted.as_deref().unwrap_or(bytes))?
         .adapter(WASIP1_MODULE, adapter)?
         .encode()
         .map_err(|e| anyhow::anyhow!("converting it to a component failed: {e:#}"))

@@ -76,6 +76,17 @@ pub struct Worlds {
     p3_package: PackageId,
 }
 
+/// The vendored WASI 0.2 packages alone, resolved (for WIT metadata a guest is given).
+pub fn wasi_resolve() -> Result<Resolve> {
+    let mut resolve = Resolve::default();
+    for (path, text) in SOURCES {
+        resolve
+            .push_source(path, text)
+            .with_context(|| format!("embedded {path}"))?;
+    }
+    Ok(resolve)
+}
+
 /// `deps` then the package in `own`, resolved.
 fn load_package(
     deps: &[(&str, &str)],
