@@ -328,7 +328,11 @@ fn wasip1_and_wasip2_builds_give_the_same_results() {
             let ran = run_host(all);
             // The probe's error exit (2) reaches the host from wasip1 only; wasip2's std
             // carries it as 1 (`exit_codes_as_wasmtime_run_gives_them`).
-            (ran.code != 0, without_argv0(&ran.stdout).join("\n"), ran.stderr)
+            (
+                ran.code != 0,
+                without_argv0(&ran.stdout).join("\n"),
+                ran.stderr,
+            )
         });
         assert_eq!(p1, p2, "wasip1 and wasip2 differ on {args:?}");
     }
