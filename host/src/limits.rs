@@ -2,25 +2,26 @@
 //!
 //! | limit | default | how it is enforced | exit code |
 //! | --- | --- | --- | --- |
-//! | linear memory | 512 MiB, all the guest's memories together | the resource limiter adds up every memory's creation and growth, refuses the one that would pass it and stops the run | 121 |
-//! | table elements | 10,000 per table | the resource limiter refuses a table created or grown past it and stops the run | 119 |
-//! | core instances | 100 | wasmtime refuses the instantiation past it (the limiter's `instances()`) | 118 |
-//! | tables | 64 | wasmtime refuses the instantiation past it (the limiter's `tables()`) | 117 |
-//! | linear memories | 16 | wasmtime refuses the instantiation past it (the limiter's `memories()`) | 116 |
-//! | CPU (fuel) | none: off unless set (`--max-fuel`, key `fuel`); the wall clock bounds CPU meanwhile | wasmtime fuel, compiled in only when set | 122 |
-//! | stdout | 64 MiB | a counting stream | 123 |
-//! | wall clock | 10 minutes (a guest is single-threaded: also its CPU limit by default) | `host run` in the cli world: a watchdog thread ends the process; elsewhere (cloud world, jobs, plugins) epoch interruption every 10 ms stops the run in-process; plus a timer on host calls | 124 |
-//! | stderr | 16 MiB | a counting stream; the guest's log lines the host prints count too | 125 |
-//! | handles | 10,000 open at once | the run's resource table refuses the one past it (files, directories, streams, pollables, sockets, directory listings: everything a guest holds a handle to, each host memory) and stops the run | 115 |
+//! | linear memory | 512 MiB, all the guest's memories together | the resource limiter adds up every memory's creation and growth, refuses the one that would pass it and stops the run | 206 |
+//! | table elements | 10,000 per table | the resource limiter refuses a table created or grown past it and stops the run | 204 |
+//! | core instances | 100 | wasmtime refuses the instantiation past it (the limiter's `instances()`) | 203 |
+//! | tables | 64 | wasmtime refuses the instantiation past it (the limiter's `tables()`) | 202 |
+//! | linear memories | 16 | wasmtime refuses the instantiation past it (the limiter's `memories()`) | 201 |
+//! | CPU (fuel) | none: off unless set (`--max-fuel`, key `fuel`); the wall clock bounds CPU meanwhile | wasmtime fuel, compiled in only when set | 207 |
+//! | stdout | 64 MiB | a counting stream | 208 |
+//! | wall clock | 10 minutes (a guest is single-threaded: also its CPU limit by default) | `host run` in the cli world: a watchdog thread ends the process; elsewhere (cloud world, jobs, plugins) epoch interruption every 10 ms stops the run in-process; plus a timer on host calls | 209 |
+//! | stderr | 16 MiB | a counting stream; the guest's log lines the host prints count too | 210 |
+//! | handles | 10,000 open at once | the run's resource table refuses the one past it (files, directories, streams, pollables, sockets, directory listings: everything a guest holds a handle to, each host memory) and stops the run | 200 |
 //! | host memory for file buffers | 64 MiB per run (`--max-buffer-memory`, key `buffer-memory`) | the cloud filesystem's staged writes, read-ahead windows and directory listings' pages (1,000 entries each) take their memory from it: past it a staged write moves to a temporary file (its disk is the store-write limit's), a read window stops growing, and a listing page fails with the WASI error `insufficient-memory` | none: the run is not stopped |
 //! | path length | 4,096 bytes a path, 255 a segment, fixed (as Linux's `PATH_MAX` and `NAME_MAX`) | the cloud filesystem resolves a path in one linear pass and refuses a longer one with `name-too-long` before any work | none: the call fails |
 //! | one result | the guest's memory limit | a blob `get`, `get-range` or `list` larger than the guest could take is refused with `io` before (or while) it is gathered | none: the call fails |
 //! | objects created in stores | 100,000 | the cloud filesystem's budget counts new files, directory markers, blob puts and copies; past it that creation fails with the WASI error `quota` (blob calls: `io` saying so) and the guest goes on | none: the run is not stopped |
-//! | bytes written to stores | 16 GiB | the cloud filesystem's write budget: file writes and growth, the rest of a file an upload sends again after a write in place (counted before the upload), blob puts, and the bytes a blob copy or a rename copies (counted before the copy) | 120 |
+//! | bytes written to stores | 16 GiB | the cloud filesystem's write budget: file writes and growth, the rest of a file an upload sends again after a write in place (counted before the upload), blob puts, and the bytes a blob copy or a rename copies (counted before the copy) | 205 |
 //!
 //! A run that hits a limit stops at once with one line naming the limit and its value, and
-//! the exit code above (distinct from the guest's own codes 0 and 1, a trap's 134, and the
-//! shell's 126 and 127).
+//! the exit code above: a block of its own, 200–210, outside what a guest's own exit gives
+//! (0–125, passed through as `wasmtime run` does), a trap's 134 (`wasmtime run`'s), the
+//! shell's 126 and 127 and the 128+signal statuses (129–192).
 //!
 //! Every limit has a world and job file key under `[limits]` ([`Limit::key`]); all but the
 //! three counts have a flag too ([`Limit::flag`]). The counts are fixed by the guest's
@@ -211,17 +212,17 @@ impl Limit {
     /// The documented exit status of a run stopped by this limit.
     pub fn exit_code(self) -> i32 {
         match self {
-            Limit::Handles => 115,
-            Limit::Memories => 116,
-            Limit::Tables => 117,
-            Limit::Instances => 118,
-            Limit::TableElements => 119,
-            Limit::StoreWrites => 120,
-            Limit::Memory => 121,
-            Limit::Cpu => 122,
-            Limit::Stdout => 123,
-            Limit::Timeout => 124,
-            Limit::Stderr => 125,
+            Limit::Handles => 200,
+            Limit::Memories => 201,
+            Limit::Tables => 202,
+            Limit::Instances => 203,
+            Limit::TableElements => 204,
+            Limit::StoreWrites => 205,
+            Limit::Memory => 206,
+            Limit::Cpu => 207,
+            Limit::Stdout => 208,
+            Limit::Timeout => 209,
+            Limit::Stderr => 210,
         }
     }
 
@@ -400,11 +401,11 @@ mod tests {
         codes.sort();
         codes.dedup();
         assert_eq!(codes.len(), all.len());
-        // 126 and 127 are the shell's (not executable, not found), 128 and up its signals.
+        // 0-125 are the guest's own, 126 and 127 the shell's (not executable, not found),
+        // 128+signal its signals (134: a trap, as `wasmtime run` gives it).
         assert!(
-            codes
-                .iter()
-                .all(|code| ![0, 1, 126, 127, 134].contains(code) && *code < 128)
+            codes.iter().all(|code| (200..=215).contains(code)),
+            "{codes:?}"
         );
         let mut keys: Vec<&str> = all.iter().map(|limit| limit.key()).collect();
         keys.sort();

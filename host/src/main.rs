@@ -61,8 +61,8 @@ Host options come before the wasm file; everything after it goes to the guest.
 
 Exit status: the guest's exit code; 134 when the guest traps (the trap and its wasm
 backtrace are printed); 1 when the host cannot run it (the reason is printed); when a limit
-stops the run: 120 store writes, 121 memory, 122 CPU (fuel), 123 stdout, 124 time, 125 stderr,
-119 table elements, 118 instances, 117 tables, 116 memories (the last three: world or job
+stops the run: 205 store writes, 206 memory, 207 CPU (fuel), 208 stdout, 209 time, 210 stderr,
+204 table elements, 203 instances, 202 tables, 201 memories (the last three: world or job
 file keys under [limits]).
 
 Examples:

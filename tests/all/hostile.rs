@@ -213,19 +213,19 @@ fn sizes_and_offsets_near_2_64_neither_panic_nor_wrap() {
         let ran = place.attack(&[], &["at-top", "set-size", "4096", "fill"]);
         assert_stopped(
             &ran,
-            120,
+            205,
             "limit on bytes written to stores of 16.0 GiB (raise it with --max-store-writes)",
         );
         assert_eq!(ran.stdout, "write 4096: ok 4096\n", "{world:?}");
         let limited = ["--max-store-writes", "10MiB"];
         for step in ["set-size", "write-end", "write-over"] {
             let ran = place.attack(&limited, &["at-top", step, "4096", "fill"]);
-            assert_stopped(&ran, 120, STORE_WRITES_10MIB);
+            assert_stopped(&ran, 205, STORE_WRITES_10MIB);
             assert_eq!(ran.stdout, "write 4096: ok 4096\n", "{world:?} {step}");
         }
         // Reads at the top are empty, and the budget holds for the fill that follows.
         let ran = place.attack(&limited, &["at-top", "read", "4096", "fill"]);
-        assert_stopped(&ran, 120, STORE_WRITES_10MIB);
+        assert_stopped(&ran, 205, STORE_WRITES_10MIB);
         assert_eq!(
             ran.stdout,
             "write 4096: ok 4096\nread 1 byte at 2^64-1: ok 0\n\
@@ -251,7 +251,7 @@ fn writing_past_the_store_write_limit_stops_the_run() {
     for world in CLOUD {
         let place = Place::new(world);
         let ran = place.attack(&["--max-store-writes", "10MiB"], &["fill"]);
-        assert_stopped(&ran, 120, STORE_WRITES_10MIB);
+        assert_stopped(&ran, 205, STORE_WRITES_10MIB);
         assert!(
             !place.path().join("fill.bin").exists(),
             "the stopped guest's file was stored"
@@ -292,7 +292,7 @@ fn handles_past_the_default_limit_stop_the_run() {
         let ran = Place::new(world).attack(&[], &["handles", "20000"]);
         assert_stopped(
             &ran,
-            115,
+            200,
             "limit on open handles of 10000 handles (raise it with --max-handles)",
         );
     }
@@ -444,7 +444,7 @@ fn the_wall_clock_stops_a_guest_busy_in_host_calls() {
         );
         assert_stopped(
             &ran,
-            124,
+            209,
             "the guest hit its time limit of 1s (raise it with --timeout)",
         );
     }
@@ -471,7 +471,7 @@ fn a_log_flood_is_stopped_by_the_stderr_limit() {
         );
         assert_stopped(
             &ran,
-            125,
+            210,
             "stderr limit of 100.0 KiB (raise it with --max-stderr)",
         );
         assert!(
@@ -488,7 +488,7 @@ fn a_stdout_flood_is_stopped_by_the_stdout_limit() {
         let ran = Place::new(world).attack(&["--max-stdout", "1MiB"], &["stdout-flood"]);
         assert_stopped(
             &ran,
-            123,
+            208,
             "stdout limit of 1.0 MiB (raise it with --max-stdout)",
         );
         assert!(ran.stdout.len() <= 1 << 20, "{} bytes", ran.stdout.len());
@@ -559,7 +559,7 @@ const MEMORY_64MIB: &str = "memory limit of 64.0 MiB (raise it with --max-memory
 fn growing_memory_past_the_limit_stops_the_run() {
     for world in [Cli, Memory] {
         let ran = Place::new(world).attack(&["--max-memory", "64MiB"], &["grow-memory"]);
-        assert_stopped(&ran, 121, MEMORY_64MIB);
+        assert_stopped(&ran, 206, MEMORY_64MIB);
     }
 }
 
@@ -572,7 +572,7 @@ fn a_table_bomb_is_stopped_by_the_table_limit() {
         let ran = Place::new(world).run(&bomb, &["--max-memory", "64MiB"], &[]);
         assert_stopped(
             &ran,
-            119,
+            204,
             "table size limit of 10000 elements (raise it with --max-table-elements)",
         );
     }
@@ -591,7 +591,7 @@ fn memories_each_under_the_limit_are_stopped_together() {
     for world in [Cli, Memory] {
         let place = Place::new(world);
         let ran = place.run(&memories, &["--max-memory", "64MiB"], &[]);
-        assert_stopped(&ran, 121, MEMORY_64MIB);
+        assert_stopped(&ran, 206, MEMORY_64MIB);
         // 144 MiB and a page in all: within 256 MiB every growth succeeds.
         let ran = place.run(&memories, &["--max-memory", "256MiB"], &[]);
         assert_eq!(ran.code, 0, "{ran:#?}");
@@ -604,17 +604,17 @@ fn more_memories_tables_and_instances_than_allowed_are_stopped() {
     let cases = [
         (
             "many-memories",
-            116,
+            201,
             "memory count limit of 16 memories (raise it with `memories` under [limits] in a world or job file)",
         ),
         (
             "many-tables",
-            117,
+            202,
             "table count limit of 64 tables (raise it with `tables` under [limits] in a world or job file)",
         ),
         (
             "many-instances",
-            118,
+            203,
             "instance count limit of 100 core instances (raise it with `instances` under [limits] in a world or job file)",
         ),
     ];
@@ -635,13 +635,13 @@ fn an_infinite_loop_is_stopped_by_the_wall_clock_and_by_fuel() {
         let ran = place.run(&spin, &["--timeout", "1s"], &[]);
         assert_stopped(
             &ran,
-            124,
+            209,
             "the guest hit its time limit of 1s (raise it with --timeout)",
         );
         let ran = place.run(&spin, &["--max-fuel", "100000000"], &[]);
         assert_stopped(
             &ran,
-            122,
+            207,
             "CPU limit of 100000000 fuel units (raise it with --max-fuel)",
         );
     }

@@ -253,7 +253,7 @@ fn a_failing_job_leaves_no_outputs() {
         &format!("[limits]\nfuel = 1000\n\n{}", work.local_mounts()),
     ));
     let (ran, report) = work.run(|_| {});
-    assert_eq!(ran.code, 122, "{ran:#?}");
+    assert_eq!(ran.code, 207, "{ran:#?}");
     assert_eq!(report["outcome"], "limit");
     assert_eq!(report["limit_hit"]["limit"], "fuel");
     // Worded as `host run` words it.

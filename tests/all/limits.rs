@@ -23,7 +23,7 @@ fn an_infinite_loop_is_stopped_by_the_time_limit() {
         let ran = run_probe(&flags, &["spin"]);
         assert_stopped(
             &ran,
-            124,
+            209,
             "the guest hit its time limit of 1s (raise it with --timeout)",
         );
         assert_eq!(
@@ -44,7 +44,7 @@ fn an_infinite_loop_is_stopped_by_the_cpu_limit() {
     let ran = run_probe(&["--max-fuel", "100000000"], &["spin"]);
     assert_stopped(
         &ran,
-        122,
+        207,
         "CPU limit of 100000000 fuel units (raise it with --max-fuel)",
     );
 }
@@ -54,7 +54,7 @@ fn a_memory_bomb_is_stopped_by_the_memory_limit() {
     let ran = run_probe(&["--max-memory", "64MiB"], &["alloc", "100"]);
     assert_stopped(
         &ran,
-        121,
+        206,
         "memory limit of 64.0 MiB (raise it with --max-memory)",
     );
     assert_eq!(ran.stdout, "", "the guest did not finish");
@@ -65,7 +65,7 @@ fn output_floods_are_stopped_by_the_output_limits() {
     let ran = run_probe(&["--max-stdout", "1MiB"], &["flood"]);
     assert_stopped(
         &ran,
-        123,
+        208,
         "stdout limit of 1.0 MiB (raise it with --max-stdout)",
     );
     assert!(
@@ -80,7 +80,7 @@ fn output_floods_are_stopped_by_the_output_limits() {
     );
 
     let ran = run_probe(&["--max-stderr", "100KiB"], &["flood", "stderr"]);
-    assert_eq!(ran.code, 125, "exit code");
+    assert_eq!(ran.code, 210, "exit code");
     assert!(
         ran.stderr
             .ends_with("stderr limit of 100.0 KiB (raise it with --max-stderr)\n")
@@ -104,7 +104,7 @@ fn a_disk_filler_is_stopped_by_the_store_write_limit() {
     );
     assert_stopped(
         &ran,
-        120,
+        205,
         "limit on bytes written to stores of 10.0 MiB (raise it with --max-store-writes)",
     );
     assert!(
@@ -157,7 +157,7 @@ fn growing_a_file_counts_against_the_store_write_limit() {
     );
     assert_stopped(
         &ran,
-        120,
+        205,
         "limit on bytes written to stores of 10.0 MiB (raise it with --max-store-writes)",
     );
 }
@@ -175,7 +175,7 @@ fn a_table_larger_than_the_limit_from_the_start_is_stopped_before_the_guest_runs
     let ran = run_probe(&["--max-table-elements", "100"], &["stdout", "ran"]);
     assert_stopped(
         &ran,
-        119,
+        204,
         "table size limit of 100 elements (raise it with --max-table-elements)",
     );
     assert_eq!(ran.stdout, "", "the guest ran");
@@ -205,19 +205,19 @@ fn counts_of_instances_tables_and_memories_stop_a_guest_past_them() {
         (
             "memories = 3",
             &memories,
-            116,
+            201,
             "memory count limit of 3 memories (raise it with `memories` under [limits] in a world or job file)",
         ),
         (
             "tables = 4",
             &tables,
-            117,
+            202,
             "table count limit of 4 tables (raise it with `tables` under [limits] in a world or job file)",
         ),
         (
             "instances = 2",
             &probe,
-            118,
+            203,
             "instance count limit of 2 core instances (raise it with `instances` under [limits] in a world or job file)",
         ),
     ];
@@ -264,7 +264,7 @@ fn a_composed_job_counts_all_its_components() {
         &format!("[limits]\nmemories = 1\n\n{}", work.local_mounts()),
     ));
     let (ran, report) = work.run(|_| {});
-    assert_eq!(ran.code, 116, "{ran:#?}");
+    assert_eq!(ran.code, 201, "{ran:#?}");
     assert_eq!(report["outcome"], "limit");
     assert_eq!(report["limit_hit"]["limit"], "memories");
     assert!(
@@ -286,12 +286,12 @@ fn plugins_are_held_to_the_same_limits() {
     // Its largest table starts with 74 elements, its memory with 17 pages (1.06 MiB).
     assert_stopped(
         &call(&["--max-table-elements", "50"]),
-        119,
+        204,
         "table size limit of 50 elements (raise it with --max-table-elements)",
     );
     assert_stopped(
         &call(&["--max-memory", "1MiB"]),
-        121,
+        206,
         "memory limit of 1.0 MiB (raise it with --max-memory)",
     );
     let (_dir, world) = world_file(
@@ -303,7 +303,7 @@ fn plugins_are_held_to_the_same_limits() {
     );
     assert_stopped(
         &ran,
-        118,
+        203,
         "instance count limit of 2 core instances (raise it with `instances` under [limits] in a world or job file)",
     );
     // Past the pool's usual 20,000 elements per table when the limit says so.
@@ -345,7 +345,7 @@ fn handles_past_the_limit_stop_the_run_in_both_worlds() {
         let ran = probe_command(&flags, &["hoard", "data", "500", "0"]).ran();
         assert_stopped(
             &ran,
-            115,
+            200,
             "limit on open handles of 100 handles (raise it with --max-handles)",
         );
         // Within the default, the same guest runs.

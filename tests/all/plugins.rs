@@ -92,7 +92,7 @@ fn log_lines_reach_the_hosts_output_with_the_plugins_name() {
 }
 
 /// A guest's log lines go to the host's stderr, so they count against its stderr limit: a
-/// plugin logging without end is stopped there (exit 125), as one printing to stderr is.
+/// plugin logging without end is stopped there (exit 210), as one printing to stderr is.
 #[test]
 fn log_lines_count_against_the_stderr_limit() {
     let mut command = call_command(
@@ -101,7 +101,7 @@ fn log_lines_count_against_the_stderr_limit() {
     );
     command.env("WORLDHOST_LOG", "info");
     let ran = run_with_stdin(command, b"log 100000");
-    assert_eq!(ran.code, 125, "{ran:#?}");
+    assert_eq!(ran.code, 210, "{ran:#?}");
     assert!(ran.stderr.contains("stderr limit"), "{ran:#?}");
     let logged = ran.stderr.matches("echo logs a lot").count();
     assert!((100..2000).contains(&logged), "{logged} lines got out");

@@ -78,7 +78,7 @@ memory = "32MiB"
     );
 
     // The file's memory limit applies, and a flag overrides it.
-    assert_eq!(run_probe_in(&path, &[], &["alloc", "64"]).code, 121);
+    assert_eq!(run_probe_in(&path, &[], &["alloc", "64"]).code, 206);
     let ran = run_probe_in(&path, &["--max-memory", "256MiB"], &["alloc", "64"]);
     assert_eq!(ran.success(), "allocated 64 MiB\n");
 

@@ -2,8 +2,9 @@
 //!
 //! Where: `$WORLDHOST_CACHE`, else `$XDG_CACHE_HOME/worldhost/compiled`, else
 //! `~/.cache/worldhost/compiled`. An entry is named by the SHA-256 of the guest's bytes and a
-//! hash of the engine's settings (wasmtime's own compatibility hash, which covers its version),
-//! so a changed guest or host never loads stale code. Files are written whole (temp file, then
+//! hash of the engine's settings (wasmtime's own compatibility hash, which covers its version)
+//! and of how the host converts a guest first ([`CONVERSION`]), so a changed guest or host
+//! never loads stale code. Files are written whole (temp file, then
 //! rename); one that cannot be loaded is compiled again and replaced. Set `WORLDHOST_CACHE=off`
 //! to disable: nothing is then read or written. Entries of hosts from before the tags below
 //! (`*.cwasm` without `.tagged`) are never read; they can be deleted.
@@ -95,6 +96,11 @@ pub fn trusted_dir() -> Option<&'static Path> {
 
 /// The component `compile` makes of `bytes`, from the cache when it holds it; says whether
 /// it came from the cache.
+/// What the host makes of a guest's bytes before compiling them, beyond wasmtime's settings
+/// (a core module's conversion): changed whenever that changes, so no entry made the old way
+/// is loaded. 2: a wasip1 command's `proc_exit` carries its code (`guest::p1_exit`).
+const CONVERSION: u32 = 2;
+
 pub fn load_or_compile(
     engine: &Engine,
     bytes: &[u8],
@@ -105,6 +111,7 @@ pub fn load_or_compile(
     };
     let mut settings = std::hash::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut settings);
+    CONVERSION.hash(&mut settings);
     let digest = Sha256::digest(bytes);
     let digest: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
     let name = format!("{digest}-{:016x}", settings.finish());

@@ -1,4 +1,4 @@
-//! Loading a guest: a WASIp2 component, or a wasip1 core module converted to one.
+//! Loading a guest: a WASIp2 or WASIp3 component, or a wasip1 core module converted to one.
 //!
 //! Every guest goes through one path: whatever the file holds, the result is a compiled
 //! [`Component`] that exports `wasi:cli/run`. Each check here turns a bad file into a
@@ -6,6 +6,7 @@
 
 pub mod compile_cache;
 pub mod compose;
+mod p1_exit;
 
 use std::path::{Path, PathBuf};
 
@@ -18,7 +19,8 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
 
-/// The interface a command component exports; the semver-compatible `0.2.x` versions all match.
+/// The interface a command component exports: `0.2.x` (a sync `run`) or `0.3.x` (an async
+/// `run`, which the engine calls the same way).
 pub const RUN_INTERFACE: &str = "wasi:cli/run";
 /// The module a wasip1 core module imports its WASI functions from.
 const WASIP1_MODULE: &str = WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME;
@@ -206,15 +208,72 @@ pub fn compile(
     let format = format_of(path, bytes)?;
     // Keyed on the file's own bytes: a cached core module skips its conversion too.
     let (component, from_cache) = compile_cache::load_or_compile(engine, bytes, || {
-        let component_bytes = component_bytes(path, bytes, CoreRole::Command)?;
+        let component_bytes = component_bytes(path, bytes, CoreRole::Command)
+            .map_err(|e| missing_features(path, bytes).unwrap_or(e))?;
         Component::from_binary(engine, &component_bytes).map_err(|e| {
-            anyhow::anyhow!(
-                "`{}` is not a valid WebAssembly component (truncated or corrupt?): {e:#}",
-                path.display()
-            )
+            missing_features(path, bytes).unwrap_or_else(|| {
+                anyhow::anyhow!(
+                    "`{}` is not a valid WebAssembly component (truncated or corrupt?): {e:#}",
+                    path.display()
+                )
+            })
         })
     })?;
     Ok((format, component, from_cache))
+}
+
+/// The WebAssembly features the engine enables ([`crate::run::engine_config`]): wasmtime 48's
+/// defaults as this host builds it (no `gc` or `threads` cargo features) with the component
+/// model's async ABI. Only used to name what a refused guest needs.
+fn host_features() -> wasmparser::WasmFeatures {
+    use wasmparser::WasmFeatures as F;
+    (F::WASM3 | F::COMPONENT_MODEL | F::CM_ASYNC) - (F::GC | F::THREADS | F::EXCEPTIONS)
+}
+
+/// If `bytes` are valid with every WebAssembly feature but need some the host does not
+/// enable, an error naming those features (rather than calling the file corrupt).
+fn missing_features(path: &Path, bytes: &[u8]) -> Option<anyhow::Error> {
+    use wasmparser::{Validator, WasmFeatures};
+    let valid_with = |features| {
+        Validator::new_with_features(features)
+            .validate_all(bytes)
+            .is_ok()
+    };
+    if !valid_with(WasmFeatures::all()) || valid_with(host_features()) {
+        return None;
+    }
+    // A feature is needed if the file is invalid without it alone.
+    let missing: Vec<String> = WasmFeatures::all()
+        .difference(host_features())
+        .iter_names()
+        .filter(|(_, flag)| !valid_with(WasmFeatures::all() - *flag))
+        .map(|(name, _)| feature_name(name))
+        .collect();
+    let named = if missing.is_empty() {
+        "several WebAssembly features together that this host does not enable".to_owned()
+    } else {
+        format!(
+            "the WebAssembly feature{} {}, which this host does not enable",
+            if missing.len() == 1 { "" } else { "s" },
+            missing.join(", ")
+        )
+    };
+    Some(anyhow::anyhow!(
+        "`{}` cannot be loaded: it uses {named} (the host enables WebAssembly 2.0 and the 3.0 \
+         features wasmtime supports without GC, exceptions and threads, and the component model \
+         with its async ABI, as WASI 0.3 needs)",
+        path.display()
+    ))
+}
+
+/// `CM_ASYNC_STACKFUL` -> `component-model-async-stackful`.
+fn feature_name(flag: &str) -> String {
+    let name = flag.to_ascii_lowercase().replace('_', "-");
+    match name.strip_prefix("cm-") {
+        Some(rest) => format!("component-model-{rest}"),
+        None if name == "cm64" => "component-model-64".to_owned(),
+        None => name,
+    }
 }
 
 /// The fully qualified names of a component's imports.
@@ -372,9 +431,14 @@ fn core_module_to_component(bytes: &[u8], role: CoreRole) -> Result<Vec<u8>> {
         CoreRole::Command => WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER,
         CoreRole::Library => WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
     };
+    // A command's `proc_exit` code comes through as under `wasmtime run` (`p1_exit`).
+    let rerouted = match role {
+        CoreRole::Command => p1_exit::reroute_proc_exit(bytes, WASIP1_MODULE)?,
+        CoreRole::Library => None,
+    };
     wit_component::ComponentEncoder::default()
         .validate(true)
-        .module(bytes)?
+        .module(rerouted.as_deref().unwrap_or(bytes))?
         .adapter(WASIP1_MODULE, adapter)?
         .encode()
         .map_err(|e| anyhow::anyhow!("converting it to a component failed: {e:#}"))

@@ -188,17 +188,38 @@ struct Cap {
     bytes: u64,
     limit: Limit,
     limits: Arc<Limits>,
+    stopped: StoppedAt,
+}
+
+/// The limit a run was stopped at by a host stream that could not trap the guest itself
+/// (WASIp3 stdout and stderr end in an `AsyncWrite`, whose errors reach the guest as an error
+/// code): the run checks it when the guest returns or traps, and reports the limit instead.
+#[derive(Clone, Default)]
+pub struct StoppedAt(Arc<std::sync::OnceLock<crate::limits::LimitExceeded>>);
+
+impl StoppedAt {
+    pub fn get(&self) -> Option<&crate::limits::LimitExceeded> {
+        self.0.get()
+    }
 }
 
 impl<S> CappedOutput<S> {
-    /// `inner` stopped after `cap` bytes, at `limit` of `limits` (which names the value).
-    pub fn new(inner: S, cap: u64, limit: Limit, limits: Arc<Limits>) -> CappedOutput<S> {
+    /// `inner` stopped after `cap` bytes, at `limit` of `limits` (which names the value);
+    /// `stopped` records the limit where a stream cannot trap ([`StoppedAt`]).
+    pub fn new(
+        inner: S,
+        cap: u64,
+        limit: Limit,
+        limits: Arc<Limits>,
+        stopped: StoppedAt,
+    ) -> CappedOutput<S> {
         let written = Arc::new(AtomicU64::new(0));
         let cap = Cap {
             written,
             bytes: cap,
             limit,
             limits,
+            stopped,
         };
         CappedOutput { inner, cap }
     }
@@ -239,9 +260,57 @@ impl<S: StdoutStream> StdoutStream for CappedOutput<S> {
         })
     }
 
+    /// WASIp3 guests write through this.
     fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
-        // Only WASIp3 guests use this; this host links WASIp2, whose streams are capped above.
-        self.inner.async_stream()
+        Box::new(CappedAsyncWrite {
+            inner: Box::into_pin(self.inner.async_stream()),
+            cap: self.cap.clone(),
+        })
+    }
+}
+
+/// A WASIp3 output stream with a cap: past it, the write fails (the guest sees an error
+/// code) and the run is marked as stopped at the limit.
+struct CappedAsyncWrite {
+    inner: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send + Sync>>,
+    cap: Cap,
+}
+
+impl tokio::io::AsyncWrite for CappedAsyncWrite {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if let Err(error) = self.cap.charge(buf.len() as u64) {
+            let exceeded = self.cap.limits.exceeded(self.cap.limit);
+            let _ = self.cap.stopped.0.set(exceeded);
+            return std::task::Poll::Ready(Err(std::io::Error::other(error.to_string())));
+        }
+        // The inner writer may take only part of `buf`: what it did not take is not counted.
+        let polled = self.inner.as_mut().poll_write(cx, buf);
+        let taken = match &polled {
+            std::task::Poll::Ready(Ok(n)) => *n,
+            _ => 0,
+        };
+        self.cap
+            .written
+            .fetch_sub((buf.len() - taken) as u64, Ordering::Relaxed);
+        polled
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        self.inner.as_mut().poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        self.inner.as_mut().poll_shutdown(cx)
     }
 }
 

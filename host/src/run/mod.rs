@@ -184,6 +184,11 @@ async fn run_in_store<W: World>(
         }
     };
     let outcome = match called {
+        // A WASIp3 stream past its cap failed the guest's write rather than trapping: however
+        // the guest ended after that, the run stopped at the limit.
+        _ if store.data().stopped.get().is_some() => {
+            Outcome::LimitHit(store.data().stopped.get().cloned().expect("checked"))
+        }
         Ok(code) => Outcome::Exited(code),
         Err(error) => classify_failure(error, limits)?,
     };

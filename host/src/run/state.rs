@@ -7,7 +7,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use worldhost_world_api::{GuestInfo, InstanceLimits, LogBudget, World, WorldHost};
 
 use super::RunOptions;
-use super::enforce::{CappedOutput, Deadline, GuestLimiter, past};
+use super::enforce::{CappedOutput, Deadline, GuestLimiter, StoppedAt, past};
 use crate::limits::{Limit, Limits};
 
 /// Per-instance state: the WASI context, the table of resources handed to the guest, the
@@ -19,6 +19,8 @@ pub struct HostState<S> {
     pub world: S,
     pub limiter: GuestLimiter,
     pub guest: GuestInfo,
+    /// Set when an output cap stopped the run where no trap could ([`StoppedAt`]).
+    pub stopped: StoppedAt,
 }
 
 impl<S: Send + 'static> WasiView for HostState<S> {
@@ -47,11 +49,14 @@ pub fn engine(limits: &Limits, deadline: Deadline) -> Result<Engine> {
 }
 
 /// The engine settings every guest runs with. Async host calls are always available in
-/// wasmtime 48 (blob stores are async), and traps carry a wasm backtrace. Epochs let a guest
+/// wasmtime 48 (blob stores are async), so is the component model's async ABI (WASIp3), and
+/// traps carry a wasm backtrace. Epochs let a guest
 /// in a loop be stopped on time, unless the process is ended instead; fuel is metered only
 /// when a fuel limit is set. Both slow all guest code ([`crate::limits`]).
 pub fn engine_config(limits: &Limits, deadline: Deadline) -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
+    // WASIp3 guests (async exports, streams and futures), on by default in `wasmtime run` 48.
+    config.wasm_component_model_async(true);
     config.consume_fuel(limits.fuel.is_some());
     config.epoch_interruption(deadline == Deadline::Epochs);
     config
@@ -90,17 +95,20 @@ pub async fn new_state<W: World>(
     builder.allow_blocking_current_thread(fs_calls == FsCalls::InPlace);
     builder.inherit_stdin();
     let shared = std::sync::Arc::new(limits.clone());
+    let stopped = StoppedAt::default();
     builder.stdout(CappedOutput::new(
         wasmtime_wasi::cli::stdout(),
         limits.stdout,
         Limit::Stdout,
         shared.clone(),
+        stopped.clone(),
     ));
     let stderr = CappedOutput::new(
         wasmtime_wasi::cli::stderr(),
         limits.stderr,
         Limit::Stderr,
         shared,
+        stopped.clone(),
     );
     let log_budget = LogBudget::new(stderr.shared_charge());
     builder.stderr(stderr);
@@ -127,6 +135,7 @@ pub async fn new_state<W: World>(
             config: options.config.clone(),
             log_budget,
         },
+        stopped,
     })
 }
 

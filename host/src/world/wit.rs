@@ -38,29 +38,87 @@ const OWN: &[(&str, &str)] = &[
     ("wit/worlds.wit", include_str!("../../../wit/worlds.wit")),
 ];
 
-/// Our WIT package, resolved with its dependencies.
+/// The WASI 0.3 packages, in dependency order, then the package that adds them to our worlds
+/// (`wit/p3/`, apart so that bindings generated from `wit/` see one version of each package).
+const P3_SOURCES: &[(&str, &str)] = &[
+    (
+        "wit/p3/deps/clocks.wit",
+        include_str!("../../../wit/p3/deps/clocks.wit"),
+    ),
+    (
+        "wit/p3/deps/random.wit",
+        include_str!("../../../wit/p3/deps/random.wit"),
+    ),
+    (
+        "wit/p3/deps/filesystem.wit",
+        include_str!("../../../wit/p3/deps/filesystem.wit"),
+    ),
+    (
+        "wit/p3/deps/sockets.wit",
+        include_str!("../../../wit/p3/deps/sockets.wit"),
+    ),
+    (
+        "wit/p3/deps/cli.wit",
+        include_str!("../../../wit/p3/deps/cli.wit"),
+    ),
+];
+const P3_OWN: &[(&str, &str)] = &[(
+    "wit/p3/worlds.wit",
+    include_str!("../../../wit/p3/worlds.wit"),
+)];
+
+/// Our WIT package, resolved with its dependencies, and the package of the WASI 0.3 part of
+/// its worlds.
 pub struct Worlds {
     resolve: Resolve,
     package: PackageId,
+    p3: Resolve,
+    p3_package: PackageId,
+}
+
+/// The vendored WASI 0.2 packages alone, resolved (for WIT metadata a guest is given).
+pub fn wasi_resolve() -> Result<Resolve> {
+    let mut resolve = Resolve::default();
+    for (path, text) in SOURCES {
+        resolve
+            .push_source(path, text)
+            .with_context(|| format!("embedded {path}"))?;
+    }
+    Ok(resolve)
+}
+
+/// `deps` then the package in `own`, resolved.
+fn load_package(
+    deps: &[(&str, &str)],
+    own: &[(&'static str, &str)],
+) -> Result<(Resolve, PackageId)> {
+    let mut resolve = Resolve::default();
+    for (path, text) in deps {
+        resolve
+            .push_source(path, text)
+            .with_context(|| format!("embedded {path}"))?;
+    }
+    let mut map = wit_parser::SourceMap::default();
+    for (path, text) in own {
+        map.push_str(path, *text);
+    }
+    let group = map
+        .parse()
+        .map_err(|(_, error)| anyhow::anyhow!("embedded {}: {error}", own[0].0))?;
+    let package = resolve.push_group(group).context(own[0].0)?;
+    Ok((resolve, package))
 }
 
 impl Worlds {
     pub fn load() -> Result<Worlds> {
-        let mut resolve = Resolve::default();
-        for (path, text) in SOURCES {
-            resolve
-                .push_source(path, text)
-                .with_context(|| format!("embedded {path}"))?;
-        }
-        let mut own = wit_parser::SourceMap::default();
-        for (path, text) in OWN {
-            own.push_str(path, *text);
-        }
-        let group = own
-            .parse()
-            .map_err(|(_, error)| anyhow::anyhow!("embedded wit/*.wit: {error}"))?;
-        let package = resolve.push_group(group).context("embedded wit/*.wit")?;
-        Ok(Worlds { resolve, package })
+        let (resolve, package) = load_package(SOURCES, OWN)?;
+        let (p3, p3_package) = load_package(P3_SOURCES, P3_OWN)?;
+        Ok(Worlds {
+            resolve,
+            package,
+            p3,
+            p3_package,
+        })
     }
 
     fn world(&self, name: &str) -> Result<WorldId> {
@@ -69,14 +127,41 @@ impl Worlds {
             .with_context(|| format!("the WIT package has no world `{name}`"))
     }
 
-    /// The fully qualified names of what world `name` imports (`wasi:cli/stdout@0.2.12`, ...).
+    /// The fully qualified names of what world `name` imports (`wasi:cli/stdout@0.2.12`, ...):
+    /// its WASI 0.2 and own imports, then its WASI 0.3 ones.
     pub fn imports(&self, name: &str) -> Result<Vec<String>> {
         let world = self.world(name)?;
-        Ok(self.resolve.worlds[world]
+        let mut imports: Vec<String> = self.resolve.worlds[world]
             .imports
             .keys()
             .map(|key| self.resolve.name_world_key(key))
-            .collect())
+            .collect();
+        imports.extend(self.p3_imports(name));
+        Ok(imports)
+    }
+
+    /// The WASI 0.3 imports world `name` offers (none if `wit/p3` does not name it).
+    pub fn p3_imports(&self, name: &str) -> Vec<String> {
+        let Ok(world) = self.p3.select_world(&[self.p3_package], Some(name)) else {
+            return Vec::new();
+        };
+        let keys = self.p3.worlds[world].imports.keys();
+        keys.map(|key| self.p3.name_world_key(key)).collect()
+    }
+
+    /// Whether a WASI 0.3 (p3) command can run in world `name`, in a line.
+    pub fn p3_support(&self, name: &str) -> String {
+        let p3 = self.p3_imports(name);
+        let docs = self
+            .p3
+            .select_world(&[self.p3_package], Some(name))
+            .ok()
+            .and_then(|world| self.p3.worlds[world].docs.contents.clone());
+        match (p3.is_empty(), docs) {
+            (true, _) => "WASI 0.3 (p3) guests: cannot run here (no WASI 0.3 imports)".to_owned(),
+            (false, Some(docs)) => format!("WASI 0.3 (p3) guests: {}", docs.replace('\n', " ")),
+            (false, None) => "WASI 0.3 (p3) guests: can run here".to_owned(),
+        }
     }
 
     /// What world `name` expects a command to export.
@@ -89,14 +174,16 @@ impl Worlds {
             .collect())
     }
 
-    /// The world's documentation comment.
+    /// The world's documentation comment, and a last line saying whether WASI 0.3 (p3)
+    /// guests run there.
     pub fn docs(&self, name: &str) -> Result<String> {
         let world = self.world(name)?;
-        Ok(self.resolve.worlds[world]
-            .docs
-            .contents
-            .clone()
-            .unwrap_or_default())
+        let docs = self.resolve.worlds[world].docs.contents.as_deref();
+        Ok(format!(
+            "{}\n{}",
+            docs.unwrap_or_default().trim_end(),
+            self.p3_support(name)
+        ))
     }
 }
 
@@ -114,8 +201,9 @@ pub fn missing_in_world(world: &str, imports: &[String]) -> Result<Vec<String>> 
 }
 
 /// The component imports (fully qualified names) that world imports `offered` do not satisfy.
-/// An import is satisfied by an offer of the same interface at a semver-compatible version no
-/// older than the import's (wasmtime links 0.2.6 imports to 0.2.12 definitions).
+/// An import is satisfied by an offer of the same interface at a semver-compatible version, as
+/// wasmtime's linker matches them: newer or older (0.2.6 imports link to 0.2.12 definitions,
+/// and 0.3.2 imports to 0.3.0 ones).
 pub fn missing_imports<'a>(
     imports: impl IntoIterator<Item = &'a str>,
     offered: &[impl AsRef<str>],
@@ -145,12 +233,11 @@ fn satisfies(offer: &str, import: &str) -> bool {
     }
     match (offer_version, import_version) {
         (Some(offer), Some(import)) => {
-            let compatible = if import.major == 0 {
+            if import.major == 0 {
                 offer.major == 0 && offer.minor == import.minor
             } else {
                 offer.major == import.major
-            };
-            compatible && offer >= import
+            }
         }
         (None, None) => true,
         _ => false,
@@ -171,9 +258,15 @@ mod tests {
         );
         let cloud = worlds.imports("cloud").unwrap();
         assert!(
-            cli.iter().all(|import| cloud.contains(import)),
-            "cli is a subset of cloud"
+            cli.iter()
+                .filter(|import| !import.starts_with("wasi:filesystem/") || import.contains("@0.2"))
+                .all(|import| cloud.contains(import)),
+            "cli but its WASI 0.3 filesystem is a subset of cloud"
         );
+        assert!(worlds.p3_imports("plugin").is_empty());
+        assert!(cli.contains(&"wasi:filesystem/types@0.3.0".to_owned()));
+        assert!(cloud.contains(&"wasi:cli/stdout@0.3.0".to_owned()));
+        assert!(!cloud.contains(&"wasi:filesystem/types@0.3.0".to_owned()));
         assert_eq!(worlds.exports("cloud").unwrap(), ["wasi:cli/run@0.2.12"]);
     }
 
@@ -198,6 +291,7 @@ mod tests {
             "wasi:io/error@0.2.12",
             "wasi:cli/stdout@0.3.0",
             "wasi:io/error@0.2.13",
+            "wasi:io/error@0.1.0",
             "my:app/thing@1.0.0",
             "plain",
         ];
@@ -205,7 +299,7 @@ mod tests {
             missing_imports(imports, &offered),
             [
                 "wasi:cli/stdout@0.3.0",
-                "wasi:io/error@0.2.13",
+                "wasi:io/error@0.1.0",
                 "my:app/thing@1.0.0",
                 "plain"
             ]

@@ -1,6 +1,6 @@
 //! The `cli` world: standard `wasi:cli` with real host directories preopened.
 //!
-//! This world is wasmtime-wasi's own implementation of WASI 0.2, unchanged. What it adds is
+//! This world is wasmtime-wasi's own implementation of WASI 0.2 and 0.3, unchanged. What it adds is
 //! the description of what a guest may touch: which host directories are preopened, where,
 //! and whether they are writable. Everything else a run needs (args, env, stdio, the network
 //! policy) is shared by every world and set up by the host.
@@ -46,8 +46,11 @@ impl World for CliWorld {
         Ok(CliWorld { dirs })
     }
 
+    /// WASI 0.2 and 0.3 side by side, both wasmtime-wasi's, over the same context (args,
+    /// env, stdio, preopens): a guest may import either, or both.
     fn add_to_linker<T: WorldHost<()>>(linker: &mut Linker<T>) -> Result<()> {
         wasmtime_wasi::p2::add_to_linker_async(linker)?;
+        wasmtime_wasi::p3::add_to_linker(linker)?;
         refuse_escaping_symlinks(linker)
     }
 
