@@ -16,6 +16,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use futures::StreamExt;
 use object_store::{ObjectStoreExt, PutPayload};
+use worldhost_store::LocalRoot;
 
 use super::ctx::WriteBudget;
 use super::error::{FsError, FsResult, spool_error, store_error};
@@ -188,7 +189,9 @@ impl OpenFile {
                     Some(reader) => reader,
                     empty => empty.insert(self.open_local()?),
                 };
-                let bytes = read_exact_at(reader, offset, end - offset).map_err(spool_error)?;
+                // One `pread` into a buffer handed on whole (no copy on the way to the guest).
+                let read = LocalRoot::read_file_at(reader, offset, (end - offset) as usize);
+                let bytes = Bytes::from(read.map_err(spool_error)?);
                 self.volume.mount().stats.read(bytes.len() as u64);
                 Ok(bytes)
             }
@@ -299,13 +302,13 @@ impl OpenFile {
             }
             Some(Spool::Memory(data)) => {
                 let size = data.len() as u64;
-                if let (Some(root), Some(target)) =
-                    (self.volume.local_root(), self.volume.local_path(path))
-                {
+                if let Some(root) = self.volume.local_root() {
                     // A local store: written beside the target, made durable, renamed over it
-                    // (only in a directory reached with no link).
-                    root.check_parent(key.as_ref()).map_err(io_to_store)?;
-                    local_publish(&target, data, durable).map_err(io_to_store)?;
+                    // (in its directory, reached with no link).
+                    let key = key.as_ref();
+                    let name = key.rsplit_once('/').map_or(key, |(_, name)| name);
+                    root.publish(key, &staged_file_name(name), data, durable)
+                        .map_err(io_to_store)?;
                     state.local_reader = None;
                     return Ok(size);
                 }
@@ -315,6 +318,8 @@ impl OpenFile {
                         .await?;
                     return Ok(size);
                 }
+                // A large buffer holds spare room (see `Spool::write_at`): given back first.
+                data.shrink_to_fit();
                 let bytes = Bytes::from(std::mem::take(data));
                 match store.put(key, PutPayload::from(bytes.clone())).await {
                     Ok(_) => {
@@ -609,31 +614,6 @@ impl OpenFile {
     }
 }
 
-/// Writes `data` to a new file beside `target` and renames it over `target`: a reader sees the
-/// old file or the new one whole. With `durable`, both the file and the rename are fsync'd, so
-/// after a crash the new one survives once this returns.
-fn local_publish(target: &std::path::Path, data: &[u8], durable: bool) -> std::io::Result<()> {
-    use std::io::Write;
-    if let Some(parent) = target.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let staged = staged_name(target);
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&staged)
-        .and_then(|mut file| {
-            file.write_all(data)?;
-            if durable { file.sync_all() } else { Ok(()) }
-        })
-        .and_then(|()| std::fs::rename(&staged, target))
-        .and_then(|()| if durable { sync_parent(target) } else { Ok(()) });
-    if written.is_err() {
-        let _ = std::fs::remove_file(&staged);
-    }
-    written
-}
-
 /// Makes a rename into `path`'s directory durable.
 fn sync_parent(path: &std::path::Path) -> std::io::Result<()> {
     match path.parent() {
@@ -645,6 +625,12 @@ fn sync_parent(path: &std::path::Path) -> std::io::Result<()> {
 /// A staged file's name beside `target`: `NAME#DIGITS`, the name local stores hide, unique
 /// across handles (a counter), processes (the pid) and hosts sharing a directory (random).
 pub(super) fn staged_name(target: &std::path::Path) -> std::path::PathBuf {
+    let name = target.file_name().unwrap_or_default().to_string_lossy();
+    target.with_file_name(staged_file_name(&name))
+}
+
+/// [`staged_name`] of a file name.
+fn staged_file_name(name: &str) -> String {
     use std::hash::{BuildHasher, RandomState};
     use std::sync::atomic::{AtomicU64, Ordering};
     static STAGED: AtomicU64 = AtomicU64::new(0);
@@ -652,11 +638,9 @@ pub(super) fn staged_name(target: &std::path::Path) -> std::path::PathBuf {
     let random = RandomState::new().hash_one(n) % 1_000_000_000;
     // The digits must fit in the name: a target whose name is near NAME_MAX (255 bytes)
     // stages under a shortened name (still `NAME#DIGITS`, so still hidden and refused).
-    let name = target.file_name().unwrap_or_default().to_string_lossy();
     let mut keep = name.len().min(200);
     while !name.is_char_boundary(keep) {
         keep -= 1;
     }
-    let staged = format!("{}#{}{n}{random:09}", &name[..keep], std::process::id());
-    target.with_file_name(staged)
+    format!("{}#{}{n}{random:09}", &name[..keep], std::process::id())
 }

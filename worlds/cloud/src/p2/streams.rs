@@ -11,7 +11,8 @@ use crate::fs::{ErrorCode, FsError, OpenFile};
 
 /// The first ranged read of a stream fetches this much; each further sequential read doubles
 /// it, up to [`MAX_READ_WINDOW`], so a whole-file read takes few requests and a short read
-/// fetches little.
+/// fetches little. A local file is read as asked (the page cache is its window): one `pread`
+/// into a buffer that goes to the guest whole, as wasmtime's own file streams do.
 const FIRST_READ_WINDOW: u64 = 64 << 10;
 const MAX_READ_WINDOW: u64 = 8 << 20;
 /// How much a write may hand over at once.
@@ -64,6 +65,22 @@ impl FileInputStream {
         if !self.buffer.is_empty() || self.at_end {
             return Ok(());
         }
+        if self.file.volume().is_local() {
+            let len = if want == 0 {
+                FIRST_READ_WINDOW
+            } else {
+                want.min(MAX_READ_WINDOW)
+            };
+            let bytes = self
+                .file
+                .read(self.position, len)
+                .await
+                .map_err(stream_error)?;
+            self.position += bytes.len() as u64;
+            self.at_end = bytes.is_empty();
+            self.buffer = bytes;
+            return Ok(());
+        }
         let len = self.window.max(want.min(MAX_READ_WINDOW));
         // Windows beyond the first size draw on the run's buffer memory; when it is spent, the
         // stream goes on with first-size windows (more requests, never more memory).
@@ -97,7 +114,11 @@ impl FileInputStream {
         if self.buffer.is_empty() && self.at_end {
             return Err(StreamError::Closed);
         }
-        let size = size.min(self.buffer.len());
+        if size >= self.buffer.len() {
+            // All of it: the buffer alone owns its memory, which then becomes the guest's
+            // `list<u8>` without a copy.
+            return Ok(std::mem::take(&mut self.buffer));
+        }
         Ok(self.buffer.split_to(size))
     }
 }
