@@ -79,6 +79,10 @@ pub(super) struct FileState {
     pub failed: Option<String>,
     /// On a local-directory store, the stored file opened for reading.
     pub local_reader: Option<std::fs::File>,
+    /// On an in-memory store, the stored object as first read (the store's own bytes, not a
+    /// copy): later reads slice it, and it stays what the handle reads until the handle's own
+    /// commit, as an open file on a disk keeps its content when another replaces it.
+    pub memory_object: Option<Bytes>,
 }
 
 impl FileState {
@@ -148,7 +152,7 @@ impl OpenFile {
         run_memory: &Arc<BufferMemory>,
         state: FileState,
     ) -> OpenFile {
-        let staged_path = volume.local_path(&path).map(|target| staged_name(&target));
+        let stage_beside = volume.local_path(&path);
         let memory_limit = if volume.in_memory() {
             u64::MAX
         } else {
@@ -160,7 +164,7 @@ impl OpenFile {
             budget,
             policy: SpoolPolicy {
                 memory_limit,
-                staged_path,
+                stage_beside,
                 // In-memory stores keep the data in memory anyway: their spools stay there.
                 run_memory: (memory_limit != u64::MAX).then(|| run_memory.clone()),
                 holding: Default::default(),
@@ -192,6 +196,26 @@ impl OpenFile {
                 // One `pread` into a buffer handed on whole (no copy on the way to the guest).
                 let read = LocalRoot::read_file_at(reader, offset, (end - offset) as usize);
                 let bytes = Bytes::from(read.map_err(spool_error)?);
+                self.volume.mount().stats.read(bytes.len() as u64);
+                Ok(bytes)
+            }
+            None if self.volume.in_memory() => {
+                let object = match &state.memory_object {
+                    Some(object) => object,
+                    None => {
+                        let path = self.path();
+                        let key = path.key_ref();
+                        let got = self.volume.store().get(key).await;
+                        let got = got.map_err(|e| store_error(e, key))?.bytes().await;
+                        state
+                            .memory_object
+                            .insert(got.map_err(|e| store_error(e, key))?)
+                    }
+                };
+                // The object may be shorter than the size the handle was opened with (replaced
+                // since by another run): what is there is read.
+                let len = object.len() as u64;
+                let bytes = object.slice(offset.min(len) as usize..end.min(len) as usize);
                 self.volume.mount().stats.read(bytes.len() as u64);
                 Ok(bytes)
             }
@@ -263,6 +287,8 @@ impl OpenFile {
                 state.dirty = false;
                 state.charged = 0;
                 state.stored_size = Some(*size);
+                // What the handle reads from now on is what it just stored.
+                state.memory_object = None;
                 state.failed = None;
                 self.volume.mount().stats.wrote(*size);
                 if let Some(modified) = state.modified {

@@ -17,8 +17,9 @@ use bytes::Bytes;
 pub struct SpoolPolicy {
     /// Staged bytes beyond this move from memory to disk.
     pub memory_limit: u64,
-    /// For a local-directory store, the hidden file beside the target to stage in.
-    pub staged_path: Option<std::path::PathBuf>,
+    /// For a local-directory store, the target: a spool that spills stages in a hidden file
+    /// beside it (named then, so opening a file that never spills names nothing).
+    pub stage_beside: Option<std::path::PathBuf>,
     /// The run's allowance of memory for buffers: a memory spool that cannot grow within it
     /// moves to disk (`None`: no allowance, for in-memory stores).
     pub run_memory: Option<Arc<BufferMemory>>,
@@ -198,8 +199,9 @@ impl Spool {
         if let Spool::Memory(buffer) = self
             && !policy.hold(size)
         {
-            let (file, staged) = match &policy.staged_path {
-                Some(path) => {
+            let (file, staged) = match &policy.stage_beside {
+                Some(target) => {
+                    let path = super::file::staged_name(target);
                     if let Some(parent) = path.parent() {
                         std::fs::create_dir_all(parent)?;
                     }
@@ -207,8 +209,8 @@ impl Spool {
                         .read(true)
                         .write(true)
                         .create_new(true)
-                        .open(path)?;
-                    (file, Some(path.clone()))
+                        .open(&path)?;
+                    (file, Some(path))
                 }
                 None => (tempfile::tempfile()?, None),
             };
@@ -231,15 +233,17 @@ mod tests {
     #[test]
     fn spool_writes_reads_and_spills_alike() {
         let staging = tempfile::tempdir().unwrap();
-        for (limit, staged_path) in [
+        let staged_files = || std::fs::read_dir(staging.path()).unwrap().count();
+        for (limit, stage_beside) in [
             (u64::MAX, None),
             (4, None),
-            (4, Some(staging.path().join("f#1"))),
+            (4, Some(staging.path().join("f"))),
         ] {
             let limit_is_small = limit == 4;
+            let staged_here = stage_beside.is_some();
             let limit = &SpoolPolicy {
                 memory_limit: limit,
-                staged_path: staged_path.clone(),
+                stage_beside,
                 run_memory: None,
                 holding: AtomicU64::new(0),
             };
@@ -254,15 +258,16 @@ mod tests {
             assert_eq!(&spool.read_at(2, 100).unwrap()[..], b"ll\0\0");
             assert_eq!(spool.read_at(6, 1).unwrap().len(), 0);
             assert_eq!(matches!(spool, Spool::Disk { .. }), limit_is_small);
-            assert_eq!(
-                staged_path.as_ref().is_some_and(|path| path.exists()),
-                staged_path.is_some()
-            );
+            assert_eq!(staged_files(), usize::from(staged_here));
+            if let Spool::Disk {
+                staged: Some(path), ..
+            } = &spool
+            {
+                let name = path.file_name().unwrap().to_str().unwrap();
+                assert!(name.starts_with("f#"), "staged as NAME#DIGITS: {name}");
+            }
             drop(spool);
-            assert!(
-                !staged_path.is_some_and(|path| path.exists()),
-                "an uncommitted staged file is removed"
-            );
+            assert_eq!(staged_files(), 0, "an uncommitted staged file is removed");
         }
     }
 }
@@ -276,7 +281,7 @@ mod run_memory_tests {
         let memory = Arc::new(BufferMemory::new(10));
         let policy = |memory: &Arc<BufferMemory>| SpoolPolicy {
             memory_limit: u64::MAX,
-            staged_path: None,
+            stage_beside: None,
             run_memory: Some(memory.clone()),
             holding: AtomicU64::new(0),
         };
