@@ -52,6 +52,12 @@ const PEAK_WRITE_MIB: u64 = 1024;
 const PEAK_TARGET_MIB: f64 = 64.0;
 /// No run may take longer than this (the 1 GiB S3 upload is the slowest).
 const RUN_TIMEOUT: Duration = Duration::from_secs(900);
+/// The native sequential read the `memory:` store is held to: the guest's file size and chunk.
+const NATIVE_FILE: usize = 64 << 20;
+const NATIVE_CHUNK: usize = 64 << 10;
+/// The `memory:` store's sequential read, against native `read(2)` from the page cache: at
+/// least half its speed (issue 13).
+const NATIVE_TARGET: f64 = 0.5;
 
 fn main() {
     let wasm = harness::guest(TEST_GUESTS, "fs-bench", Target::P2);
@@ -230,7 +236,9 @@ fn compare_worlds(wasm: &Path, wasmtime: &Path) {
     // times[backend][workload] = the microseconds of each round.
     let mut times = vec![BTreeMap::<String, Vec<u64>>::new(); BACKENDS.len()];
     let mut peaks = vec![Vec::new(); BACKENDS.len()];
+    let mut native = Vec::new();
     for _ in 0..ROUNDS {
+        native.push(native_seq_read());
         for (b, backend) in BACKENDS.iter().enumerate() {
             // A fresh directory each run, gone when the run is measured.
             let dir = tempfile::tempdir().expect("cannot create a temporary directory");
@@ -327,6 +335,25 @@ fn compare_worlds(wasm: &Path, wasmtime: &Path) {
         totals[0] as f64 / totals[3] as f64,
     );
     println!();
+    let native = best(&native);
+    let memory_read = best(&times[2]["seq-read"]);
+    let share = native as f64 / memory_read.max(1) as f64;
+    println!(
+        "native read(2) of the same 64 MiB in 64 KiB chunks, from the page cache (reads only, \
+         no checksum): {} ms; memory: seq-read at {share:.2}x its speed (target >= \
+         {NATIVE_TARGET:.2}x: {})",
+        ms(native),
+        if share >= NATIVE_TARGET {
+            "PASS"
+        } else {
+            "MISS"
+        }
+    );
+    if share < NATIVE_TARGET {
+        misses.push(format!(
+            "seq-read on cloud memory: vs native: {share:.2}x < {NATIVE_TARGET:.2}x"
+        ));
+    }
     println!(
         "peak RSS during `all` (median): wasmtime {:.1} MiB, cli {:.1} MiB, memory {:.1} MiB, local {:.1} MiB",
         mib(median(peaks[0].clone())),
@@ -345,6 +372,33 @@ fn compare_worlds(wasm: &Path, wasmtime: &Path) {
     for miss in misses {
         println!("  - {miss}");
     }
+}
+
+/// Microseconds a native `read(2)` loop takes over a 64 MiB file already in the page cache, in
+/// the guest's chunk size: the floor a sequential read in a guest is measured against.
+fn native_seq_read() -> u64 {
+    use std::io::Read;
+    let dir = tempfile::tempdir().expect("cannot create a temporary directory");
+    let path = dir.path().join("big.bin");
+    let content: Vec<u8> = (0..NATIVE_FILE).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&path, &content).expect("cannot write the native read's file");
+    let read_all = || {
+        let mut file = std::fs::File::open(&path).expect("cannot open the native read's file");
+        let mut buf = vec![0u8; NATIVE_CHUNK];
+        let mut total = 0;
+        loop {
+            match file.read(&mut buf).expect("native read failed") {
+                0 => break,
+                n => total += n,
+            }
+        }
+        assert_eq!(total, NATIVE_FILE, "the native read came up short");
+    };
+    // Once to have it all in the page cache, then timed.
+    read_all();
+    let started = std::time::Instant::now();
+    read_all();
+    started.elapsed().as_micros() as u64
 }
 
 /// A `host run --world cloud` of fs-bench on `s3://BUCKET/bench` at `data`, reaching moto
