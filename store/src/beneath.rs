@@ -724,6 +724,73 @@ mod tests {
         assert!(root.below("a").check("out").is_err());
     }
 
+    /// A directory kept for lookups is the one that was opened: a link another process puts
+    /// in its place is never followed, and the host's own changes are seen at once.
+    #[test]
+    fn kept_directories_never_lead_through_a_link() {
+        let (base, root) = planted();
+        let outside = base.path().join("outside");
+        std::fs::write(outside.join("file"), "outside!").unwrap();
+        assert_eq!(root.stat("a/b/file").unwrap().size, 2);
+        std::fs::rename(root.host_path("a/b"), base.path().join("moved")).unwrap();
+        symlink(&outside, root.host_path("a/b")).unwrap();
+        assert_eq!(
+            root.stat("a/b/file").unwrap().size,
+            2,
+            "the directory opened"
+        );
+        root.forget_dirs();
+        let error = root.stat("a/b/file").unwrap_err();
+        assert!(crosses_link(&error), "{error}");
+        for key in ["a/out", "a/out-file", "top"] {
+            assert_eq!(root.stat(key).unwrap().kind, EntryKind::Other, "{key}");
+        }
+
+        // Files come and go in a kept directory as they do on disk; a directory the host
+        // removes and makes again is the new one.
+        let (_base, root) = planted();
+        assert_eq!(root.stat("a/b/file").unwrap().kind, EntryKind::File);
+        std::fs::remove_file(root.host_path("a/b/file")).unwrap();
+        assert!(names_nothing(&root.stat("a/b/file").unwrap_err()));
+        root.remove_dir("a/b").unwrap();
+        std::fs::create_dir(root.host_path("a/b")).unwrap();
+        std::fs::write(root.host_path("a/b/new"), "new").unwrap();
+        assert_eq!(root.stat("a/b/new").unwrap().size, 3);
+        assert!(root.remove_dir("a/out").is_err(), "a link is no directory");
+    }
+
+    #[test]
+    fn publishing_writes_beneath_the_root_only() {
+        let (base, root) = planted();
+        let outside = base.path().join("outside");
+        assert!(root.publish("a/out/planted", "s#1", b"x", false).is_err());
+        assert!(root.publish("top/tmp/planted", "s#1", b"x", true).is_err());
+        root.publish("a/out-file", "s#2", b"replaced", true)
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(outside.join("secret")).unwrap(),
+            "out"
+        );
+        assert_eq!(
+            root.stat("a/out-file").unwrap().size,
+            8,
+            "the link replaced"
+        );
+        root.publish("a/new/deeper/file", "s#3", b"made", false)
+            .unwrap();
+        let made = std::fs::read_to_string(root.host_path("a/new/deeper/file")).unwrap();
+        assert_eq!(made, "made");
+        let mut names: Vec<_> = std::fs::read_dir(&outside)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["secret"]);
+        let file = root.open_file("a/new/deeper/file", false).unwrap();
+        assert_eq!(LocalRoot::read_file_at(&file, 1, 100).unwrap(), b"ade");
+        assert!(LocalRoot::read_file_at(&file, 9, 100).unwrap().is_empty());
+    }
+
     #[tokio::test]
     async fn the_store_serves_nothing_through_a_link() {
         let (base, root) = planted();
