@@ -344,8 +344,6 @@ impl OpenFile {
                         .await?;
                     return Ok(size);
                 }
-                // A large buffer holds spare room (see `Spool::write_at`): given back first.
-                data.shrink_to_fit();
                 let bytes = Bytes::from(std::mem::take(data));
                 match store.put(key, PutPayload::from(bytes.clone())).await {
                     Ok(_) => {

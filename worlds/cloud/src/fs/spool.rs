@@ -87,29 +87,6 @@ pub(super) fn read_exact_at(file: &std::fs::File, offset: u64, len: u64) -> io::
     Ok(Bytes::from(buffer))
 }
 
-/// A memory spool past this size reserves [`LARGE_SPOOL_RESERVE`] at once, when its policy lets
-/// it grow that far (in-memory stores).
-const LARGE_SPOOL: usize = 1 << 20;
-/// Address space, not memory: pages are taken only as they are written. An allocation this
-/// large is mapped on its own (glibc maps anything over 32 MiB), so each later doubling moves
-/// pages instead of copying the content; growing from the heap copied a 64 MiB file about
-/// twice over, which made writing it twice as slow.
-const LARGE_SPOOL_RESERVE: usize = 48 << 20;
-
-/// Makes room for `end` bytes in a memory spool's buffer.
-fn make_room(buffer: &mut Vec<u8>, end: usize, policy: &SpoolPolicy) {
-    if end <= buffer.capacity() {
-        return;
-    }
-    if end > LARGE_SPOOL && policy.memory_limit > LARGE_SPOOL_RESERVE as u64 {
-        let want = end
-            .max(LARGE_SPOOL_RESERVE)
-            .max(buffer.capacity().saturating_mul(2));
-        // Refused (a strict overcommit policy): the buffer grows as it would have.
-        let _ = buffer.try_reserve_exact(want - buffer.len());
-    }
-}
-
 /// Staged file content: in memory, or on disk once it grows (an unnamed temporary file, or
 /// for a local store a hidden staged file beside the target, removed unless committed).
 pub enum Spool {
@@ -159,9 +136,6 @@ impl Spool {
             .checked_add(data.len() as u64)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "file offset overflow"))?;
         self.spill_if_over(end, policy)?;
-        if let Spool::Memory(buffer) = self {
-            make_room(buffer, end as usize, policy);
-        }
         match self {
             // Appending, the common case, copies once (no zero-fill first).
             Spool::Memory(buffer) if offset as usize == buffer.len() => {
