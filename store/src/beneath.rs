@@ -11,6 +11,15 @@
 //! [`LocalRoot`] is that rule for the cloud filesystem's fast path (host paths opened
 //! directly); [`BeneathStore`] is the same rule around object_store's `LocalFileSystem`
 //! (which follows links by design) for everything that goes through the store.
+//!
+//! Lookups are the hot path (a guest's `stat`, and `read_dir`'s per-entry inode numbers), so a
+//! root keeps the last few directories it opened beneath itself, for at most
+//! [`DIR_CACHE_TTL`]: a lookup in one of them is one `fstatat(AT_SYMLINK_NOFOLLOW)` of a single
+//! name relative to a directory descriptor opened with no link followed, which follows no link
+//! either. The host's own removals and renames of directories clear the cache; a directory
+//! that another process renames or replaces is noticed within [`DIR_CACHE_TTL`] (a lookup
+//! never follows a link planted meanwhile: it reads the directory it opened, or nothing).
+//! Only lookups use the cache: every write, rename or delete opens its directory afresh.
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -18,7 +27,8 @@ use std::io;
 use std::ops::Range;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
@@ -40,12 +50,63 @@ pub enum EntryKind {
     Other,
 }
 
+/// What a lookup tells of an entry, not following it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryStat {
+    pub kind: EntryKind,
+    pub size: u64,
+    pub modified: SystemTime,
+}
+
+/// How long a directory opened for lookups is used again before it is opened afresh.
+pub const DIR_CACHE_TTL: Duration = Duration::from_secs(1);
+/// How many directories a root keeps open for lookups (the least recently opened goes).
+const DIR_CACHE_SIZE: usize = 16;
+
+/// Directories opened beneath a root for lookups, by their path relative to the root.
+#[derive(Default)]
+struct DirCache(Mutex<Vec<(String, Arc<rustix::fd::OwnedFd>, Instant)>>);
+
+impl DirCache {
+    fn entries(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Vec<(String, Arc<rustix::fd::OwnedFd>, Instant)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, relative: &str) -> Option<Arc<rustix::fd::OwnedFd>> {
+        let mut entries = self.entries();
+        let index = entries.iter().position(|(key, _, _)| key == relative)?;
+        if entries[index].2.elapsed() < DIR_CACHE_TTL {
+            return Some(entries[index].1.clone());
+        }
+        entries.swap_remove(index);
+        None
+    }
+
+    fn insert(&self, relative: &str, fd: Arc<rustix::fd::OwnedFd>) {
+        let mut entries = self.entries();
+        entries.retain(|(key, _, _)| key != relative);
+        if entries.len() >= DIR_CACHE_SIZE {
+            entries.remove(0);
+        }
+        entries.push((relative.to_owned(), fd, Instant::now()));
+    }
+
+    /// Forgets every directory (the host removed or renamed some).
+    fn clear(&self) {
+        self.entries().clear();
+    }
+}
+
 /// A local store's root directory, opened once, and the key prefix below it that a mount
 /// serves (empty, or a job's staging prefix). Every key is reached from the open root with no
 /// link followed.
 #[derive(Clone)]
 pub struct LocalRoot {
     dir: Arc<rustix::fd::OwnedFd>,
+    /// Directories recently opened beneath the root, shared by every clone and [`LocalRoot::below`].
+    dirs: Arc<DirCache>,
     /// The root's host path, resolved (the root itself may have been given as a link).
     root: PathBuf,
     /// The key prefix below the root (empty, or `a/b`).
@@ -90,6 +151,7 @@ impl LocalRoot {
         )?;
         Ok(LocalRoot {
             dir: Arc::new(fd),
+            dirs: Arc::default(),
             root,
             sub: String::new(),
         })
@@ -99,6 +161,7 @@ impl LocalRoot {
     pub fn below(&self, prefix: &str) -> LocalRoot {
         LocalRoot {
             dir: self.dir.clone(),
+            dirs: self.dirs.clone(),
             root: self.root.clone(),
             sub: self.relative(prefix).into_owned(),
         }
@@ -130,19 +193,23 @@ impl LocalRoot {
     /// Opens `key` with `flags`, following no link on the way or at the end: an error that
     /// [`crosses_link`] if there is one.
     pub fn open_at(&self, key: &str, flags: OFlags) -> io::Result<rustix::fd::OwnedFd> {
-        let relative = self.relative(key);
+        self.open_relative(&self.relative(key), flags)
+    }
+
+    /// [`LocalRoot::open_at`] of a path relative to the open root directory.
+    fn open_relative(&self, relative: &str, flags: OFlags) -> io::Result<rustix::fd::OwnedFd> {
         // `openat2` takes no other flag beside `O_PATH` (plain `openat` ignores them).
         let flags = match flags.contains(OFlags::PATH) {
             true => flags | OFlags::CLOEXEC,
             false => flags | OFlags::CLOEXEC | OFlags::NOCTTY,
         };
         let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS;
-        match rustix::fs::openat2(&*self.dir, relative.as_ref(), flags, Mode::empty(), resolve) {
+        match rustix::fs::openat2(&*self.dir, relative, flags, Mode::empty(), resolve) {
             // Kernels before 5.6 (or a sandbox refusing the call): the same walk, one
             // component at a time.
-            Err(Errno::NOSYS | Errno::PERM) => self.open_walking(&relative, flags),
+            Err(Errno::NOSYS | Errno::PERM) => self.open_walking(relative, flags),
             // `EAGAIN`: a rename elsewhere raced the lookup; the kernel asks for a retry.
-            Err(Errno::AGAIN) => self.open_walking(&relative, flags),
+            Err(Errno::AGAIN) => self.open_walking(relative, flags),
             result => Ok(result?),
         }
     }
@@ -197,9 +264,100 @@ impl LocalRoot {
         self.check(key.rsplit_once('/').map_or("", |(parent, _)| parent))
     }
 
-    /// The metadata of `key`, not following links (one `openat2` and one `fstat`).
-    pub fn metadata(&self, key: &str) -> io::Result<std::fs::Metadata> {
-        std::fs::File::from(self.open_at(key, OFlags::PATH)?).metadata()
+    /// What `key` is, not following links: one `fstatat` of its name in its directory, opened
+    /// beneath the root (or kept from a recent lookup: see the module's documentation).
+    pub fn stat(&self, key: &str) -> io::Result<EntryStat> {
+        let relative = self.relative(key);
+        let (parent, name) = match relative.rsplit_once('/') {
+            Some((parent, name)) => (parent, name),
+            None => (".", relative.as_ref()),
+        };
+        let stat = if relative == "." || name.is_empty() || name == "." || name == ".." {
+            // The root itself, or a name no key has: the full walk answers.
+            rustix::fs::fstat(self.open_relative(&relative, OFlags::PATH)?)?
+        } else {
+            let dir = self.lookup_dir(parent)?;
+            rustix::fs::statat(&*dir, name, AtFlags::SYMLINK_NOFOLLOW)?
+        };
+        let kind = match FileType::from_raw_mode(stat.st_mode) {
+            FileType::RegularFile => EntryKind::File,
+            FileType::Directory => EntryKind::Dir,
+            _ => EntryKind::Other,
+        };
+        let since_epoch = Duration::new(
+            stat.st_mtime.max(0) as u64,
+            (stat.st_mtime_nsec as u32).min(999_999_999),
+        );
+        Ok(EntryStat {
+            kind,
+            size: stat.st_size.max(0) as u64,
+            modified: SystemTime::UNIX_EPOCH + since_epoch,
+        })
+    }
+
+    /// The directory at `relative` (to the root directory), for lookups: a recently opened one,
+    /// or opened now with no link followed and kept.
+    fn lookup_dir(&self, relative: &str) -> io::Result<Arc<rustix::fd::OwnedFd>> {
+        if relative == "." {
+            return Ok(self.dir.clone());
+        }
+        if let Some(dir) = self.dirs.get(relative) {
+            return Ok(dir);
+        }
+        let dir = Arc::new(self.open_relative(relative, OFlags::PATH | OFlags::DIRECTORY)?);
+        self.dirs.insert(relative, dir.clone());
+        Ok(dir)
+    }
+
+    /// Forgets the directories kept for lookups: call after removing or renaming any
+    /// directory beneath the root.
+    pub fn forget_dirs(&self) {
+        self.dirs.clear();
+    }
+
+    /// Removes the empty directory `key`, reached with no link followed (`rmdir` of a link
+    /// fails: it is not a directory).
+    pub fn remove_dir(&self, key: &str) -> io::Result<()> {
+        let relative = self.relative(key);
+        let (parent, name) = relative.rsplit_once('/').unwrap_or((".", &relative));
+        let removed = if parent == "." {
+            rustix::fs::unlinkat(&*self.dir, name, AtFlags::REMOVEDIR)
+        } else {
+            let dir = self.open_relative(parent, OFlags::PATH | OFlags::DIRECTORY)?;
+            rustix::fs::unlinkat(&dir, name, AtFlags::REMOVEDIR)
+        };
+        if removed.is_ok() {
+            self.forget_dirs();
+        }
+        Ok(removed?)
+    }
+
+    /// Opens the directory that holds `key` for writing into it (creating the missing
+    /// directories, each reached with no link followed), and returns it with `key`'s name.
+    pub fn open_parent<'k>(&self, key: &'k str) -> io::Result<(std::fs::File, &'k str)> {
+        let (parent, name) = key.rsplit_once('/').unwrap_or(("", key));
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY;
+        let dir = match self.open_at(parent, flags) {
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                let relative = self.relative(parent);
+                let mut dir = rustix::fs::openat(&*self.dir, ".", flags, Mode::empty())?;
+                for part in relative
+                    .split('/')
+                    .filter(|part| !part.is_empty() && *part != ".")
+                {
+                    match rustix::fs::mkdirat(&dir, part, Mode::from_raw_mode(0o777)) {
+                        Ok(()) | Err(Errno::EXIST) => {}
+                        Err(error) => return Err(error.into()),
+                    }
+                    // One component, not followed if it is a link (a planted one fails).
+                    let step = flags | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                    dir = rustix::fs::openat(&dir, part, step, Mode::empty())?;
+                }
+                dir
+            }
+            result => result?,
+        };
+        Ok((std::fs::File::from(dir), name))
     }
 
     /// Opens the file `key`, for reading or (with `write`) writing, not following links.
@@ -209,14 +367,59 @@ impl LocalRoot {
         } else {
             OFlags::RDONLY
         };
-        // Non-blocking, so a pipe planted at a key cannot hang the open.
+        // Non-blocking, so a pipe planted at a key cannot hang the open. The flag stays: it
+        // changes nothing for a regular file (reads and writes of one never block).
         let fd = self.open_at(key, access | OFlags::NONBLOCK)?;
         let file = std::fs::File::from(fd);
         if !file.metadata()?.is_file() {
             return Err(io::ErrorKind::InvalidInput.into());
         }
-        rustix::fs::fcntl_setfl(&file, rustix::fs::fcntl_getfl(&file)? - OFlags::NONBLOCK)?;
         Ok(file)
+    }
+
+    /// Writes `data` into a new file named `staged` in the directory of `key` (made if
+    /// missing), then renames it over `key`: a reader sees the old file or the new one whole.
+    /// With `durable`, the file and the rename are fsync'd. The directory is opened beneath the
+    /// root with no link followed and everything happens relative to it, so a link planted on
+    /// the way meanwhile is never followed (a link at `key` itself is replaced, as by a rename).
+    pub fn publish(&self, key: &str, staged: &str, data: &[u8], durable: bool) -> io::Result<()> {
+        use std::io::Write;
+        let (dir, name) = self.open_parent(key)?;
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW;
+        let fd = rustix::fs::openat(
+            &dir,
+            staged,
+            flags | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o666),
+        )?;
+        let mut file = std::fs::File::from(fd);
+        let written = file
+            .write_all(data)
+            .and_then(|()| if durable { file.sync_all() } else { Ok(()) })
+            .and_then(|()| Ok(rustix::fs::renameat(&dir, staged, &dir, name)?))
+            .and_then(|()| if durable { dir.sync_all() } else { Ok(()) });
+        if written.is_err() {
+            let _ = rustix::fs::unlinkat(&dir, staged, AtFlags::empty());
+        }
+        written
+    }
+
+    /// Reads up to `len` bytes of `file` (opened through a root) at `offset`, short only at
+    /// the end of the file, into a new buffer that is not zeroed first (the read fills it).
+    pub fn read_file_at(file: &std::fs::File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let mut buffer = Vec::with_capacity(len);
+        while buffer.len() < len {
+            let at = offset.saturating_add(buffer.len() as u64);
+            match rustix::io::pread(file, rustix::buffer::spare_capacity(&mut buffer), at) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(Errno::INTR) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        // The spare capacity may have been larger than asked.
+        buffer.truncate(len);
+        Ok(buffer)
     }
 
     /// Deletes the file `key` (not a link's target: a link is not there to delete).
@@ -231,41 +434,10 @@ impl LocalRoot {
         Ok(rustix::fs::unlinkat(&dir, name, AtFlags::empty())?)
     }
 
-    /// Opens the directory that would hold `key`, making the missing ones on the way (what
-    /// `create_dir_all` does, one component at a time, each made and opened beneath the root
-    /// with no link followed); returns it and `key`'s last component. A link on the way is
-    /// refused, even one planted between two steps.
-    pub fn make_parent<'k>(&self, key: &'k str) -> io::Result<(rustix::fd::OwnedFd, &'k str)> {
-        let (parent, name) = key.rsplit_once('/').unwrap_or(("", key));
-        let relative = self.relative(parent);
-        let mut dir = rustix::fs::openat(
-            &*self.dir,
-            ".",
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?;
-        for part in relative
-            .split('/')
-            .filter(|part| !part.is_empty() && *part != ".")
-        {
-            if part == ".." {
-                return Err(Errno::XDEV.into());
-            }
-            match rustix::fs::mkdirat(&dir, part, Mode::from_raw_mode(0o777)) {
-                Ok(()) | Err(Errno::EXIST) => {}
-                Err(error) => return Err(error.into()),
-            }
-            // `O_DIRECTORY | O_NOFOLLOW`: a link (or anything but a directory) fails here.
-            let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-            dir = rustix::fs::openat(&dir, part, flags, Mode::empty())?;
-        }
-        Ok((dir, name))
-    }
-
     /// Creates the new file `key` for reading and writing (never through or onto a link: an
     /// existing name fails), making its missing parent directories beneath the root.
     pub fn create_new_file(&self, key: &str) -> io::Result<std::fs::File> {
-        let (dir, name) = self.make_parent(key)?;
+        let (dir, name) = self.open_parent(key)?;
         let flags =
             OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd = rustix::fs::openat(&dir, name, flags, Mode::from_raw_mode(0o666))?;
@@ -277,18 +449,10 @@ impl LocalRoot {
     pub fn rename_file(&self, from: &str, to: &str) -> io::Result<()> {
         let (from_parent, from_name) = from.rsplit_once('/').unwrap_or(("", from));
         let from_dir = self.open_at(from_parent, OFlags::PATH | OFlags::DIRECTORY)?;
-        let (to_dir, to_name) = self.make_parent(to)?;
+        let (to_dir, to_name) = self.open_parent(to)?;
         Ok(rustix::fs::renameat(
             &from_dir, from_name, &to_dir, to_name,
         )?)
-    }
-
-    /// Removes the directory `key` if it is empty (`rmdir` beneath the root: never a link's
-    /// target, nor a directory reached through one).
-    pub fn remove_dir(&self, key: &str) -> io::Result<()> {
-        let (parent, name) = key.rsplit_once('/').unwrap_or(("", key));
-        let dir = self.open_at(parent, OFlags::PATH | OFlags::DIRECTORY)?;
-        Ok(rustix::fs::unlinkat(&dir, name, AtFlags::REMOVEDIR)?)
     }
 
     /// Flushes the directory holding `key` to disk, so a rename into it survives a crash.
@@ -472,7 +636,12 @@ impl ObjectStore for BeneathStore {
         let checked = locations
             .and_then(move |key| futures::future::ready(this.reach(&key).map(|()| key)))
             .boxed();
-        self.inner.delete_stream(checked)
+        // A delete may remove the directories it empties: lookups open them afresh.
+        let root = self.root.clone();
+        self.inner
+            .delete_stream(checked)
+            .inspect(move |_| root.forget_dirs())
+            .boxed()
     }
 
     /// Every object under `prefix`, directory by directory (one delimiter listing each), so
@@ -534,7 +703,9 @@ impl ObjectStore for BeneathStore {
     ) -> object_store::Result<()> {
         self.reach(from)?;
         self.reach_parent(to)?;
-        self.inner.rename_opts(from, to, options).await
+        let renamed = self.inner.rename_opts(from, to, options).await;
+        self.root.forget_dirs();
+        renamed
     }
 }
 
@@ -582,7 +753,7 @@ mod tests {
         }
         assert!(root.rename_file("a/b/file", "a/out/secret").is_err());
         assert!(root.rename_file("a/out/secret", "a/b/stolen").is_err());
-        assert!(root.make_parent("a/out/deeper/x").is_err());
+        assert!(root.open_parent("a/out/deeper/x").is_err());
         // A rename over the link replaces the link, not its target.
         root.create_new_file("a/b/new").unwrap();
         root.rename_file("a/b/new", "a/out-file").unwrap();
@@ -645,6 +816,73 @@ mod tests {
         let expected: Vec<_> = expected.iter().map(|(n, k)| (n.to_string(), *k)).collect();
         assert_eq!(names, expected);
         assert!(root.below("a").check("out").is_err());
+    }
+
+    /// A directory kept for lookups is the one that was opened: a link another process puts
+    /// in its place is never followed, and the host's own changes are seen at once.
+    #[test]
+    fn kept_directories_never_lead_through_a_link() {
+        let (base, root) = planted();
+        let outside = base.path().join("outside");
+        std::fs::write(outside.join("file"), "outside!").unwrap();
+        assert_eq!(root.stat("a/b/file").unwrap().size, 2);
+        std::fs::rename(root.host_path("a/b"), base.path().join("moved")).unwrap();
+        symlink(&outside, root.host_path("a/b")).unwrap();
+        assert_eq!(
+            root.stat("a/b/file").unwrap().size,
+            2,
+            "the directory opened"
+        );
+        root.forget_dirs();
+        let error = root.stat("a/b/file").unwrap_err();
+        assert!(crosses_link(&error), "{error}");
+        for key in ["a/out", "a/out-file", "top"] {
+            assert_eq!(root.stat(key).unwrap().kind, EntryKind::Other, "{key}");
+        }
+
+        // Files come and go in a kept directory as they do on disk; a directory the host
+        // removes and makes again is the new one.
+        let (_base, root) = planted();
+        assert_eq!(root.stat("a/b/file").unwrap().kind, EntryKind::File);
+        std::fs::remove_file(root.host_path("a/b/file")).unwrap();
+        assert!(names_nothing(&root.stat("a/b/file").unwrap_err()));
+        root.remove_dir("a/b").unwrap();
+        std::fs::create_dir(root.host_path("a/b")).unwrap();
+        std::fs::write(root.host_path("a/b/new"), "new").unwrap();
+        assert_eq!(root.stat("a/b/new").unwrap().size, 3);
+        assert!(root.remove_dir("a/out").is_err(), "a link is no directory");
+    }
+
+    #[test]
+    fn publishing_writes_beneath_the_root_only() {
+        let (base, root) = planted();
+        let outside = base.path().join("outside");
+        assert!(root.publish("a/out/planted", "s#1", b"x", false).is_err());
+        assert!(root.publish("top/tmp/planted", "s#1", b"x", true).is_err());
+        root.publish("a/out-file", "s#2", b"replaced", true)
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(outside.join("secret")).unwrap(),
+            "out"
+        );
+        assert_eq!(
+            root.stat("a/out-file").unwrap().size,
+            8,
+            "the link replaced"
+        );
+        root.publish("a/new/deeper/file", "s#3", b"made", false)
+            .unwrap();
+        let made = std::fs::read_to_string(root.host_path("a/new/deeper/file")).unwrap();
+        assert_eq!(made, "made");
+        let mut names: Vec<_> = std::fs::read_dir(&outside)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["secret"]);
+        let file = root.open_file("a/new/deeper/file", false).unwrap();
+        assert_eq!(LocalRoot::read_file_at(&file, 1, 100).unwrap(), b"ade");
+        assert!(LocalRoot::read_file_at(&file, 9, 100).unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -16,6 +16,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use futures::StreamExt;
 use object_store::{ObjectStoreExt, PutPayload};
+use worldhost_store::LocalRoot;
 
 use super::ctx::WriteBudget;
 use super::error::{FsError, FsResult, spool_error, store_error};
@@ -78,6 +79,10 @@ pub(super) struct FileState {
     pub failed: Option<String>,
     /// On a local-directory store, the stored file opened for reading.
     pub local_reader: Option<std::fs::File>,
+    /// On an in-memory store, the stored object as first read (the store's own bytes, not a
+    /// copy): later reads slice it, and it stays what the handle reads until the handle's own
+    /// commit, as an open file on a disk keeps its content when another replaces it.
+    pub memory_object: Option<Bytes>,
 }
 
 impl FileState {
@@ -147,9 +152,9 @@ impl OpenFile {
         run_memory: &Arc<BufferMemory>,
         state: FileState,
     ) -> OpenFile {
-        let staged_at = volume.local_root().map(|root| StagedAt {
+        let stage_beside = volume.local_root().map(|root| StagedAt {
             root: root.clone(),
-            key: staged_name(path.key_ref().as_ref()),
+            key: path.key_ref().as_ref().to_owned(),
         });
         let memory_limit = if volume.in_memory() {
             u64::MAX
@@ -162,7 +167,7 @@ impl OpenFile {
             budget,
             policy: SpoolPolicy {
                 memory_limit,
-                staged_at,
+                stage_beside,
                 // In-memory stores keep the data in memory anyway: their spools stay there.
                 run_memory: (memory_limit != u64::MAX).then(|| run_memory.clone()),
                 holding: Default::default(),
@@ -191,7 +196,29 @@ impl OpenFile {
                     Some(reader) => reader,
                     empty => empty.insert(self.open_local()?),
                 };
-                let bytes = read_exact_at(reader, offset, end - offset).map_err(spool_error)?;
+                // One `pread` into a buffer handed on whole (no copy on the way to the guest).
+                let read = LocalRoot::read_file_at(reader, offset, (end - offset) as usize);
+                let bytes = Bytes::from(read.map_err(spool_error)?);
+                self.volume.mount().stats.read(bytes.len() as u64);
+                Ok(bytes)
+            }
+            None if self.volume.in_memory() => {
+                let object = match &state.memory_object {
+                    Some(object) => object,
+                    None => {
+                        let path = self.path();
+                        let key = path.key_ref();
+                        let got = self.volume.store().get(key).await;
+                        let got = got.map_err(|e| store_error(e, key))?.bytes().await;
+                        state
+                            .memory_object
+                            .insert(got.map_err(|e| store_error(e, key))?)
+                    }
+                };
+                // The object may be shorter than the size the handle was opened with (replaced
+                // since by another run): what is there is read.
+                let len = object.len() as u64;
+                let bytes = object.slice(offset.min(len) as usize..end.min(len) as usize);
                 self.volume.mount().stats.read(bytes.len() as u64);
                 Ok(bytes)
             }
@@ -263,6 +290,8 @@ impl OpenFile {
                 state.dirty = false;
                 state.charged = 0;
                 state.stored_size = Some(*size);
+                // What the handle reads from now on is what it just stored.
+                state.memory_object = None;
                 state.failed = None;
                 self.volume.mount().stats.wrote(*size);
                 let modified = state.modified.unwrap_or_else(SystemTime::now);
@@ -304,8 +333,11 @@ impl OpenFile {
                 let size = data.len() as u64;
                 if let Some(root) = self.volume.local_root() {
                     // A local store: written beside the target, made durable, renamed over it
-                    // (only in a directory reached with no link).
-                    local_publish(root, key.as_ref(), data, durable).map_err(io_to_store)?;
+                    // (in its directory, reached with no link).
+                    let key = key.as_ref();
+                    let name = key.rsplit_once('/').map_or(key, |(_, name)| name);
+                    root.publish(key, &staged_file_name(name), data, durable)
+                        .map_err(io_to_store)?;
                     state.local_reader = None;
                     return Ok(size);
                 }
@@ -602,58 +634,27 @@ impl OpenFile {
     }
 }
 
-/// Writes `data` to a new file beside `key` and renames it over `key`: a reader sees the old
-/// file or the new one whole. With `durable`, both the file and the rename are fsync'd, so
-/// after a crash the new one survives once this returns. Every step is beneath `root`.
-fn local_publish(
-    root: &worldhost_store::LocalRoot,
-    key: &str,
-    data: &[u8],
-    durable: bool,
-) -> std::io::Result<()> {
-    use std::io::Write;
-    let staged = staged_name(key);
-    let written = root
-        .create_new_file(&staged)
-        .and_then(|mut file| {
-            file.write_all(data)?;
-            if durable { file.sync_all() } else { Ok(()) }
-        })
-        .and_then(|()| root.rename_file(&staged, key))
-        .and_then(|()| {
-            if durable {
-                root.sync_parent(key)
-            } else {
-                Ok(())
-            }
-        });
-    if written.is_err() {
-        let _ = root.remove_file(&staged);
+/// A staged file's key beside `key`: `NAME#DIGITS`, the name local stores hide.
+pub(super) fn staged_name(key: &str) -> String {
+    match key.rsplit_once('/') {
+        Some((parent, name)) => format!("{parent}/{}", staged_file_name(name)),
+        None => staged_file_name(key),
     }
-    written
 }
 
-/// A staged file's key beside `key`: `NAME#DIGITS`, the name local stores hide, unique
-/// across handles (a counter), processes (the pid) and hosts sharing a directory (random).
-pub(super) fn staged_name(key: &str) -> String {
+/// [`staged_name`] of a file name: unique across handles (a counter), processes (the pid) and
+/// hosts sharing a directory (random).
+fn staged_file_name(name: &str) -> String {
     use std::hash::{BuildHasher, RandomState};
     use std::sync::atomic::{AtomicU64, Ordering};
     static STAGED: AtomicU64 = AtomicU64::new(0);
     let n = STAGED.fetch_add(1, Ordering::Relaxed);
     let random = RandomState::new().hash_one(n) % 1_000_000_000;
-    let (parent, name) = match key.rsplit_once('/') {
-        Some((parent, name)) => (format!("{parent}/"), name),
-        None => (String::new(), key),
-    };
     // The digits must fit in the name: a target whose name is near NAME_MAX (255 bytes)
     // stages under a shortened name (still `NAME#DIGITS`, so still hidden and refused).
     let mut keep = name.len().min(200);
     while !name.is_char_boundary(keep) {
         keep -= 1;
     }
-    format!(
-        "{parent}{}#{}{n}{random:09}",
-        &name[..keep],
-        std::process::id()
-    )
+    format!("{}#{}{n}{random:09}", &name[..keep], std::process::id())
 }

@@ -6,30 +6,32 @@
 
 use std::time::SystemTime;
 
-use worldhost_store::{LocalRoot, names_nothing};
+use worldhost_store::{EntryKind, LocalRoot, names_nothing};
 
 use super::error::{FsResult, spool_error};
 use super::path::{DIR_MARKER, RelPath};
 use super::volume::Entry;
 
-/// `lookup` on a local-directory store: one `openat2` and one `fstat`. A path through a
-/// link names nothing.
+/// `lookup` on a local-directory store: one `fstatat` of the name in its directory (see
+/// [`LocalRoot::stat`]). A path through a link, or a link, names nothing.
 pub fn lookup(root: &LocalRoot, path: &RelPath) -> FsResult<Entry> {
-    match root.metadata(path.key_ref().as_ref()) {
-        Ok(meta) if meta.is_file() => Ok(Entry::File {
-            size: meta.len(),
-            modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+    match root.stat(path.key_ref().as_ref()) {
+        Ok(stat) => Ok(match stat.kind {
+            EntryKind::File => Entry::File {
+                size: stat.size,
+                modified: stat.modified,
+            },
+            EntryKind::Dir => Entry::Dir,
+            EntryKind::Other => Entry::Missing,
         }),
-        Ok(meta) if meta.is_dir() => Ok(Entry::Dir),
-        Ok(_) => Ok(Entry::Missing),
         Err(e) if names_nothing(&e) => Ok(Entry::Missing),
         Err(e) => Err(spool_error(e)),
     }
 }
 
 /// Deletes a file of a local-directory store directly, then removes the directories left
-/// empty above it, as the store's automatic cleanup does (a marker keeps a directory; `rmdir`
-/// never follows a link).
+/// empty above it, as the store's automatic cleanup does (a marker keeps a directory; each
+/// `rmdir` is of a directory reached with no link followed).
 pub fn remove(root: &LocalRoot, path: &RelPath) -> FsResult<()> {
     root.remove_file(path.key_ref().as_ref())
         .map_err(spool_error)?;

@@ -17,8 +17,10 @@ use bytes::Bytes;
 pub struct SpoolPolicy {
     /// Staged bytes beyond this move from memory to disk.
     pub memory_limit: u64,
-    /// For a local-directory store, the hidden file beside the target to stage in.
-    pub staged_at: Option<StagedAt>,
+    /// For a local-directory store, the root and the target's key: a spool that spills
+    /// stages in a hidden file beside it (named then, so opening a file that never spills
+    /// names nothing), made beneath the root.
+    pub stage_beside: Option<StagedAt>,
     /// The run's allowance of memory for buffers: a memory spool that cannot grow within it
     /// moves to disk (`None`: no allowance, for in-memory stores).
     pub run_memory: Option<Arc<BufferMemory>>,
@@ -77,9 +79,12 @@ pub(super) fn io_to_store(error: io::Error) -> object_store::Error {
     }
 }
 
+/// Exactly `len` bytes of `file` at `offset` (an error if the file is shorter).
 pub(super) fn read_exact_at(file: &std::fs::File, offset: u64, len: u64) -> io::Result<Bytes> {
-    let mut buffer = vec![0; len as usize];
-    file.read_exact_at(&mut buffer, offset)?;
+    let buffer = worldhost_store::LocalRoot::read_file_at(file, offset, len as usize)?;
+    if (buffer.len() as u64) < len {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
     Ok(Bytes::from(buffer))
 }
 
@@ -179,8 +184,13 @@ impl Spool {
         if let Spool::Memory(buffer) = self
             && !policy.hold(size)
         {
-            let (file, staged) = match &policy.staged_at {
-                Some(at) => (at.root.create_new_file(&at.key)?, Some(at.clone())),
+            let (file, staged) = match &policy.stage_beside {
+                Some(target) => {
+                    let key = super::file::staged_name(&target.key);
+                    let file = target.root.create_new_file(&key)?;
+                    let root = target.root.clone();
+                    (file, Some(StagedAt { root, key }))
+                }
                 None => (tempfile::tempfile()?, None),
             };
             file.write_all_at(buffer, 0)?;
@@ -203,17 +213,17 @@ mod tests {
     fn spool_writes_reads_and_spills_alike() {
         let staging = tempfile::tempdir().unwrap();
         let root = worldhost_store::LocalRoot::open(staging.path()).unwrap();
-        let staged_at = StagedAt {
+        let staged_files = || std::fs::read_dir(staging.path().join("d")).map_or(0, |d| d.count());
+        let beside = StagedAt {
             root,
-            key: "dir/f#1".to_owned(),
+            key: "d/f".to_owned(),
         };
-        let staged_path = staging.path().join("dir/f#1");
-        for (limit, staged_at) in [(u64::MAX, None), (4, None), (4, Some(staged_at))] {
+        for (limit, stage_beside) in [(u64::MAX, None), (4, None), (4, Some(beside))] {
             let limit_is_small = limit == 4;
-            let staged_path = staged_at.as_ref().map(|_| staged_path.clone());
+            let staged_here = stage_beside.is_some();
             let limit = &SpoolPolicy {
                 memory_limit: limit,
-                staged_at,
+                stage_beside,
                 run_memory: None,
                 holding: AtomicU64::new(0),
             };
@@ -228,15 +238,19 @@ mod tests {
             assert_eq!(&spool.read_at(2, 100).unwrap()[..], b"ll\0\0");
             assert_eq!(spool.read_at(6, 1).unwrap().len(), 0);
             assert_eq!(matches!(spool, Spool::Disk { .. }), limit_is_small);
-            assert_eq!(
-                staged_path.as_ref().is_some_and(|path| path.exists()),
-                staged_path.is_some()
-            );
+            assert_eq!(staged_files(), usize::from(staged_here));
+            if let Spool::Disk {
+                staged: Some(staged),
+                ..
+            } = &spool
+            {
+                assert!(
+                    staged.key.starts_with("d/f#"),
+                    "staged as NAME#DIGITS: {staged:?}"
+                );
+            }
             drop(spool);
-            assert!(
-                !staged_path.is_some_and(|path| path.exists()),
-                "an uncommitted staged file is removed"
-            );
+            assert_eq!(staged_files(), 0, "an uncommitted staged file is removed");
         }
     }
 }
@@ -250,7 +264,7 @@ mod run_memory_tests {
         let memory = Arc::new(BufferMemory::new(10));
         let policy = |memory: &Arc<BufferMemory>| SpoolPolicy {
             memory_limit: u64::MAX,
-            staged_at: None,
+            stage_beside: None,
             run_memory: Some(memory.clone()),
             holding: AtomicU64::new(0),
         };

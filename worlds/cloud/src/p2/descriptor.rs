@@ -268,7 +268,8 @@ impl types::HostDescriptor for CloudFsView<'_> {
         offset: Filesize,
     ) -> FsResult<(Vec<u8>, bool)> {
         let (bytes, at_end) = self.file(&fd)?.read(len, offset).await?;
-        Ok((bytes.to_vec(), at_end))
+        // Without a copy when the read's buffer is the handle's alone (a local file's `pread`).
+        Ok((Vec::from(bytes), at_end))
     }
 
     async fn write(

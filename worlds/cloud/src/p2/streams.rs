@@ -11,7 +11,8 @@ use crate::fs::{ErrorCode, FsError, OpenFile};
 
 /// The first ranged read of a stream fetches this much; each further sequential read doubles
 /// it, up to [`MAX_READ_WINDOW`], so a whole-file read takes few requests and a short read
-/// fetches little.
+/// fetches little. A local file is read as asked (the page cache is its window): one `pread`
+/// into a buffer that goes to the guest whole, as wasmtime's own file streams do.
 const FIRST_READ_WINDOW: u64 = 64 << 10;
 const MAX_READ_WINDOW: u64 = 8 << 20;
 /// How much a write may hand over at once.
@@ -64,10 +65,33 @@ impl FileInputStream {
         if !self.buffer.is_empty() || self.at_end {
             return Ok(());
         }
+        let len = if self.file.volume().is_local() {
+            // What the guest asks for (the page cache is a local file's window).
+            match want {
+                0 => FIRST_READ_WINDOW,
+                want => want.min(MAX_READ_WINDOW),
+            }
+        } else {
+            self.window_len(want)
+        };
+        let bytes = self
+            .file
+            .read(self.position, len)
+            .await
+            .map_err(stream_error)?;
+        self.position += bytes.len() as u64;
+        self.at_end = bytes.is_empty();
+        self.buffer = bytes;
+        Ok(())
+    }
+
+    /// The next window of a ranged read (at least `want` bytes), which then doubles. Windows
+    /// beyond the first size draw on the run's buffer memory; when it is spent, the stream goes
+    /// on with first-size windows (more requests, never more memory).
+    fn window_len(&mut self, want: u64) -> u64 {
         let len = self.window.max(want.min(MAX_READ_WINDOW));
-        // Windows beyond the first size draw on the run's buffer memory; when it is spent, the
-        // stream goes on with first-size windows (more requests, never more memory).
-        let len = match self.file.run_memory() {
+        self.window = (self.window * 2).min(MAX_READ_WINDOW);
+        match self.file.run_memory() {
             Some(memory) if len > FIRST_READ_WINDOW + self.holding => {
                 if memory.try_hold(len - FIRST_READ_WINDOW - self.holding) {
                     self.holding = len - FIRST_READ_WINDOW;
@@ -77,17 +101,7 @@ impl FileInputStream {
                 }
             }
             _ => len,
-        };
-        let bytes = self
-            .file
-            .read(self.position, len)
-            .await
-            .map_err(stream_error)?;
-        self.window = (self.window * 2).min(MAX_READ_WINDOW);
-        self.position += bytes.len() as u64;
-        self.at_end = bytes.is_empty();
-        self.buffer = bytes;
-        Ok(())
+        }
     }
 
     fn take(&mut self, size: usize) -> StreamResult<Bytes> {
@@ -97,7 +111,11 @@ impl FileInputStream {
         if self.buffer.is_empty() && self.at_end {
             return Err(StreamError::Closed);
         }
-        let size = size.min(self.buffer.len());
+        if size >= self.buffer.len() {
+            // All of it: the buffer alone owns its memory, which then becomes the guest's
+            // `list<u8>` without a copy.
+            return Ok(std::mem::take(&mut self.buffer));
+        }
         Ok(self.buffer.split_to(size))
     }
 }
