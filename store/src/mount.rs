@@ -15,12 +15,12 @@ use object_store::azure::MicrosoftAzureBuilder;
 use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::http::HttpBuilder;
 use object_store::list::{PaginatedListOptions, PaginatedListStore};
-use object_store::memory::InMemory;
 use object_store::path::Path as Key;
 use object_store::prefix::PrefixStore;
 use object_store::{ClientOptions, ListResult, ObjectStore, RetryConfig};
 
 use crate::beneath::{BeneathStore, LocalRoot};
+use crate::memory::{MEMORY_STORE_CAPACITY, MemoryStore};
 use crate::url::{StoreKind, StoreUrl};
 
 /// Where the guest sees a store, and how.
@@ -162,7 +162,7 @@ impl Mount {
             with_prefix(store, prefix)
         };
         let store: Arc<dyn ObjectStore> = match spec.url.kind() {
-            StoreKind::Memory => Arc::new(InMemory::new()),
+            StoreKind::Memory => Arc::new(MemoryStore::new(MEMORY_STORE_CAPACITY)),
             StoreKind::Local(dir) => {
                 let root = LocalRoot::open(dir)
                     .with_context(|| format!("cannot open directory `{}`", dir.display()))

@@ -3,7 +3,7 @@
 //! | URL | store |
 //! | --- | --- |
 //! | `default`, `default/PREFIX` | the embedded default store (a local directory), or a folder in it |
-//! | `memory:` (also `memory://`, `memory:///`) | an in-memory store, empty at start, gone when the run ends |
+//! | `memory:` (also `memory://`, `memory:///`) | an in-memory store, empty at start, gone when the run ends, holding at most 1 GiB ([`crate::MemoryStore`]) |
 //! | `file:///srv/data` | a local directory (created if missing) |
 //! | `s3://bucket/prefix` | Amazon S3 or any S3-compatible server |
 //! | `gs://bucket/prefix` | Google Cloud Storage |

@@ -106,6 +106,7 @@ pub fn store_error(error: object_store::Error, what: &dyn std::fmt::Display) -> 
         object_store::Error::PermissionDenied { .. }
         | object_store::Error::Unauthenticated { .. } => ErrorCode::Access,
         object_store::Error::InvalidPath { .. } => ErrorCode::Invalid,
+        _ if worldhost_store::is_store_full(&error) => ErrorCode::InsufficientSpace,
         _ => ErrorCode::Io,
     };
     if code == ErrorCode::NoEntry {

@@ -161,6 +161,13 @@ impl OpenFile {
         } else {
             MEMORY_SPOOL_LIMIT
         };
+        // In-memory stores keep the data in memory anyway: their spools stay there, up to
+        // what the store could hold (shared by every run on the mount), then move to disk
+        // like any other.
+        let run_memory = match volume.in_memory() {
+            true => volume.memory_spools().clone(),
+            false => run_memory.clone(),
+        };
         OpenFile {
             volume,
             link: std::sync::Mutex::new(Link::At(path)),
@@ -168,8 +175,7 @@ impl OpenFile {
             policy: SpoolPolicy {
                 memory_limit,
                 stage_beside,
-                // In-memory stores keep the data in memory anyway: their spools stay there.
-                run_memory: (memory_limit != u64::MAX).then(|| run_memory.clone()),
+                run_memory: Some(run_memory),
                 holding: Default::default(),
             },
             state: tokio::sync::Mutex::new(state),

@@ -18,6 +18,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 
 use super::error::{ErrorCode, FsError, FsResult, is_not_found, store_error};
 use super::file::OpenFile;
+use super::held::BufferMemory;
 use super::path::RelPath;
 use super::{MetadataHash, local};
 use worldhost_store::Mount;
@@ -39,6 +40,9 @@ type DirCache = Mutex<HashSet<RelPath>>;
 pub struct Volume {
     mount: Arc<Mount>,
     known_dirs: Arc<DirCache>,
+    /// On a `memory:` store, the host memory the staged copies of every run on the mount may
+    /// hold together (as much as the store itself may hold).
+    memory_spools: Arc<BufferMemory>,
     /// The mount's URL as text, which names it in metadata hashes and messages.
     url: String,
     /// The run's open files by path: one [`OpenFile`] per path, shared by every handle on it
@@ -91,19 +95,30 @@ impl std::fmt::Debug for Volume {
 impl Volume {
     /// A volume over `mount` with a directory cache of its own.
     pub fn new(mount: Arc<Mount>) -> Arc<Volume> {
-        Volume::with_cache(mount, Arc::default())
+        let spools = Arc::new(BufferMemory::new(worldhost_store::MEMORY_STORE_CAPACITY));
+        Volume::with_cache(mount, Arc::default(), spools)
     }
 
-    fn with_cache(mount: Arc<Mount>, known_dirs: Arc<DirCache>) -> Arc<Volume> {
+    fn with_cache(
+        mount: Arc<Mount>,
+        known_dirs: Arc<DirCache>,
+        memory_spools: Arc<BufferMemory>,
+    ) -> Arc<Volume> {
         let url = mount.url.to_string();
         Arc::new(Volume {
             mount,
             known_dirs,
+            memory_spools,
             url,
             live: Mutex::default(),
             times: Mutex::default(),
             known: Mutex::default(),
         })
+    }
+
+    /// On a `memory:` store, what staged copies may hold in host memory (every run's together).
+    pub(super) fn memory_spools(&self) -> &Arc<BufferMemory> {
+        &self.memory_spools
     }
 
     fn known_now(&self) -> std::sync::MutexGuard<'_, Known> {
@@ -144,7 +159,8 @@ impl Volume {
     /// The same mount and directory cache, with nothing open: the volume one run works in
     /// (runs sharing a mount, a plugin's calls, never see each other's unpublished files).
     pub fn for_run(&self) -> Arc<Volume> {
-        Volume::with_cache(self.mount.clone(), self.known_dirs.clone())
+        let spools = self.memory_spools.clone();
+        Volume::with_cache(self.mount.clone(), self.known_dirs.clone(), spools)
     }
 
     fn live_files(&self) -> std::sync::MutexGuard<'_, HashMap<RelPath, Weak<OpenFile>>> {
