@@ -247,7 +247,9 @@ fn satisfies(offer: &str, import: &str) -> bool {
     }
     match (offer_version, import_version) {
         (Some(offer), Some(import)) => {
-            if !import.pre.is_empty() || !offer.pre.is_empty() || import.major + import.minor == 0
+            if !import.pre.is_empty()
+                || !offer.pre.is_empty()
+                || (import.major, import.minor) == (0, 0)
             {
                 offer == import
             } else if import.major == 0 {
@@ -292,7 +294,10 @@ mod tests {
                 "wasi:config/store@0.2.0-draft-2024-09-27",
                 "wasi:logging/logging@0.1.0-draft",
             ] {
-                assert!(imports.contains(&standard.to_owned()), "{world}: {imports:?}");
+                assert!(
+                    imports.contains(&standard.to_owned()),
+                    "{world}: {imports:?}"
+                );
             }
         }
         assert!(!cli.iter().any(|import| import.starts_with("wasi:config/")));
