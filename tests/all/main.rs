@@ -20,5 +20,6 @@ mod plugins_sdk;
 mod posix_guests;
 mod python_plugin;
 mod servers;
+mod standard_interfaces;
 mod wit;
 mod worlds;

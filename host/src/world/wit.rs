@@ -27,6 +27,19 @@ const SOURCES: &[(&str, &str)] = &[
         "wit/deps/cli.wit",
         include_str!("../../../wit/deps/cli.wit"),
     ),
+    // The standard proposals the cloud and plugin worlds serve (`wit/deps/README.md`).
+    (
+        "wit/deps/config.wit",
+        include_str!("../../../wit/deps/config.wit"),
+    ),
+    (
+        "wit/deps/config-draft-2024-09-27.wit",
+        include_str!("../../../wit/deps/config-draft-2024-09-27.wit"),
+    ),
+    (
+        "wit/deps/logging.wit",
+        include_str!("../../../wit/deps/logging.wit"),
+    ),
 ];
 
 /// Our own package, in its files.
@@ -203,7 +216,8 @@ pub fn missing_in_world(world: &str, imports: &[String]) -> Result<Vec<String>> 
 /// The component imports (fully qualified names) that world imports `offered` do not satisfy.
 /// An import is satisfied by an offer of the same interface at a semver-compatible version, as
 /// wasmtime's linker matches them: newer or older (0.2.6 imports link to 0.2.12 definitions,
-/// and 0.3.2 imports to 0.3.0 ones).
+/// and 0.3.2 imports to 0.3.0 ones). A prerelease (`0.2.0-rc.1`, `0.1.0-draft`) or a 0.0.x
+/// version is compatible only with itself, as in wasmtime (`alternate_lookup_key`).
 pub fn missing_imports<'a>(
     imports: impl IntoIterator<Item = &'a str>,
     offered: &[impl AsRef<str>],
@@ -233,7 +247,12 @@ fn satisfies(offer: &str, import: &str) -> bool {
     }
     match (offer_version, import_version) {
         (Some(offer), Some(import)) => {
-            if import.major == 0 {
+            if !import.pre.is_empty()
+                || !offer.pre.is_empty()
+                || (import.major, import.minor) == (0, 0)
+            {
+                offer == import
+            } else if import.major == 0 {
                 offer.major == 0 && offer.minor == import.minor
             } else {
                 offer.major == import.major
@@ -268,13 +287,27 @@ mod tests {
         assert!(cloud.contains(&"wasi:cli/stdout@0.3.0".to_owned()));
         assert!(!cloud.contains(&"wasi:filesystem/types@0.3.0".to_owned()));
         assert_eq!(worlds.exports("cloud").unwrap(), ["wasi:cli/run@0.2.12"]);
+        for world in ["cloud", "plugin"] {
+            let imports = worlds.imports(world).unwrap();
+            for standard in [
+                "wasi:config/store@0.2.0-rc.1",
+                "wasi:config/store@0.2.0-draft-2024-09-27",
+                "wasi:logging/logging@0.1.0-draft",
+            ] {
+                assert!(
+                    imports.contains(&standard.to_owned()),
+                    "{world}: {imports:?}"
+                );
+            }
+        }
+        assert!(!cli.iter().any(|import| import.starts_with("wasi:config/")));
     }
 
     /// The lists `host/build.rs` resolved are the WIT's as embedded and parsed here.
     #[test]
     fn the_build_time_imports_are_the_embedded_wits() {
         let worlds = Worlds::load().unwrap();
-        assert_eq!(WORLD_IMPORTS.len(), 4, "{WORLD_IMPORTS:?}");
+        assert_eq!(WORLD_IMPORTS.len(), 5, "{WORLD_IMPORTS:?}");
         for (name, offered) in WORLD_IMPORTS {
             assert_eq!(&worlds.imports(name).unwrap(), offered, "world {name}");
         }
@@ -285,9 +318,15 @@ mod tests {
         let offered = vec![
             "wasi:cli/stdout@0.2.12".to_owned(),
             "wasi:io/error@0.2.12".to_owned(),
+            "wasi:config/store@0.2.0-rc.1".to_owned(),
+            "x:y/z@0.0.1".to_owned(),
         ];
         let imports = [
             "wasi:cli/stdout@0.2.6",
+            "wasi:config/store@0.2.0-rc.1",
+            "wasi:config/store@0.2.0-rc.2",
+            "wasi:config/store@0.2.0",
+            "x:y/z@0.0.2",
             "wasi:io/error@0.2.12",
             "wasi:cli/stdout@0.3.0",
             "wasi:io/error@0.2.13",
@@ -298,6 +337,9 @@ mod tests {
         assert_eq!(
             missing_imports(imports, &offered),
             [
+                "wasi:config/store@0.2.0-rc.2",
+                "wasi:config/store@0.2.0",
+                "x:y/z@0.0.2",
                 "wasi:cli/stdout@0.3.0",
                 "wasi:io/error@0.1.0",
                 "my:app/thing@1.0.0",

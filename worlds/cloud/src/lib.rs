@@ -13,6 +13,7 @@ mod blob;
 pub mod fs;
 mod guest_interfaces;
 pub mod p2;
+mod standard;
 mod world;
 
 use anyhow::Result;
