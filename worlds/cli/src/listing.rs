@@ -301,6 +301,80 @@ mod tests {
         }
     }
 
+    /// wasmtime-wasi's own listing of `path`, in order, as its `read-directory` gives it.
+    fn wasmtime_wasi_listing(
+        path: &std::path::Path,
+    ) -> Vec<Result<(String, DescriptorType), ErrorCode>> {
+        use wasmtime::component::ResourceTable;
+        use wasmtime_wasi::p2::bindings::filesystem::preopens::Host as _;
+        use wasmtime_wasi::p2::bindings::filesystem::types::{
+            HostDescriptor, HostDirectoryEntryStream,
+        };
+        use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+        struct State(WasiCtx, ResourceTable);
+        impl WasiView for State {
+            fn ctx(&mut self) -> WasiCtxView<'_> {
+                WasiCtxView {
+                    ctx: &mut self.0,
+                    table: &mut self.1,
+                }
+            }
+        }
+        let ctx = WasiCtxBuilder::new()
+            .preopened_dir(path, ".", FsPerms::ReadOnly)
+            .unwrap()
+            .build();
+        let mut state = State(ctx, ResourceTable::new());
+        let mut view = state.filesystem();
+        let (fd, _) = view.get_directories().unwrap().remove(0);
+        wasmtime_wasi::runtime::in_tokio(async {
+            let stream = view.read_directory(fd).await.unwrap();
+            let mut all = Vec::new();
+            loop {
+                match view
+                    .read_directory_entry(Resource::new_borrow(stream.rep()))
+                    .await
+                {
+                    Ok(Some(e)) => all.push(Ok((e.name, e.type_))),
+                    Ok(None) => return all,
+                    Err(e) => all.push(Err(e.downcast().unwrap())),
+                }
+            }
+        })
+    }
+
+    /// Every kind of entry wasmtime-wasi tells apart (fifos and sockets are `unknown` there),
+    /// a name that is not UTF-8, and enough entries for several pages: the same listing, in
+    /// the same order, with the same errors, as wasmtime-wasi's.
+    #[test]
+    fn listings_are_wasmtime_wasis() {
+        use std::os::unix::ffi::OsStrExt;
+        let tmp = std::env::temp_dir().join(format!("worldhost-listing-ww-{}", std::process::id()));
+        std::fs::create_dir_all(tmp.join("sub")).unwrap();
+        for i in 0..600 {
+            std::fs::write(tmp.join(format!("file-{i}")), b"").unwrap();
+        }
+        std::fs::write(tmp.join(std::ffi::OsStr::from_bytes(b"bad\xff")), b"").unwrap();
+        std::os::unix::fs::symlink("../../nowhere", tmp.join("dangling")).unwrap();
+        std::os::unix::fs::symlink("sub", tmp.join("to-sub")).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            tmp.join("fifo").as_path(),
+            FileType::Fifo,
+            Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let _socket = std::os::unix::net::UnixListener::bind(tmp.join("socket")).unwrap();
+
+        let ours = read_all(&Arc::new(File::open(&tmp).unwrap()));
+        let theirs = wasmtime_wasi_listing(&tmp);
+        std::fs::remove_dir_all(&tmp).unwrap();
+        assert_eq!(ours.len(), 606);
+        assert_eq!(format!("{ours:?}"), format!("{theirs:?}"));
+    }
+
     #[test]
     fn a_name_that_is_not_utf8_is_an_error_and_the_listing_goes_on() {
         use std::os::unix::ffi::OsStrExt;
