@@ -1,16 +1,23 @@
 //! The `cli` world: standard `wasi:cli` with real host directories preopened.
 //!
-//! This world is wasmtime-wasi's own implementation of WASI 0.2 and 0.3, unchanged. What it adds is
-//! the description of what a guest may touch: which host directories are preopened, where,
-//! and whether they are writable. Everything else a run needs (args, env, stdio, the network
+//! This world is wasmtime-wasi's own implementation of WASI 0.2 and 0.3, but for two functions of
+//! WASI 0.2's `wasi:filesystem/types`: `symlink-at` refuses links out of their directory, and
+//! `read-directory` reads a page at a time ([`listing`]). What it adds is the description of what
+//! a guest may touch: which host directories are preopened, where, and whether they are writable. Everything else a run needs (args, env, stdio, the network
 //! policy) is shared by every world and set up by the host.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use wasmtime::component::Linker;
+use wasmtime::component::{Linker, LinkerInstance};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use worldhost_world_api::{InstanceLimits, MountEntry, MountSource, World, WorldHost};
+
+mod listing;
+
+/// The one version of `wasi:filesystem/types` wasmtime-wasi 48 defines; semver matching serves
+/// it to guests importing older 0.2 versions, so shadowing it covers them all.
+const FILESYSTEM_TYPES: &str = "wasi:filesystem/types@0.2.12";
 
 /// The cli world: the host directories it preopens for every instance.
 pub struct CliWorld {
@@ -51,7 +58,10 @@ impl World for CliWorld {
     fn add_to_linker<T: WorldHost<()>>(linker: &mut Linker<T>) -> Result<()> {
         wasmtime_wasi::p2::add_to_linker_async(linker)?;
         wasmtime_wasi::p3::add_to_linker(linker)?;
-        refuse_escaping_symlinks(linker)
+        linker.allow_shadowing(true);
+        let shadowed = shadow_filesystem(linker);
+        linker.allow_shadowing(false);
+        shadowed
     }
 
     fn instance(&self, wasi: &mut WasiCtxBuilder, _: InstanceLimits) -> Result<()> {
@@ -106,19 +116,24 @@ fn check_is_dir(path: &Path) -> Result<()> {
     }
 }
 
+/// Our own `symlink-at` and `read-directory` over wasmtime-wasi's (shadowing allowed).
+fn shadow_filesystem<T: WorldHost<()>>(linker: &mut Linker<T>) -> Result<()> {
+    let mut types = linker.instance(FILESYSTEM_TYPES)?;
+    refuse_escaping_symlinks(&mut types)?;
+    listing::shadow(&mut types)
+}
+
 /// wasmtime-wasi refuses absolute symlink targets but creates `link -> ../../..`, a link out of
 /// the preopened directory: harmless to this guest (resolution stays beneath the preopen), but
 /// a trap for any other program, or a later cloud-world run over the same directory as a
 /// `file://` store, that follows it. So `symlink-at` is redefined: a target that would leave the
 /// directory of the descriptor it is created under is `not-permitted`; everything else goes on
 /// to wasmtime-wasi's own `symlink-at`.
-fn refuse_escaping_symlinks<T: WorldHost<()>>(linker: &mut Linker<T>) -> Result<()> {
+fn refuse_escaping_symlinks<T: WorldHost<()>>(types: &mut LinkerInstance<'_, T>) -> Result<()> {
     use wasmtime::component::Resource;
     use wasmtime_wasi::filesystem::WasiFilesystemView;
     use wasmtime_wasi::p2::bindings::filesystem::types::{Descriptor, ErrorCode, HostDescriptor};
 
-    linker.allow_shadowing(true);
-    let mut types = linker.instance("wasi:filesystem/types@0.2.12")?;
     types.func_wrap_async(
         "[method]descriptor.symlink-at",
         |mut store, (fd, target, link): (Resource<Descriptor>, String, String)| {
@@ -135,7 +150,6 @@ fn refuse_escaping_symlinks<T: WorldHost<()>>(linker: &mut Linker<T>) -> Result<
             })
         },
     )?;
-    linker.allow_shadowing(false);
     Ok(())
 }
 
