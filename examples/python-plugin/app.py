@@ -10,7 +10,10 @@ host's `logging` interface and keeps its last output in the blob store at
 from componentize_py_types import Err
 from wit_world import exports
 from wit_world.exports.handler import Error, Payload, Payload_Bytes, Payload_Text
-from wit_world.imports import blob, config, logging
+from wit_world.imports import blob, config
+# The plugin world also offers the standard `wasi:logging`: componentize-py then names ours by
+# its package.
+from wit_world.imports import worldhost_host_logging as logging
 
 LAST_OUTPUT_KEY = "python-plugin/last.txt"
 
