@@ -76,20 +76,7 @@ pub async fn copy_object(
     if size <= limits.single_copy {
         return store.copy(from, to).await;
     }
-    if limits.part_size == 0 {
-        return Err(copy_error("the copy part size is zero".into()));
-    }
-    let part = limits.part_size_for(size);
-    let part_len = usize::try_from(part)
-        .map_err(|_| copy_error(format!("a part of {part} bytes does not fit in memory")))?;
-    let mut upload = Upload::new(store.put_multipart(to).await?, part_len);
-    match stream_parts(store, from, size, part, &mut upload).await {
-        Ok(()) => upload.finish().await.map(|_| ()),
-        Err(error) => {
-            let _ = upload.abort().await;
-            Err(error)
-        }
-    }
+    streamed_copy(store, from, store, to, size, limits).await
 }
 
 /// Copies the object at `from` in `from_store` (of `size` bytes, as a head gave it) to `to` in
@@ -106,14 +93,11 @@ pub async fn copy_across(
     size: u64,
     limits: CopyLimits,
 ) -> object_store::Result<()> {
-    if limits.part_size == 0 {
-        return Err(copy_error("the copy part size is zero".into()));
-    }
-    let part = limits.part_size_for(size);
-    if size <= part {
+    if size <= limits.part_size_for(size) {
         // Should the object have grown past one part meanwhile, it is refused before its
         // body is read rather than buffered.
         let got = from_store.get(from).await?;
+        let part = limits.part_size_for(size);
         if got.meta.size > part {
             return Err(copy_error(format!(
                 "`{from}` grew past {part} bytes while being copied"
@@ -122,6 +106,23 @@ pub async fn copy_across(
         let bytes = got.bytes().await?;
         return to_store.put(to, bytes.into()).await.map(|_| ());
     }
+    streamed_copy(from_store, from, to_store, to, size, limits).await
+}
+
+/// Streams the object at `from` into a multipart upload at `to`, one ranged GET of a part at
+/// a time, aborting the upload on any error (and, through [`Upload`], if dropped).
+async fn streamed_copy(
+    from_store: &dyn ObjectStore,
+    from: &Key,
+    to_store: &dyn ObjectStore,
+    to: &Key,
+    size: u64,
+    limits: CopyLimits,
+) -> object_store::Result<()> {
+    if limits.part_size == 0 {
+        return Err(copy_error("the copy part size is zero".into()));
+    }
+    let part = limits.part_size_for(size);
     let part_len = usize::try_from(part)
         .map_err(|_| copy_error(format!("a part of {part} bytes does not fit in memory")))?;
     let mut upload = Upload::new(to_store.put_multipart(to).await?, part_len);
