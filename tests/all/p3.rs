@@ -104,6 +104,46 @@ fn a_p3_command_writes_reads_and_lists_files_in_a_preopen() {
     assert!(!dir.path().join("x.txt").exists());
 }
 
+/// As for 0.2 guests (`hostile.rs`): a link whose target leaves the directory it is made in
+/// is refused with `not-permitted` (wasmtime-wasi's p3 `symlink-at` alone refuses only
+/// absolute ones), and links that stay inside are made.
+#[test]
+fn a_p3_symlink_out_of_the_preopen_is_refused_and_one_inside_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("sub")).unwrap();
+    fs::write(dir.path().join("inside.txt"), "in").unwrap();
+    let mount = format!("{}::/data", dir.path().display());
+    let ran = run_p3(&["--dir", &mount], &["symlink", "/data"]);
+    let refused = "ErrorCode::NotPermitted";
+    assert_eq!(
+        ran.success(),
+        format!(
+            "up -> ..: {refused}\nup3 -> ../../..: {refused}\nabsolute -> /etc: {refused}\n\
+             sub/esc -> ../..: {refused}\ninside -> inside.txt: ok\nsub/inside -> ../inside.txt: ok\n"
+        )
+    );
+    let links = |dir: &std::path::Path| -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap())
+            .filter(|entry| entry.file_type().unwrap().is_symlink())
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        links(dir.path()),
+        ["inside"],
+        "only the links inside were made"
+    );
+    assert_eq!(links(&dir.path().join("sub")), ["inside"]);
+    assert_eq!(
+        fs::read_to_string(dir.path().join("sub/inside")).unwrap(),
+        "in"
+    );
+}
+
 #[test]
 fn a_p3_command_is_held_to_the_stdout_limit_and_the_time_limit() {
     let ran = run_p3(&["--max-stdout", "1KiB"], &["spew", "4096"]);

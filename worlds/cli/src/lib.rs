@@ -1,8 +1,8 @@
 //! The `cli` world: standard `wasi:cli` with real host directories preopened.
 //!
 //! This world is wasmtime-wasi's own implementation of WASI 0.2 and 0.3, but for two functions of
-//! WASI 0.2's `wasi:filesystem/types`: `symlink-at` refuses links out of their directory, and
-//! `read-directory` reads a page at a time ([`listing`]). What it adds is the description of what
+//! `wasi:filesystem/types`: `symlink-at` (0.2 and 0.3) refuses links out of their directory, and
+//! 0.2's `read-directory` reads a page at a time ([`listing`]). What it adds is the description of what
 //! a guest may touch: which host directories are preopened, where, and whether they are writable. Everything else a run needs (args, env, stdio, the network
 //! policy) is shared by every world and set up by the host.
 
@@ -18,6 +18,10 @@ mod listing;
 /// The one version of `wasi:filesystem/types` wasmtime-wasi 48 defines; semver matching serves
 /// it to guests importing older 0.2 versions, so shadowing it covers them all.
 const FILESYSTEM_TYPES: &str = "wasi:filesystem/types@0.2.12";
+
+/// The same for WASI 0.3: the one version wasmtime-wasi 48 defines, matched to the guest's
+/// 0.3.x by semver.
+const FILESYSTEM_TYPES_P3: &str = "wasi:filesystem/types@0.3.0";
 
 /// The cli world: the host directories it preopens for every instance.
 pub struct CliWorld {
@@ -116,11 +120,14 @@ fn check_is_dir(path: &Path) -> Result<()> {
     }
 }
 
-/// Our own `symlink-at` and `read-directory` over wasmtime-wasi's (shadowing allowed).
+/// Our own `symlink-at` (0.2 and 0.3) and 0.2 `read-directory` over wasmtime-wasi's
+/// (shadowing allowed).
 fn shadow_filesystem<T: WorldHost<()>>(linker: &mut Linker<T>) -> Result<()> {
     let mut types = linker.instance(FILESYSTEM_TYPES)?;
     refuse_escaping_symlinks(&mut types)?;
-    listing::shadow(&mut types)
+    listing::shadow(&mut types)?;
+    let mut types = linker.instance(FILESYSTEM_TYPES_P3)?;
+    refuse_escaping_symlinks_p3(&mut types)
 }
 
 /// wasmtime-wasi refuses absolute symlink targets but creates `link -> ../../..`, a link out of
@@ -144,6 +151,33 @@ fn refuse_escaping_symlinks<T: WorldHost<()>>(types: &mut LinkerInstance<'_, T>)
                 }
                 let mut view = store.data_mut().filesystem();
                 match HostDescriptor::symlink_at(&mut view, fd, target, link).await {
+                    Ok(()) => Ok((Ok(()),)),
+                    Err(error) => Ok((Err(error.downcast()?),)),
+                }
+            })
+        },
+    )?;
+    Ok(())
+}
+
+/// [`refuse_escaping_symlinks`] for WASI 0.3 guests, whose `symlink-at` is an async func
+/// wasmtime-wasi serves with an [`Accessor`](wasmtime::component::Accessor): the same rule,
+/// then wasmtime-wasi's own p3 `symlink-at`.
+fn refuse_escaping_symlinks_p3<T: WorldHost<()>>(types: &mut LinkerInstance<'_, T>) -> Result<()> {
+    use wasmtime::component::{Accessor, Resource};
+    use wasmtime_wasi::filesystem::{Descriptor, WasiFilesystem, WasiFilesystemView};
+    use wasmtime_wasi::p3::bindings::filesystem::types::{ErrorCode, HostDescriptorWithStore};
+
+    types.func_wrap_concurrent(
+        "[method]descriptor.symlink-at",
+        |store: &Accessor<T>, (fd, target, link): (Resource<Descriptor>, String, String)| {
+            Box::pin(async move {
+                if symlink_escapes(&link, &target) {
+                    tracing::debug!(%link, %target, "refused a p3 symlink out of its directory");
+                    return Ok((Err(ErrorCode::NotPermitted),));
+                }
+                let store = &store.with_getter::<WasiFilesystem>(T::filesystem);
+                match WasiFilesystem::symlink_at(store, fd, target, link).await {
                     Ok(()) => Ok((Ok(()),)),
                     Err(error) => Ok((Err(error.downcast()?),)),
                 }

@@ -4,7 +4,8 @@
 //!
 //! Commands: `args`; `env NAME...`; `stdout TEXT...`; `stderr TEXT...`; `exit CODE`; `fail`
 //! (returns an error from `run`); `clocks`; `random`; `write PATH TEXT`; `read PATH`;
-//! `list DIR`; `spew BYTES` (writes BYTES bytes to stdout, for the output cap); `sleep`.
+//! `list DIR`; `symlink DIR` (tries links out of DIR and inside it, one line each); `spew BYTES`
+//! (writes BYTES bytes to stdout, for the output cap); `sleep`.
 
 use wasip3::cli::{environment, exit, stderr, stdout};
 use wasip3::clocks::{monotonic_clock, system_clock};
@@ -111,6 +112,30 @@ impl wasip3::exports::cli::run::Guest for Probe {
                 }
                 names.sort();
                 print(&lines(names.iter())).await
+            }
+            "symlink" => {
+                let path = arg(rest, 0).await;
+                let (dir, inner) = preopen_for(&path).await;
+                let inner = if inner.is_empty() { inner } else { format!("{inner}/") };
+                // (link, target): four that leave DIR, two that stay inside it.
+                let links = [
+                    ("up", ".."),
+                    ("up3", "../../.."),
+                    ("absolute", "/etc"),
+                    ("sub/esc", "../.."),
+                    ("inside", "inside.txt"),
+                    ("sub/inside", "../inside.txt"),
+                ];
+                let mut report = String::new();
+                for (link, target) in links {
+                    let made = dir.symlink_at(target.to_owned(), format!("{inner}{link}")).await;
+                    let result = match made {
+                        Ok(()) => "ok".to_owned(),
+                        Err(e) => format!("{e:?}"),
+                    };
+                    report.push_str(&format!("{link} -> {target}: {result}\n"));
+                }
+                print(&report).await
             }
             "spew" => {
                 let size: usize = arg(rest, 0).await.parse().unwrap_or(0);
