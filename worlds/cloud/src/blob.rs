@@ -13,7 +13,7 @@ use object_store::{ObjectStoreExt, PutPayload};
 use crate::CloudFsView;
 use crate::bindings::host_imports::worldhost::host::blob::{Entry, Error, Host, ObjectMetadata};
 use crate::fs::path::{RelPath, is_reserved};
-use crate::fs::{Volume, WriteBudget, is_not_found};
+use crate::fs::{Kind, Volume, WriteBudget, is_not_found};
 
 type BlobResult<T> = wasmtime::Result<Result<T, Error>>;
 
@@ -120,7 +120,7 @@ fn create_object(budget: &WriteBudget) -> Result<(), Error> {
 async fn put_charged(volume: &Volume, path: &RelPath, data: Vec<u8>) -> BlobResult<()> {
     let size = data.len() as u64;
     // A key may bring directories with it that the filesystem's view of the run never made.
-    volume.stored_unknown(path);
+    volume.stored_unknown(path, Kind::File);
     let put = volume
         .store()
         .put(path.key_ref(), PutPayload::from(data))
@@ -221,7 +221,7 @@ impl Host for CloudFsView<'_> {
         let (volume, path) = attempt!(self.writable_blob_path(&key));
         // Stores delete missing objects silently; the interface says `not-found`.
         attempt!(volume.store().head(&path.key()).await.map_err(blob_error));
-        volume.stored_gone(&path);
+        volume.stored_gone(&path, Kind::File);
         Ok(volume.store().delete(&path.key()).await.map_err(blob_error))
     }
 
@@ -246,7 +246,7 @@ impl Host for CloudFsView<'_> {
                 .await
                 .map_err(blob_error)
         );
-        to_volume.stored_unknown(&to);
+        to_volume.stored_unknown(&to, Kind::File);
         budget.spend(meta.size)?;
         attempt!(create_object(&budget));
         if from_volume.same_mount(&to_volume) {

@@ -18,7 +18,7 @@ use super::listing::Listing;
 use super::path::{DIR_MARKER, RelPath, is_host_name};
 use super::spool::Spool;
 use super::volume::{Entry, Volume};
-use super::{DirEntry, MetadataHash, OpenOptions, Stat, local};
+use super::{DirEntry, Kind, MetadataHash, OpenOptions, Stat, local};
 
 /// A directory handle: a volume and a directory's path in it (which may not exist any more).
 /// Cheap to clone.
@@ -337,8 +337,8 @@ impl Dir {
                 }
                 volume.forget_ancestors(&from);
                 volume.forget_dirs_under(&to);
-                volume.stored_gone(&from);
-                volume.stored_unknown(&to);
+                volume.stored_gone(&from, Kind::File);
+                volume.stored_unknown(&to, Kind::File);
                 if let Some(replaced) = volume.live(&to) {
                     // The replaced file's handles go on reading its old content.
                     replaced.keep_content().await?;
@@ -391,8 +391,8 @@ impl Dir {
                 }
                 charge(bytes)?;
                 volume.forget_dirs_under(&from);
-                volume.stored_gone(&from);
-                volume.stored_unknown(&to);
+                volume.stored_gone(&from, Kind::Dir);
+                volume.stored_unknown(&to, Kind::Dir);
                 let stats = &volume.mount().stats;
                 let moved = worldhost_store::move_prefix(
                     volume.store().as_ref(),
@@ -495,7 +495,7 @@ impl Dir {
 async fn delete_stored(volume: &Volume, path: &RelPath) -> FsResult<()> {
     // The directories above may vanish with their last object.
     volume.forget_ancestors(path);
-    volume.stored_gone(path);
+    volume.stored_gone(path, Kind::File);
     match volume.local_root() {
         Some(root) => local::remove(root, path),
         None => {
@@ -551,7 +551,7 @@ async fn remove_empty_dir(volume: &Volume, path: &RelPath) -> FsResult<()> {
     }
     let marker = path.marker_key();
     volume.forget_dirs_under(path);
-    volume.stored_gone(path);
+    volume.stored_gone(path, Kind::Dir);
     match volume.store().delete(&marker).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
         Err(e) => Err(store_error(e, &marker)),

@@ -20,7 +20,7 @@ use super::error::{ErrorCode, FsError, FsResult, is_not_found, store_error};
 use super::file::OpenFile;
 use super::held::BufferMemory;
 use super::path::RelPath;
-use super::{MetadataHash, local};
+use super::{Kind, MetadataHash, local};
 use worldhost_store::Mount;
 
 /// What a path names in a store.
@@ -69,11 +69,19 @@ struct Known {
 const KNOWN_FILES: usize = 10_000;
 
 impl Known {
-    /// Forgets `path` and everything below it; with `appeared`, something new lies there that
-    /// the run did not record, so the directories above are no longer known whole.
-    fn forget(&mut self, path: &RelPath, appeared: bool) {
-        self.files.retain(|known, _| !known.starts_with(path));
-        self.made_dirs.retain(|made| !made.starts_with(path));
+    /// Forgets `path` (a file, or with `kind` a directory and everything below it: a pass
+    /// over what is known, so only for directories); with `appeared`, something new lies there
+    /// that the run did not record, so the directories above are no longer known whole.
+    fn forget(&mut self, path: &RelPath, kind: Kind, appeared: bool) {
+        match kind {
+            Kind::File => {
+                self.files.remove(path);
+            }
+            Kind::Dir => {
+                self.files.retain(|known, _| !known.starts_with(path));
+                self.made_dirs.retain(|made| !made.starts_with(path));
+            }
+        }
         if appeared {
             let mut ancestor = path.parent();
             while let Some(dir) = ancestor {
@@ -144,16 +152,16 @@ impl Volume {
         }
     }
 
-    /// Records that nothing is stored at or below `path` any more (an unlink, a removal, the
-    /// source of a rename).
-    pub(crate) fn stored_gone(&self, path: &RelPath) {
-        self.known_now().forget(path, false);
+    /// Records that nothing is stored at (or for a directory, below) `path` any more (an
+    /// unlink, a removal, the source of a rename).
+    pub(crate) fn stored_gone(&self, path: &RelPath, kind: Kind) {
+        self.known_now().forget(path, kind, false);
     }
 
-    /// Records that something the run did not follow now lies at or below `path` (the target
-    /// of a rename or a blob copy): the store is asked again.
-    pub(crate) fn stored_unknown(&self, path: &RelPath) {
-        self.known_now().forget(path, true);
+    /// Records that something the run did not follow now lies at (or for a directory, below)
+    /// `path` (the target of a rename, a blob put or copy): the store is asked again.
+    pub(crate) fn stored_unknown(&self, path: &RelPath, kind: Kind) {
+        self.known_now().forget(path, kind, true);
     }
 
     /// The same mount and directory cache, with nothing open: the volume one run works in
