@@ -161,7 +161,7 @@ impl ObjectStore for MemoryStore {
             upload,
             store: self.clone(),
             location: location.clone(),
-            taken: Arc::new(AtomicU64::new(0)),
+            taken: 0,
         }))
     }
 
@@ -240,7 +240,8 @@ struct CountedUpload {
     upload: Box<dyn MultipartUpload>,
     store: MemoryStore,
     location: Key,
-    taken: Arc<AtomicU64>,
+    /// The room its parts took so far.
+    taken: u64,
 }
 
 #[async_trait]
@@ -250,7 +251,7 @@ impl MultipartUpload for CountedUpload {
         if let Err(error) = self.store.room.take(bytes) {
             return Box::pin(futures::future::ready(Err(error)));
         }
-        self.taken.fetch_add(bytes, Ordering::AcqRel);
+        self.taken += bytes;
         self.upload.put_part(data)
     }
 
@@ -258,14 +259,12 @@ impl MultipartUpload for CountedUpload {
         let replaced = self.store.size_of(&self.location).await;
         let done = self.upload.complete().await?;
         self.store.room.give_back(replaced);
-        self.taken.store(0, Ordering::Release);
+        self.taken = 0;
         Ok(done)
     }
 
     async fn abort(&mut self) -> object_store::Result<()> {
-        self.store
-            .room
-            .give_back(self.taken.swap(0, Ordering::AcqRel));
+        self.store.room.give_back(std::mem::take(&mut self.taken));
         self.upload.abort().await
     }
 }

@@ -325,7 +325,7 @@ impl Mount {
             stats: MountStats::default(),
             pager: self.pager.as_ref().map(|pager| Pager {
                 store: pager.store.clone(),
-                prefix: Key::from_iter(pager.prefix.parts().chain(Key::from(prefix).parts())),
+                prefix: pager.full_key(Some(&Key::from(prefix))),
             }),
         }
     }
