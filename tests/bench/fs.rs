@@ -73,7 +73,8 @@ const NATIVE_TARGET: f64 = 0.5;
 
 fn main() {
     let wasm = harness::guest(TEST_GUESTS, "fs-bench", Target::P2);
-    // `cargo bench --bench fs -- startup worlds s3` runs just those parts (default: all).
+    // `cargo bench --bench fs -- startup worlds floor s3` runs just those parts (default: all;
+    // `s3` includes `floor`, the S3 request floor).
     let parts: Vec<String> = std::env::args()
         .skip(1)
         .filter(|arg| !arg.starts_with("--"))
@@ -89,6 +90,9 @@ fn main() {
         if part("worlds") {
             compare_worlds(&wasm, &wasmtime);
         }
+    }
+    if part("s3") || part("floor") {
+        s3_floor(&wasm);
     }
     if part("s3") {
         s3_ranged_read(&wasm);
@@ -526,4 +530,172 @@ fn s3_peak_memory(wasm: &Path) {
             "MISS"
         }
     );
+}
+
+/// The S3 request floor (issue 13): `fs-bench all` through an S3 mount against a plain
+/// object_store client doing the same work with the fewest requests it needs, one request at
+/// a time (a PUT per file, a GET per read, a ranged GET per random read, a HEAD per stat, a
+/// listing per directory read, a DELETE per removal), both straight to moto, rounds in turn.
+/// speed = the plain client's time / the host's; moto's log gives both request mixes.
+fn s3_floor(wasm: &Path) {
+    let server = StoreServer::start(Backend::S3);
+    let store = server.store(false);
+    // A multi-thread runtime, as the host's.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rounds = rounds();
+    let (mut host, mut plain) = (
+        BTreeMap::<String, Vec<u64>>::new(),
+        BTreeMap::<String, Vec<u64>>::new(),
+    );
+    let (mut host_requests, mut plain_requests) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        // In turn: which of the two goes first alternates, as moto's state grows.
+        for host_turn in [round % 2 == 0, round % 2 != 0] {
+            let before = server.requests().len();
+            if host_turn {
+                let mount = format!("{}::data", server.url(&format!("host{round}")));
+                let mut command = fs_bench(
+                    wasm,
+                    &["--world", "cloud", "--mount", &mount],
+                    &["all", "data"],
+                );
+                server.set_env(&mut command);
+                let measured = measure_ok(command, "fs-bench all on S3");
+                for line in measured.ran.stdout.lines() {
+                    let (name, micros) = line.split_once(' ').expect("a `WORKLOAD MICROS` line");
+                    let micros = micros.parse().unwrap();
+                    host.entry(name.to_owned()).or_default().push(micros);
+                }
+                host_requests = server.requests().split_off(before);
+            } else {
+                let prefix = format!("plain{round}");
+                for (name, micros) in rt.block_on(plain_client_all(&*store, &prefix)) {
+                    plain.entry(name.to_owned()).or_default().push(micros);
+                }
+                plain_requests = server.requests().split_off(before);
+            }
+        }
+    }
+    println!();
+    println!(
+        "== S3 request floor: `fs-bench all` on an S3 mount vs a plain object_store client \
+         (moto on 127.0.0.1, best of {rounds}; speed = plain time / host time, target >= 1.0)"
+    );
+    println!(
+        "{:<12} {:>10} {:>10}   speed",
+        "workload", "plain ms", "host ms"
+    );
+    for workload in WORKLOADS {
+        let (p, h) = (best(&plain[workload]), best(&host[workload]));
+        let speed = p as f64 / h.max(1) as f64;
+        println!(
+            "{workload:<12} {:>10} {:>10}   {speed:>5.2}x {}",
+            ms(p),
+            ms(h),
+            if speed >= 1.0 { "PASS" } else { "MISS" }
+        );
+    }
+    println!(
+        "requests of one run: host {}, plain {}",
+        request_mix(&host_requests),
+        request_mix(&plain_requests)
+    );
+}
+
+/// `"N GET, N PUT, ..."`: the methods of moto's log lines, listings (a GET with
+/// `list-type=2`) and multipart parts counted apart.
+fn request_mix(requests: &[String]) -> String {
+    let mut counts = BTreeMap::<&str, usize>::new();
+    for request in requests {
+        let method = request
+            .trim_start_matches('"')
+            .split(' ')
+            .next()
+            .unwrap_or("?");
+        let kind = match method {
+            "GET" if request.contains("list-type=2") => "LIST",
+            "PUT" if request.contains("partNumber=") => "PUT part",
+            "POST" if request.contains("delete") => "batch DELETE",
+            other => other,
+        };
+        *counts.entry(kind).or_default() += 1;
+    }
+    let mix: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    format!("{} ({})", requests.len(), mix.join(", "))
+}
+
+/// What `fs-bench all` does, as a plain client would do it under `PREFIX/`: each workload's
+/// microseconds, in fs-bench's order and names. The contents are the same sizes; the data is
+/// not checked (fs-bench checks the host's).
+async fn plain_client_all(
+    store: &dyn object_store::ObjectStore,
+    prefix: &str,
+) -> Vec<(&'static str, u64)> {
+    use object_store::path::Path as Key;
+    use object_store::{ObjectStoreExt, PutPayload};
+    const BIG: usize = 64 << 20;
+    const RANDOM_READS: usize = 2_000;
+    const RANDOM_LEN: u64 = 4 << 10;
+    const SMALL_FILES: usize = 1_000;
+    const LISTS: usize = 10;
+    let big = Key::from(format!("{prefix}/big.bin"));
+    let small = |i: usize| Key::from(format!("{prefix}/small/f{i:04}"));
+    let mut times = Vec::new();
+    let mut timed = |name: &'static str, started: std::time::Instant| {
+        times.push((name, started.elapsed().as_micros() as u64));
+    };
+
+    let started = std::time::Instant::now();
+    store
+        .put(&big, PutPayload::from(vec![7u8; BIG]))
+        .await
+        .unwrap();
+    timed("seq-write", started);
+    let started = std::time::Instant::now();
+    let bytes = store.get(&big).await.unwrap().bytes().await.unwrap();
+    assert_eq!(bytes.len(), BIG);
+    timed("seq-read", started);
+    let started = std::time::Instant::now();
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    for _ in 0..RANDOM_READS {
+        // fs-bench's xorshift64, so the same offsets.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let offset = state % (BIG as u64 - RANDOM_LEN);
+        let read = store.get_range(&big, offset..offset + RANDOM_LEN).await;
+        assert_eq!(read.unwrap().len() as u64, RANDOM_LEN);
+    }
+    timed("rand-read", started);
+    let started = std::time::Instant::now();
+    for i in 0..SMALL_FILES {
+        let content = PutPayload::from(vec![i as u8; 1 << 10]);
+        store.put(&small(i), content).await.unwrap();
+    }
+    timed("small-write", started);
+    let started = std::time::Instant::now();
+    for i in 0..SMALL_FILES {
+        let bytes = store.get(&small(i)).await.unwrap().bytes().await.unwrap();
+        assert_eq!(bytes.len(), 1 << 10);
+    }
+    timed("small-read", started);
+    let started = std::time::Instant::now();
+    for i in 0..SMALL_FILES {
+        assert_eq!(store.head(&small(i)).await.unwrap().size, 1 << 10);
+    }
+    timed("small-stat", started);
+    let started = std::time::Instant::now();
+    let dir = Key::from(format!("{prefix}/small"));
+    for _ in 0..LISTS {
+        let listed = store.list_with_delimiter(Some(&dir)).await.unwrap();
+        assert_eq!(listed.objects.len(), SMALL_FILES);
+    }
+    timed("list", started);
+    let started = std::time::Instant::now();
+    for i in 0..SMALL_FILES {
+        store.delete(&small(i)).await.unwrap();
+    }
+    store.delete(&big).await.unwrap();
+    timed("remove", started);
+    times
 }
