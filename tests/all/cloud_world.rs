@@ -274,6 +274,9 @@ per_backend! {
 /// HEAD (before: 102 HEADs and 24 listings for 20 files; now at most 1 and 3).
 #[test]
 fn s3_small_files_take_one_request_each_and_no_head() {
+    // Written, listed, stat'ed, read back and removed in one run: a PUT and a delete each;
+    // the reads need no GET (the run keeps what it stored of small files, and the listing's
+    // entity tags say the objects are still the ones it stored).
     const FILES: usize = 20;
     let server = StoreServer::start(Backend::S3);
     let before = server.requests().len();
@@ -284,7 +287,7 @@ fn s3_small_files_take_one_request_each_and_no_head() {
     });
     assert_eq!(
         ran.success(),
-        format!("{FILES} files written, checked, read and removed\n")
+        format!("{FILES} files written, listed, checked, read and removed\n")
     );
     let requests = server.requests().split_off(before);
     let count = |method: &str, listing: bool| {
@@ -298,16 +301,16 @@ fn s3_small_files_take_one_request_each_and_no_head() {
     let summary = format!("{requests:#?}");
     // The files, and the directory's marker.
     assert_eq!(count("PUT", false), FILES + 1, "{summary}");
-    assert_eq!(count("GET", false), FILES, "{summary}");
+    assert_eq!(count("GET", false), 0, "{summary}");
     // object_store deletes with S3's DeleteObjects (`POST ?delete`), one key each.
     let deletes = requests
         .iter()
         .filter(|line| line.starts_with("\"POST ") && line.contains("?delete"));
     assert_eq!(deletes.count(), FILES + 1, "{summary}");
     // Only `mkdir` asks whether `d` exists (one HEAD); the mount's check and the emptiness
-    // checks of `mkdir` and `rmdir` list one key each.
+    // checks of `mkdir` and `rmdir` list one key each, and the guest lists `d` once.
     assert!(count("HEAD", false) <= 1, "{summary}");
-    assert!(count("GET", true) <= 3, "{summary}");
+    assert!(count("GET", true) <= 4, "{summary}");
 }
 
 per_backend! {

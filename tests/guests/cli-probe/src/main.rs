@@ -102,22 +102,28 @@ fn main() {
             let (dir, files) = (arg(rest, 0), arg(rest, 1));
             let files: usize = files.parse().unwrap_or_else(|e| fail(&e));
             let name = |i: usize| format!("{dir}/small-{i}");
+            // 100 bytes, different in each file.
+            let content = |i: usize| format!("{i:>100}").into_bytes();
             std::fs::create_dir(dir).unwrap_or_else(|e| fail(&e));
             for i in 0..files {
-                std::fs::write(name(i), [b's'; 100]).unwrap_or_else(|e| fail(&e));
+                std::fs::write(name(i), content(i)).unwrap_or_else(|e| fail(&e));
+            }
+            let listed = std::fs::read_dir(dir).unwrap_or_else(|e| fail(&e)).count();
+            if listed != files {
+                fail(&format!("{dir}: {listed} entries listed"));
             }
             for i in 0..files {
                 let size = std::fs::metadata(name(i)).unwrap_or_else(|e| fail(&e)).len();
-                let read = std::fs::read(name(i)).unwrap_or_else(|e| fail(&e)).len();
-                if (size, read) != (100, 100) {
-                    fail(&format!("{}: size {size}, read {read}", name(i)));
+                let read = std::fs::read(name(i)).unwrap_or_else(|e| fail(&e));
+                if (size, &read) != (100, &content(i)) {
+                    fail(&format!("{}: size {size}, read {read:?}", name(i)));
                 }
             }
             for i in 0..files {
                 std::fs::remove_file(name(i)).unwrap_or_else(|e| fail(&e));
             }
             std::fs::remove_dir(dir).unwrap_or_else(|e| fail(&e));
-            println!("{files} files written, checked, read and removed");
+            println!("{files} files written, listed, checked, read and removed");
         }
         // Grows a new file to SIZE bytes without writing them.
         "grow" => {

@@ -146,6 +146,7 @@ impl Dir {
                 let mut state = FileState {
                     stored_size: Some(size),
                     modified: Some(modified),
+                    memory_object: volume.kept_content(&path, size),
                     ..FileState::default()
                 };
                 if truncate && write {

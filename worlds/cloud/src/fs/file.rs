@@ -23,7 +23,7 @@ use super::error::{FsError, FsResult, spool_error, store_error};
 use super::held::BufferMemory;
 use super::path::RelPath;
 use super::spool::{Spool, SpoolPolicy, StagedAt, io_to_store, read_exact_at};
-use super::volume::Volume;
+use super::volume::{KEEP_CONTENT_MAX, Kept, Volume};
 
 /// Staged content beyond this size moves from memory to a temporary file.
 pub const MEMORY_SPOOL_LIMIT: u64 = 8 << 20;
@@ -83,6 +83,9 @@ pub(super) struct FileState {
     /// copy): later reads slice it, and it stays what the handle reads until the handle's own
     /// commit, as an open file on a disk keeps its content when another replaces it.
     pub memory_object: Option<Bytes>,
+    /// On a cloud store, a small file's content as its last upload stored it, for the
+    /// volume to keep (reads of it in this run then need no GET).
+    pub kept: Option<Kept>,
 }
 
 impl FileState {
@@ -116,6 +119,14 @@ impl OpenFile {
                     .map_err(spool_error)?;
                 offset += chunk.len() as u64;
             }
+        } else if let (Some(_), false, Some(object)) =
+            (state.stored_size, truncate, &state.memory_object)
+        {
+            // The content the handle reads already (kept from this run's upload, or an
+            // in-memory store's object): no second download.
+            spool
+                .write_at(0, object, &self.policy)
+                .map_err(spool_error)?;
         } else if let (Some(size), false) = (state.stored_size, truncate)
             && size > 0
         {
@@ -208,7 +219,8 @@ impl OpenFile {
                 self.volume.mount().stats.read(bytes.len() as u64);
                 Ok(bytes)
             }
-            None if self.volume.in_memory() => {
+            // An in-memory store's object, or the content this run stored (kept by the volume).
+            None if self.volume.in_memory() || state.memory_object.is_some() => {
                 let object = match &state.memory_object {
                     Some(object) => object,
                     None => {
@@ -302,7 +314,8 @@ impl OpenFile {
                 self.volume.mount().stats.wrote(*size);
                 let modified = state.modified.unwrap_or_else(SystemTime::now);
                 self.volume.refresh_time(&path, modified);
-                self.volume.stored_file(&path, *size, modified);
+                self.volume
+                    .stored_file(&path, *size, modified, state.kept.take());
                 self.keep_set_time(&path);
                 tracing::debug!(mount = %self.volume.url(), %path, size, "committed");
             }
@@ -355,9 +368,14 @@ impl OpenFile {
                 }
                 let bytes = Bytes::from(std::mem::take(data));
                 match store.put(key, PutPayload::from(bytes.clone())).await {
-                    Ok(_) => {
+                    Ok(put) => {
                         state.spool = None;
                         self.policy.release_all();
+                        // A small file's content, for the volume to keep (no copy).
+                        if size <= KEEP_CONTENT_MAX && !self.volume.in_memory() {
+                            let e_tag = put.e_tag;
+                            state.kept = Some(Kept { bytes, e_tag });
+                        }
                         Ok(size)
                     }
                     Err(error) => {

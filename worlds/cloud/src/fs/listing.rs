@@ -212,7 +212,8 @@ async fn store_page(
         .map(|meta| {
             // Listed: a lookup of it in this run needs no request.
             let file = RelPath::from_key(&meta.location);
-            volume.stored_file(&file, meta.size, meta.last_modified.into());
+            let e_tag = meta.e_tag.as_deref();
+            volume.listed_file(&file, meta.size, meta.last_modified.into(), e_tag);
             DirEntry {
                 name: file.name().to_owned(),
                 kind: Kind::File,

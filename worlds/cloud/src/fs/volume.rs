@@ -14,6 +14,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::SystemTime;
 
+use bytes::Bytes;
 use object_store::{ObjectStore, ObjectStoreExt};
 
 use super::error::{ErrorCode, FsError, FsResult, is_not_found, store_error};
@@ -61,12 +62,35 @@ pub struct Volume {
 /// cache of an object store; a local store is always asked (a `stat` costs little).
 #[derive(Default)]
 struct Known {
-    files: HashMap<RelPath, (u64, SystemTime)>,
+    files: HashMap<RelPath, KnownFile>,
     made_dirs: HashSet<RelPath>,
+    /// Bytes of content the known files keep, at most [`KNOWN_CONTENT`].
+    content_bytes: u64,
+}
+
+/// A file the run stored or listed: its size and time, and for a small file the run wrote,
+/// its content, so that reading it back needs no GET.
+struct KnownFile {
+    size: u64,
+    modified: SystemTime,
+    content: Option<Kept>,
+}
+
+/// The content of a small file as the run stored it, and the store's entity tag for it: a
+/// listing that shows another tag means the object changed, and the content is dropped.
+#[derive(Clone)]
+pub(super) struct Kept {
+    pub bytes: Bytes,
+    pub e_tag: Option<String>,
 }
 
 /// Files [`Known`] holds at most; past it, it starts again empty.
 const KNOWN_FILES: usize = 10_000;
+/// A file the run writes keeps its content for reads only up to this size, and all kept
+/// content of a volume (a mount in one run) stays under [`KNOWN_CONTENT`]: host memory the
+/// guest cannot grow past it.
+pub(super) const KEEP_CONTENT_MAX: u64 = 64 << 10;
+const KNOWN_CONTENT: u64 = 16 << 20;
 
 impl Known {
     /// Forgets `path` (a file, or with `kind` a directory and everything below it: a pass
@@ -75,10 +99,20 @@ impl Known {
     fn forget(&mut self, path: &RelPath, kind: Kind, appeared: bool) {
         match kind {
             Kind::File => {
-                self.files.remove(path);
+                if let Some(file) = self.files.remove(path) {
+                    self.content_bytes -= file.kept_len();
+                }
             }
             Kind::Dir => {
-                self.files.retain(|known, _| !known.starts_with(path));
+                let mut dropped = 0;
+                self.files.retain(|known, file| {
+                    let keep = !known.starts_with(path);
+                    if !keep {
+                        dropped += file.kept_len();
+                    }
+                    keep
+                });
+                self.content_bytes -= dropped;
                 self.made_dirs.retain(|made| !made.starts_with(path));
             }
         }
@@ -89,6 +123,14 @@ impl Known {
                 ancestor = dir.parent();
             }
         }
+    }
+}
+
+impl KnownFile {
+    fn kept_len(&self) -> u64 {
+        self.content
+            .as_ref()
+            .map_or(0, |kept| kept.bytes.len() as u64)
     }
 }
 
@@ -133,16 +175,62 @@ impl Volume {
         self.known.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records that the run stored (or listed) the file `path` with `size` bytes.
-    pub(super) fn stored_file(&self, path: &RelPath, size: u64, modified: SystemTime) {
+    /// Records that the run stored the file `path` with `size` bytes, and keeps `content`
+    /// (what it stored, if small) for reads, while the room for kept content lasts.
+    pub(super) fn stored_file(
+        &self,
+        path: &RelPath,
+        size: u64,
+        modified: SystemTime,
+        content: Option<Kept>,
+    ) {
         if self.is_local() {
             return;
         }
         let mut known = self.known_now();
         if known.files.len() >= KNOWN_FILES {
             known.files.clear();
+            known.content_bytes = 0;
         }
-        known.files.insert(path.clone(), (size, modified));
+        let content = content.filter(|kept| {
+            let len = kept.bytes.len() as u64;
+            len == size && len <= KEEP_CONTENT_MAX && known.content_bytes + len <= KNOWN_CONTENT
+        });
+        let file = KnownFile {
+            size,
+            modified,
+            content,
+        };
+        known.content_bytes += file.kept_len();
+        if let Some(old) = known.files.insert(path.clone(), file) {
+            known.content_bytes -= old.kept_len();
+        }
+    }
+
+    /// Records that a listing showed the file `path`: its content, if kept, stays only if
+    /// the listed entity tag is the one the run stored.
+    pub(super) fn listed_file(
+        &self,
+        path: &RelPath,
+        size: u64,
+        modified: SystemTime,
+        e_tag: Option<&str>,
+    ) {
+        let kept = match self.known_now().files.get(path) {
+            Some(KnownFile {
+                content: Some(kept),
+                ..
+            }) if kept.e_tag.is_some() && kept.e_tag.as_deref() == e_tag => Some(kept.clone()),
+            _ => None,
+        };
+        self.stored_file(path, size, modified, kept);
+    }
+
+    /// The content the run stored at `path`, if it kept it and it is `size` bytes long.
+    pub(super) fn kept_content(&self, path: &RelPath, size: u64) -> Option<Bytes> {
+        let known = self.known_now();
+        let kept = known.files.get(path)?.content.as_ref()?;
+        (kept.bytes.len() as u64 == size).then(|| kept.bytes.clone())
     }
 
     /// Records that the run made the directory `path`, empty.
@@ -425,7 +513,8 @@ impl Volume {
         }
         {
             let known = self.known_now();
-            if let Some(&(size, modified)) = known.files.get(path) {
+            if let Some(file) = known.files.get(path) {
+                let (size, modified) = (file.size, file.modified);
                 return Ok(Entry::File { size, modified });
             }
             if known.made_dirs.contains(path) {
