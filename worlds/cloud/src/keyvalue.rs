@@ -394,7 +394,7 @@ async fn store_page(
 
 fn rest_page(mut rest: std::vec::IntoIter<String>) -> (Vec<String>, Option<Listing>) {
     let keys: Vec<String> = rest.by_ref().take(LIST_PAGE).collect();
-    let more = rest.len() > 0;
+    let more = !rest.as_slice().is_empty();
     (keys, more.then_some(Listing::Rest(rest)))
 }
 
