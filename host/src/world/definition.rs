@@ -458,6 +458,27 @@ mod tests {
         assert_eq!((limits.memory, limits.timeout.as_secs()), (64 << 20, 60));
         assert_eq!(world.config["k"], "v");
     }
+
+    #[test]
+    fn a_files_buckets_add_to_and_replace_its_bases() {
+        let base = WorldFile::parse(
+            "base = \"cloud\"\n[keyvalue.buckets]\na = \"memory:\"\nb = \"memory:\"\n",
+            "base",
+        )
+        .unwrap();
+        let mine = WorldFile::parse(
+            "base = \"cloud\"\n[keyvalue.buckets]\nb = \"s3://bkt/kv\"\nc = \"default/kv\"\n",
+            "mine",
+        )
+        .unwrap();
+        let urls = base.extended_by(mine).keyvalue.urls();
+        let urls: Vec<_> = urls
+            .iter()
+            .map(|(name, url)| (name.as_str(), url.as_str()))
+            .collect();
+        assert_eq!(urls[..2], [("a", "memory:"), ("b", "s3://bkt/kv")]);
+        assert_eq!(urls[2].0, "c");
+    }
 }
 
 #[cfg(test)]
