@@ -11,6 +11,7 @@ mod compile_cache;
 mod examples;
 mod hostile;
 mod jobs;
+mod keyvalue;
 mod large_objects;
 mod limits;
 mod links;

@@ -38,6 +38,9 @@ pub struct WorldFile {
     /// Values for guests, read through the config interface.
     #[serde(default)]
     pub config: BTreeMap<String, String>,
+    /// `wasi:keyvalue` buckets (the `cloud` world).
+    #[serde(default)]
+    pub keyvalue: KeyValueSection,
     /// Where the definition came from (a file path, or `built-in world NAME`), for messages.
     #[serde(skip)]
     pub origin: String,
@@ -105,6 +108,44 @@ pub struct EnvSection {
     /// Pass every host variable through (not for untrusted guests).
     #[serde(default)]
     pub inherit_all: bool,
+}
+
+/// `[keyvalue]`: the buckets `wasi:keyvalue/store.open` serves.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct KeyValueSection {
+    /// `NAME = "STORE URL"`: the bucket `NAME` keeps its keys as objects under the URL's prefix.
+    #[serde(default)]
+    pub buckets: BTreeMap<String, BucketUrl>,
+}
+
+/// A bucket's store URL, parsed where it stands (its line in errors).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct BucketUrl(pub StoreUrl);
+
+impl TryFrom<String> for BucketUrl {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<BucketUrl, String> {
+        let url = StoreUrl::parse(&text)?;
+        if matches!(url.kind(), worldhost_store::StoreKind::Http) {
+            return Err(format!(
+                "`{text}`: a key-value bucket is written to, and http(s) stores are read-only"
+            ));
+        }
+        Ok(BucketUrl(url))
+    }
+}
+
+impl KeyValueSection {
+    /// The buckets' names and store URLs.
+    pub fn urls(&self) -> BTreeMap<String, StoreUrl> {
+        let buckets = self.buckets.iter();
+        buckets
+            .map(|(name, url)| (name.clone(), url.0.clone()))
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -283,6 +324,7 @@ impl WorldFile {
         self.network.allow.extend(other.network.allow);
         self.limits = other.limits.over(self.limits);
         self.config.extend(other.config);
+        self.keyvalue.buckets.extend(other.keyvalue.buckets);
         self
     }
 
@@ -415,6 +457,27 @@ mod tests {
         let limits = world.limits();
         assert_eq!((limits.memory, limits.timeout.as_secs()), (64 << 20, 60));
         assert_eq!(world.config["k"], "v");
+    }
+
+    #[test]
+    fn a_files_buckets_add_to_and_replace_its_bases() {
+        let base = WorldFile::parse(
+            "base = \"cloud\"\n[keyvalue.buckets]\na = \"memory:\"\nb = \"memory:\"\n",
+            "base",
+        )
+        .unwrap();
+        let mine = WorldFile::parse(
+            "base = \"cloud\"\n[keyvalue.buckets]\nb = \"s3://bkt/kv\"\nc = \"default/kv\"\n",
+            "mine",
+        )
+        .unwrap();
+        let urls = base.extended_by(mine).keyvalue.urls();
+        let urls: Vec<_> = urls
+            .iter()
+            .map(|(name, url)| (name.as_str(), url.as_str()))
+            .collect();
+        assert_eq!(urls[..2], [("a", "memory:"), ("b", "s3://bkt/kv")]);
+        assert_eq!(urls[2].0, "c");
     }
 }
 

@@ -49,7 +49,8 @@ macro_rules! registry {
                 let (base, mounts, origin) =
                     (definition.base.as_str(), &definition.mounts, &definition.origin);
                 $(if base == <$world as World>::NAME {
-                    return Ok(AnyWorld::$variant(<$world as World>::open(mounts, origin).await?));
+                    let world = AnyWorld::$variant(<$world as World>::open(mounts, origin).await?);
+                    return with_buckets(world, definition).await;
                 })*
                 bail!("unknown world implementation `{base}` ({})", names())
             }
@@ -84,6 +85,21 @@ registry!($
     Cli: CliWorld,
     Cloud: CloudWorld,
 );
+
+/// `world` serving the definition's `wasi:keyvalue` buckets: the `cloud` world's alone.
+async fn with_buckets(world: AnyWorld, definition: &WorldFile) -> Result<AnyWorld> {
+    let buckets = definition.keyvalue.urls();
+    match world {
+        AnyWorld::Cloud(cloud) => Ok(AnyWorld::Cloud(cloud.with_buckets(&buckets).await?)),
+        _ if buckets.is_empty() => Ok(world),
+        _ => bail!(
+            "{}: `[keyvalue.buckets]` needs the `cloud` world (`base = \"cloud\"`): the `{}` world \
+             serves no wasi:keyvalue",
+            definition.origin,
+            world.name()
+        ),
+    }
+}
 
 /// The built-in worlds' names, for messages.
 pub fn names() -> String {

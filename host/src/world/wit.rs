@@ -40,6 +40,10 @@ const SOURCES: &[(&str, &str)] = &[
         "wit/deps/logging.wit",
         include_str!("../../../wit/deps/logging.wit"),
     ),
+    (
+        "wit/deps/keyvalue.wit",
+        include_str!("../../../wit/deps/keyvalue.wit"),
+    ),
 ];
 
 /// Our own package, in its files.

@@ -11,11 +11,12 @@ pub mod host_imports {
 }
 
 /// Host bindings for the standard WASI proposals we serve (`wit/deps/config*.wit`,
-/// `wit/deps/logging.wit`): world `standard-imports`.
+/// `wit/deps/logging.wit`, `wit/deps/keyvalue.wit`): world `standard-imports`.
 pub mod standard_imports {
     wasmtime::component::bindgen!({
         path: "../../wit",
         world: "worldhost:host/standard-imports",
         imports: { default: async | trappable },
+        with: { "wasi:keyvalue/store.bucket": crate::keyvalue::Bucket },
     });
 }

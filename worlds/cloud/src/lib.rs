@@ -12,6 +12,7 @@ mod bindings;
 mod blob;
 pub mod fs;
 mod guest_interfaces;
+pub mod keyvalue;
 pub mod p2;
 mod standard;
 mod world;
@@ -55,6 +56,15 @@ pub fn add_blob_to_linker<T: CloudFsState + 'static>(linker: &mut Linker<T>) -> 
         linker,
         T::cloud_fs,
     )?;
+    Ok(())
+}
+
+/// Links `wasi:keyvalue` (`store`, `atomics`, `batch`) over the world's buckets.
+pub fn add_keyvalue_to_linker<T: CloudFsState + 'static>(linker: &mut Linker<T>) -> Result<()> {
+    use bindings::standard_imports::wasi::keyvalue::{atomics, batch, store};
+    store::add_to_linker::<T, CloudFs>(linker, T::cloud_fs)?;
+    atomics::add_to_linker::<T, CloudFs>(linker, T::cloud_fs)?;
+    batch::add_to_linker::<T, CloudFs>(linker, T::cloud_fs)?;
     Ok(())
 }
 

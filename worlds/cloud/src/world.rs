@@ -9,19 +9,33 @@ use worldhost_store::{Mount, MountSpec, StoreUrl};
 use worldhost_world_api::{InstanceLimits, MountEntry, MountSource, World, WorldHost};
 
 use crate::fs::Volume;
+use crate::keyvalue::Buckets;
 use crate::{CloudFsCtx, CloudFsState, CloudFsView};
 
 /// The cloud world: its stores, opened and checked once, and the volumes over them, shared
 /// by every instance (so a plugin host's calls share what they know of directories).
 pub struct CloudWorld {
     volumes: Vec<Arc<Volume>>,
+    /// The `wasi:keyvalue` buckets the definition names.
+    buckets: Arc<Buckets>,
 }
 
 impl CloudWorld {
     fn over(mounts: Vec<Arc<Mount>>) -> CloudWorld {
         CloudWorld {
             volumes: mounts.into_iter().map(Volume::new).collect(),
+            buckets: Arc::default(),
         }
+    }
+
+    /// Serves the definition's `[keyvalue.buckets]` (name to store URL), each opened and
+    /// checked now, so a bad one stops the run before the guest starts.
+    pub async fn with_buckets(
+        mut self,
+        buckets: &std::collections::BTreeMap<String, StoreUrl>,
+    ) -> Result<CloudWorld> {
+        self.buckets = Arc::new(Buckets::open(buckets).await?);
+        Ok(self)
     }
 }
 
@@ -88,6 +102,7 @@ impl World for CloudWorld {
         wasmtime_wasi::p3::random::add_to_linker(linker)?;
         wasmtime_wasi::p3::sockets::add_to_linker(linker)?;
         crate::add_blob_to_linker(linker)?;
+        crate::add_keyvalue_to_linker(linker)?;
         crate::guest_interfaces::add_to_linker(linker)
     }
 
@@ -96,6 +111,7 @@ impl World for CloudWorld {
         ctx.set_store_limits(limits.store_writes, limits.store_objects);
         ctx.set_largest_read(limits.memory);
         ctx.set_buffer_memory(limits.buffer_memory);
+        ctx.set_buckets(self.buckets.clone());
         Ok(ctx)
     }
 

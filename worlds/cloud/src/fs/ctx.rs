@@ -27,6 +27,8 @@ pub struct FsCtx {
     /// Files whose handle was closed while a stream on them was still open: kept alive
     /// so what the stream writes after is committed at exit too.
     closed_with_streams: Vec<Arc<OpenFile>>,
+    /// The world's `wasi:keyvalue` buckets (served beside the files, on their own stores).
+    buckets: Arc<crate::keyvalue::Buckets>,
 }
 
 impl Default for FsCtx {
@@ -58,6 +60,7 @@ impl FsCtx {
             buffer_memory: Arc::default(),
             largest_read: u64::MAX,
             closed_with_streams: Vec::new(),
+            buckets: Arc::default(),
         }
     }
 
@@ -108,6 +111,16 @@ impl FsCtx {
     /// The host memory the run's file buffers hold, and may.
     pub fn buffer_memory(&self) -> &Arc<BufferMemory> {
         &self.buffer_memory
+    }
+
+    /// Serves `buckets` to the guest's `wasi:keyvalue` calls.
+    pub fn set_buckets(&mut self, buckets: Arc<crate::keyvalue::Buckets>) {
+        self.buckets = buckets;
+    }
+
+    /// The `wasi:keyvalue` buckets.
+    pub fn buckets(&self) -> &crate::keyvalue::Buckets {
+        &self.buckets
     }
 
     /// The run's budget of bytes written to stores.
