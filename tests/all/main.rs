@@ -5,6 +5,7 @@
 
 mod support;
 
+mod blobstore;
 mod cli_world;
 mod cloud_world;
 mod compile_cache;

@@ -44,6 +44,10 @@ const SOURCES: &[(&str, &str)] = &[
         "wit/deps/keyvalue.wit",
         include_str!("../../../wit/deps/keyvalue.wit"),
     ),
+    (
+        "wit/deps/blobstore.wit",
+        include_str!("../../../wit/deps/blobstore.wit"),
+    ),
 ];
 
 /// Our own package, in its files.
@@ -297,6 +301,7 @@ mod tests {
                 "wasi:config/store@0.2.0-rc.1",
                 "wasi:config/store@0.2.0-draft-2024-09-27",
                 "wasi:logging/logging@0.1.0-draft",
+                "wasi:blobstore/blobstore@0.2.0-draft",
             ] {
                 assert!(
                     imports.contains(&standard.to_owned()),
@@ -311,7 +316,7 @@ mod tests {
     #[test]
     fn the_build_time_imports_are_the_embedded_wits() {
         let worlds = Worlds::load().unwrap();
-        assert_eq!(WORLD_IMPORTS.len(), 5, "{WORLD_IMPORTS:?}");
+        assert_eq!(WORLD_IMPORTS.len(), 6, "{WORLD_IMPORTS:?}");
         for (name, offered) in WORLD_IMPORTS {
             assert_eq!(&worlds.imports(name).unwrap(), offered, "world {name}");
         }

@@ -20,3 +20,21 @@ pub mod standard_imports {
         with: { "wasi:keyvalue/store.bucket": crate::keyvalue::Bucket },
     });
 }
+
+/// Host bindings for wasmCloud's `wasi:blobstore@0.2.0-draft` (`wit/deps/blobstore.wit`):
+/// world `blobstore-imports`. Its streams are wasmtime-wasi-io's, so a value's body is read
+/// and written with the guest's ordinary `wasi:io` calls.
+pub mod blobstore_imports {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "worldhost:host/blobstore-imports",
+        imports: { default: async | trappable },
+        with: {
+            "wasi:io": wasmtime_wasi_io::bindings::wasi::io,
+            "wasi:blobstore/container.container": crate::blobstore::Container,
+            "wasi:blobstore/container.stream-object-names": crate::blobstore::ObjectNames,
+            "wasi:blobstore/types.outgoing-value": crate::blobstore::OutgoingValue,
+            "wasi:blobstore/types.incoming-value": crate::blobstore::IncomingValue,
+        },
+    });
+}

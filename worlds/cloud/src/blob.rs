@@ -18,7 +18,7 @@ use crate::fs::{Kind, Volume, WriteBudget, is_not_found};
 type BlobResult<T> = wasmtime::Result<Result<T, Error>>;
 
 /// A mount's guest path as a key prefix: `.` and `./x` are relative (`""`, `x`); `/` is `/`.
-fn guest_prefix(guest: &str) -> &str {
+pub(crate) fn guest_prefix(guest: &str) -> &str {
     if guest.chars().all(|c| c == '/') && !guest.is_empty() {
         return "/";
     }

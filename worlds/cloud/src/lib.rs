@@ -10,6 +10,7 @@
 
 mod bindings;
 mod blob;
+mod blobstore;
 pub mod fs;
 mod guest_interfaces;
 pub mod keyvalue;
@@ -65,6 +66,15 @@ pub fn add_keyvalue_to_linker<T: CloudFsState + 'static>(linker: &mut Linker<T>)
     store::add_to_linker::<T, CloudFs>(linker, T::cloud_fs)?;
     atomics::add_to_linker::<T, CloudFs>(linker, T::cloud_fs)?;
     batch::add_to_linker::<T, CloudFs>(linker, T::cloud_fs)?;
+    Ok(())
+}
+
+/// Links `wasi:blobstore@0.2.0-draft` over the same mounts as the filesystem.
+pub fn add_blobstore_to_linker<T: CloudFsState + 'static>(linker: &mut Linker<T>) -> Result<()> {
+    use bindings::blobstore_imports::wasi::blobstore::{blobstore, container, types};
+    types::add_to_linker::<T, CloudFs>(linker, T::cloud_fs)?;
+    container::add_to_linker::<T, CloudFs>(linker, T::cloud_fs)?;
+    blobstore::add_to_linker::<T, CloudFs>(linker, T::cloud_fs)?;
     Ok(())
 }
 

@@ -103,6 +103,7 @@ impl World for CloudWorld {
         wasmtime_wasi::p3::sockets::add_to_linker(linker)?;
         crate::add_blob_to_linker(linker)?;
         crate::add_keyvalue_to_linker(linker)?;
+        crate::add_blobstore_to_linker(linker)?;
         crate::guest_interfaces::add_to_linker(linker)
     }
 
