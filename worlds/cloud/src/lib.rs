@@ -102,7 +102,9 @@ pub fn add_to_linker<T: CloudFsState + 'static>(linker: &mut Linker<T>) -> Resul
 
 /// Links `wasi:filesystem@0.3` (ours, over the same core as 0.2). The rest of WASI 0.3 is
 /// wasmtime-wasi's, linked by the world.
-pub fn add_p3_filesystem_to_linker<T: CloudFsState + 'static>(linker: &mut Linker<T>) -> Result<()> {
+pub fn add_p3_filesystem_to_linker<T: CloudFsState + 'static>(
+    linker: &mut Linker<T>,
+) -> Result<()> {
     p3::bindings::wasi::filesystem::types::add_to_linker::<T, CloudFs>(linker, T::cloud_fs)?;
     p3::bindings::wasi::filesystem::preopens::add_to_linker::<T, CloudFs>(linker, T::cloud_fs)?;
     Ok(())

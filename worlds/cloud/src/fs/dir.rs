@@ -177,9 +177,7 @@ impl Dir {
                 }
                 volume.check_parent(&path).await?;
                 // Every new file becomes an object (empty or not) when it is closed.
-                budget
-                    .create_object()
-                    .map_err(|_| ErrorCode::Quota)?;
+                budget.create_object().map_err(|_| ErrorCode::Quota)?;
                 volume.forget_dirs_under(&path);
                 // A new file: it reaches the store, empty or not, when the guest closes or
                 // syncs it.

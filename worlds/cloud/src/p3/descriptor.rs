@@ -382,7 +382,8 @@ impl<U> types::HostDescriptorWithStore<U> for CloudFs {
         });
         let dir = dir(store, &fd)?;
         let handle = dir.open_within(&budget, &memory, &path, options).await?;
-        let pushed = store.with(|mut access| access.get().table.push(Descriptor::new(handle, flags)));
+        let pushed =
+            store.with(|mut access| access.get().table.push(Descriptor::new(handle, flags)));
         Ok(pushed?)
     }
 
