@@ -18,6 +18,9 @@ use crate::{CloudFs, CloudFsView};
 
 type FsResult<T> = Result<T, FsError>;
 
+/// The future handed out beside a stream: how the stream ended.
+type Ended = FutureReader<Result<(), ErrorCode>>;
+
 /// A descriptor handed to a p3 guest: a core handle, and the flags it reports (as in 0.2).
 pub struct Descriptor {
     handle: Handle,
@@ -163,7 +166,7 @@ fn file<U>(store: &Accessor<U, CloudFs>, fd: &Resource<Descriptor>) -> FsResult<
 fn failed_stream<U, T>(
     store: &mut Access<'_, U, CloudFs>,
     error: FsError,
-) -> wasmtime::Result<(StreamReader<T>, FutureReader<Result<(), ErrorCode>>)>
+) -> wasmtime::Result<(StreamReader<T>, Ended)>
 where
     T: wasmtime::component::Lower + wasmtime::component::Lift + Send + Sync + 'static,
 {
