@@ -29,7 +29,7 @@ fn cloud_args(mounts: &[String]) -> Vec<String> {
 
 /// The cloud world's mounts for the conformance guest: `data` on `store` (a URL), and an empty
 /// in-memory store at `.`, as the cli world's reference run has an empty directory there.
-fn conformance_args(store: &str) -> Vec<String> {
+pub(crate) fn conformance_args(store: &str) -> Vec<String> {
     cloud_args(&[format!("{store}::data"), "memory:::.".into()])
 }
 

@@ -1,12 +1,18 @@
 //! WASI 0.3 (p3) commands: the `p3-probe` guest (built with the `wasip3` crate for
 //! wasm32-wasip2, exporting `wasi:cli/run@0.3`) run in the cli world, its limits, what
-//! `host inspect` and `host worlds show` say of p3, and the cloud world's refusal of the p3
-//! filesystem it does not serve yet.
+//! `host inspect` and `host worlds show` say of p3, and its files in the cloud world, served
+//! from stores by the same filesystem as WASI 0.2 (limits and error codes included).
 
 use std::fs;
 use std::path::PathBuf;
 
-use crate::support::harness::{RunExt, TEST_GUESTS, Target, guest, host, run_host};
+use crate::cloud_world::conformance_args;
+use crate::support::conformance::{assert_p3_conforms, conformance_p3};
+use crate::support::harness::{
+    RunExt, TEST_GUESTS, Target, assert_stopped, file_url, guest, host, probe_command, run_host,
+};
+use crate::support::per_backend;
+use crate::support::stores::{Backend, StoreServer};
 
 /// The p3 probe: a library crate (`cdylib`), so its file name has an underscore.
 fn p3_probe() -> PathBuf {
@@ -171,34 +177,13 @@ fn a_p3_command_is_held_to_the_stdout_limit_and_the_time_limit() {
 }
 
 #[test]
-fn inspect_lists_p3_imports_and_says_the_cloud_world_lacks_the_p3_filesystem() {
+fn inspect_lists_p3_imports_and_says_both_worlds_run_a_p3_filesystem_guest() {
     let ran = run_host(["inspect".as_ref(), p3_probe().as_os_str()]);
     let report = ran.success();
     assert!(report.contains("wasi:cli/run@0.3"), "{report}");
     assert!(report.contains("wasi:filesystem/types@0.3"), "{report}");
     assert!(report.contains("  cli: can run"), "{report}");
-    let cloud = report
-        .lines()
-        .find(|line| line.starts_with("  cloud:"))
-        .unwrap();
-    assert!(
-        cloud.contains("cannot run: missing") && cloud.contains("wasi:filesystem/preopens@0.3"),
-        "{report}"
-    );
-    assert!(
-        !cloud.contains("wasi:cli/stdout"),
-        "cloud serves p3 stdio: {report}"
-    );
-}
-
-#[test]
-fn the_cloud_world_refuses_a_p3_guest_that_imports_the_p3_filesystem_by_name() {
-    let ran = run_p3(&["--world", "cloud"], &["args"]);
-    ran.refused_with(&[
-        "cannot run in the `cloud` world",
-        "wasi:filesystem/types@0.3",
-        "wasi:filesystem/preopens@0.3",
-    ]);
+    assert!(report.contains("  cloud: can run"), "{report}");
 }
 
 #[test]
@@ -211,8 +196,201 @@ fn worlds_show_lists_p3_imports_and_says_whether_p3_guests_run() {
     let cloud = run_host(["worlds", "show", "cloud"]);
     let cloud = cloud.success();
     assert!(cloud.contains("import wasi:cli/stdout@0.3.0;"), "{cloud}");
-    assert!(!cloud.contains("wasi:filesystem/types@0.3.0"), "{cloud}");
-    assert!(cloud.contains("without `wasi:filesystem`"), "{cloud}");
+    assert!(
+        cloud.contains("import wasi:filesystem/types@0.3.0;"),
+        "{cloud}"
+    );
+    assert!(
+        cloud.contains("import wasi:filesystem/preopens@0.3.0;"),
+        "{cloud}"
+    );
+    assert!(
+        cloud.contains("`wasi:filesystem` served from its stores"),
+        "{cloud}"
+    );
+}
+
+/// `host run --world cloud --mount URL::data FLAGS... p3-probe.wasm ARGS...`, with `env` (a
+/// store server's variables) set.
+fn run_p3_in_cloud(
+    url: &str,
+    flags: &[&str],
+    args: &[&str],
+    env: &[(String, String)],
+) -> crate::support::harness::Ran {
+    let mount = format!("{url}::data");
+    host()
+        .envs(env.iter().map(|(key, value)| (key, value)))
+        .args(["run", "--world", "cloud", "--mount", &mount])
+        .args(flags)
+        .arg(p3_probe())
+        .args(args)
+        .ran()
+}
+
+/// Every filesystem call the probe makes, through the p3 adapter, on the store at `url`:
+/// what it leaves there is checked through `stored` (a key's content, or `None`).
+fn p3_files_round_trip(
+    url: &str,
+    env: &[(String, String)],
+    stored: impl Fn(&str) -> Option<String>,
+) {
+    let run = |args: &[&str]| run_p3_in_cloud(url, &[], args, env);
+    assert_eq!(
+        run(&["write", "data/a.txt", "from p3"]).success(),
+        "wrote 7 bytes to data/a.txt\n"
+    );
+    assert_eq!(stored("a.txt").as_deref(), Some("from p3"));
+    assert_eq!(run(&["read", "data/a.txt"]).success(), "from p3");
+    assert_eq!(
+        run(&["stat", "data/a.txt"]).success(),
+        "data/a.txt: DescriptorType::RegularFile 7\n"
+    );
+    assert_eq!(run(&["mkdir", "data/sub"]).success(), "mkdir data/sub\n");
+    assert_eq!(
+        run(&["rename", "data/a.txt", "data/sub/b.txt"]).success(),
+        "renamed data/a.txt to data/sub/b.txt\n"
+    );
+    assert_eq!(stored("a.txt"), None);
+    assert_eq!(stored("sub/b.txt").as_deref(), Some("from p3"));
+    assert_eq!(run(&["list", "data"]).success(), "sub\n");
+    assert_eq!(run(&["list", "data/sub"]).success(), "b.txt\n");
+    // What a p2 guest is told, a p3 guest is told: the same codes.
+    let ran = run(&["read", "data/missing.txt"]);
+    assert_eq!(ran.code, 2, "{ran:#?}");
+    assert!(ran.stderr.contains("ErrorCode::NoEntry"), "{ran:#?}");
+    let ran = run(&["rmdir", "data/sub"]);
+    assert!(ran.stderr.contains("ErrorCode::NotEmpty"), "{ran:#?}");
+    assert_eq!(
+        run(&["remove", "data/sub/b.txt"]).success(),
+        "remove data/sub/b.txt\n"
+    );
+    assert_eq!(stored("sub/b.txt"), None);
+    assert_eq!(run(&["rmdir", "data/sub"]).success(), "rmdir data/sub\n");
+    assert_eq!(run(&["list", "data"]).success(), "");
+}
+
+#[test]
+fn a_p3_command_writes_reads_stats_lists_renames_and_removes_files_in_the_cloud_world() {
+    let dir = tempfile::tempdir().unwrap();
+    p3_files_round_trip(&file_url(dir.path()), &[], |key| {
+        fs::read_to_string(dir.path().join(key)).ok()
+    });
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+per_backend! {
+    fn a_p3_command_round_trips_files_on(backend: Backend) {
+        let server = StoreServer::start(backend);
+        let objects = server.objects();
+        p3_files_round_trip(&server.url("p3"), &server.env(), |key| {
+            let key = format!("p3/{key}");
+            objects.keys(None).contains(&key).then(|| objects.text(&key))
+        });
+    }
+}
+
+#[test]
+fn a_read_only_cloud_mount_refuses_a_p3_write_with_not_permitted() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("{}::data:ro", file_url(dir.path()));
+    let ran = host()
+        .args(["run", "--world", "cloud", "--mount", &url])
+        .arg(p3_probe())
+        .args(["write", "data/x.txt", "no"])
+        .ran();
+    assert_eq!(ran.code, 2, "{ran:#?}");
+    assert!(ran.stderr.contains("ErrorCode::NotPermitted"), "{ran:#?}");
+    assert!(!dir.path().join("x.txt").exists());
+}
+
+/// The store-objects limit fails the creation past it with `quota` for a p3 guest, as for a
+/// p2 guest (`limits.rs`), and the run goes on (the guest reports it and exits 2).
+#[test]
+fn a_p3_guest_past_the_object_limit_gets_quota_as_a_p2_guest_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = file_url(dir.path());
+    let limit = ["--max-store-objects", "3"];
+    let ran = run_p3_in_cloud(&url, &limit, &["create", "data", "5"], &[]);
+    assert_eq!(ran.code, 2, "{ran:#?}");
+    assert!(
+        ran.stderr
+            .contains("created 3, then data/file-3: ErrorCode::Quota"),
+        "{ran:#?}"
+    );
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 3);
+    // The p2 probe, under the same limit on a fresh store, is told the same code (std's
+    // name for it).
+    let fresh = tempfile::tempdir().unwrap();
+    let mount = format!("{}::data", file_url(fresh.path()));
+    let flags = [
+        "--world",
+        "cloud",
+        "--mount",
+        &mount,
+        "--max-store-objects",
+        "3",
+    ];
+    let ran = probe_command(&flags, &["hoard", "data", "5", "0"]).ran();
+    assert!(ran.stderr.contains("Quota exceeded"), "{ran:#?}");
+    // Within the default the same p3 guest runs.
+    let ran = run_p3_in_cloud(
+        &file_url(fresh.path()),
+        &[],
+        &["create", "data/more", "0"],
+        &[],
+    );
+    assert_eq!(ran.success(), "created 0\n");
+}
+
+/// Bytes written past the store-writes limit through a p3 stream stop the run with the
+/// limit's code, as a p2 guest's do, and nothing is stored.
+#[test]
+fn a_p3_write_past_the_store_write_limit_stops_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "x".repeat(2048);
+    let limit = ["--max-store-writes", "1KiB"];
+    let args = ["write", "data/big.txt", text.as_str()];
+    let ran = run_p3_in_cloud(&file_url(dir.path()), &limit, &args, &[]);
+    assert_stopped(
+        &ran,
+        205,
+        "limit on bytes written to stores of 1.0 KiB (raise it with --max-store-writes)",
+    );
+    assert!(!dir.path().join("big.txt").exists());
+}
+
+/// A listing holds one page (1,000 entries) at a time: 2,500 entries list within a buffer
+/// allowance that holds one page but not the whole directory, and one that cannot hold a
+/// page gives `insufficient-memory`, as for a p2 guest.
+#[test]
+fn a_p3_listing_of_a_large_directory_holds_a_page_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..2500 {
+        fs::write(dir.path().join(format!("file-{i:04}")), "").unwrap();
+    }
+    let url = file_url(dir.path());
+    // A page of 1,000 names of 9 bytes costs about 41 KB; the directory about 100 KB.
+    let ran = run_p3_in_cloud(
+        &url,
+        &["--max-buffer-memory", "64KiB"],
+        &["count", "data"],
+        &[],
+    );
+    assert_eq!(ran.success(), "2500 entries\n");
+    let ran = run_p3_in_cloud(
+        &url,
+        &["--max-buffer-memory", "4KiB"],
+        &["count", "data"],
+        &[],
+    );
+    assert_eq!(ran.code, 2, "{ran:#?}");
+    assert!(
+        ran.stderr
+            .contains("after 0, ErrorCode::InsufficientMemory"),
+        "{ran:#?}"
+    );
+    assert!(ran.stderr.contains("--max-buffer-memory"), "{ran:#?}");
 }
 
 #[test]
@@ -237,5 +415,50 @@ fn a_guest_needing_a_wasm_feature_the_host_lacks_is_refused_naming_the_feature()
             ran.refused_with(&["uses the WebAssembly feature threads", "does not enable"]);
             assert!(!ran.stderr.contains("corrupt"), "{ran:#?}");
         }
+    }
+}
+
+/// The p3 conformance guest in the cli world (wasmtime-wasi's p3 filesystem on a host
+/// directory) prints what the wasip2 build's wasi:filesystem checks print there.
+#[test]
+fn p3_conformance_in_the_cli_world_matches_the_p2_checks() {
+    let (data, cwd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mounts = [
+        "--dir".into(),
+        format!("{}::data", data.path().display()),
+        "--dir".into(),
+        format!("{}::.", cwd.path().display()),
+    ];
+    let ran = conformance_p3(&mounts, |_| {});
+    assert_p3_conforms("the cli world", &ran, false);
+    assert_eq!(fs::read_dir(data.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn p3_conformance_on_the_memory_store() {
+    let ran = conformance_p3(&conformance_args("memory:"), |_| {});
+    assert_p3_conforms("memory:", &ran, true);
+}
+
+#[test]
+fn p3_conformance_on_a_local_directory_store() {
+    let store = tempfile::tempdir().unwrap();
+    let ran = conformance_p3(&conformance_args(&file_url(store.path())), |_| {});
+    assert_p3_conforms("file://", &ran, true);
+    assert_eq!(
+        fs::read_dir(store.path()).unwrap().count(),
+        0,
+        "the guest cleaned up after itself"
+    );
+}
+
+per_backend! {
+    fn p3_conformance_on(backend: Backend) {
+        let server = StoreServer::start(backend);
+        let args = conformance_args(&server.url("conformance"));
+        let ran = conformance_p3(&args, |command| {
+            server.set_env(command);
+        });
+        assert_p3_conforms(&format!("{}://", backend.scheme()), &ran, true);
     }
 }

@@ -5,6 +5,7 @@
 //! of the same build, apart from the documented differences below (worlds/cloud/README.md
 //! explains each).
 
+use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
@@ -48,15 +49,70 @@ pub fn conformance(
     world_args: &[String],
     configure: impl FnOnce(&mut Command),
 ) -> Ran {
+    let guest = guest(TEST_GUESTS, "fs-conformance", target);
+    run_on_data(&guest, world_args, configure)
+}
+
+/// Runs the p3 conformance guest (`tests/guests/fs-conformance-p3`: the wasip2 build's
+/// wasi:filesystem checks, its `p2-*` lines, made through WASI 0.3) as [`conformance`] runs
+/// the others.
+pub fn conformance_p3(world_args: &[String], configure: impl FnOnce(&mut Command)) -> Ran {
+    let guest = guest(TEST_GUESTS, "fs_conformance_p3", Target::P2);
+    run_on_data(&guest, world_args, configure)
+}
+
+fn run_on_data(guest: &Path, world_args: &[String], configure: impl FnOnce(&mut Command)) -> Ran {
     let mut command = host();
-    command
-        .arg("run")
-        .args(world_args)
-        .arg(guest(TEST_GUESTS, "fs-conformance", target))
-        .arg("data");
+    command.arg("run").args(world_args).arg(guest).arg("data");
     configure(&mut command);
     command.output().unwrap().into()
 }
+
+/// Checks a run of the p3 conformance guest against the cli world's run of the wasm32-wasip2
+/// build, cut to the lines the p3 guest prints (the same ids in the same order): the same
+/// results through WASI 0.3 as through 0.2, in either world. A run in the cloud world
+/// (`in_cloud`) may differ only as the 0.2 build does there.
+#[track_caller]
+pub fn assert_p3_conforms(what: &str, ran: &Ran, in_cloud: bool) {
+    let ids: Vec<&str> = ran
+        .stdout
+        .lines()
+        .map(|line| line.split_once(": ").map_or(line, |(id, _)| id))
+        .collect();
+    let p2 = cli_run(Target::P2);
+    let reference = Ran {
+        code: p2.code,
+        stdout: p2
+            .stdout
+            .lines()
+            .filter(|line| ids.contains(&line.split_once(": ").map_or(*line, |(id, _)| id)))
+            .map(|line| format!("{line}\n"))
+            .collect(),
+        stderr: p2.stderr.clone(),
+    };
+    assert!(
+        ran.stdout.lines().count() > 90 && ran.stdout.ends_with("done\n"),
+        "{what}: the p3 transcript is incomplete: {ran:#?}"
+    );
+    let mut differences = P3_DIFFERENCES.to_vec();
+    if in_cloud {
+        differences.extend_from_slice(CLOUD_DIFFERENCES);
+    }
+    assert_same_run(&format!("{what} (WASI 0.3)"), &reference, ran, &differences);
+}
+
+/// Where WASI 0.3 itself cannot print what 0.2 does, in either world (wasmtime-wasi's p3 and
+/// the cloud world's agree on both): 0.3's `read-via-stream` has no result, so a directory's
+/// `is-directory` arrives in the stream's future after no bytes; and 0.3's timestamps have
+/// signed seconds, so the farthest one it can ask for (`i64::MAX` seconds) is a time the host
+/// holds, where 0.2's `u64::MAX` is not.
+const P3_DIFFERENCES: &[(&str, &str)] = &[
+    (
+        "p2-read-via-stream-on-directory",
+        "\"\" then stream error is-directory",
+    ),
+    ("p2-set-times-max-seconds", "ok"),
+];
 
 /// The run on host directories in the cli world, the reference (made once per process and
 /// target).

@@ -3,7 +3,7 @@
 //! Everything but the filesystem is wasmtime-wasi's (args, env, stdio, clocks, random,
 //! sockets with every address denied). The filesystem is ours, in two layers: [`fs`], the
 //! core (POSIX-style files and directories over an object store, plain Rust, tested without
-//! a guest), and [`p2`], the `wasi:filesystem@0.2` adapter over it. [`CloudFsCtx`] holds a
+//! a guest), and [`p2`] and [`p3`], the `wasi:filesystem@0.2` and `@0.3` adapters over it. [`CloudFsCtx`] holds a
 //! run's mounts (a guest path served by an object store, a [`Mount`] of the
 //! `worldhost-store` crate). The semantics of
 //! every operation are documented in `worlds/cloud/README.md`.
@@ -15,6 +15,7 @@ pub mod fs;
 mod guest_interfaces;
 pub mod keyvalue;
 pub mod p2;
+pub mod p3;
 mod standard;
 mod world;
 
@@ -39,7 +40,7 @@ pub trait CloudFsState: WasiView {
     fn cloud_fs(&mut self) -> CloudFsView<'_>;
 }
 
-struct CloudFs;
+pub(crate) struct CloudFs;
 
 impl HasData for CloudFs {
     type Data<'a> = CloudFsView<'a>;
@@ -116,5 +117,15 @@ pub fn add_to_linker<T: CloudFsState + 'static>(linker: &mut Linker<T>) -> Resul
     sockets::ip_name_lookup::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
     p2::bindings::wasi::filesystem::types::add_to_linker::<T, CloudFs>(l, T::cloud_fs)?;
     p2::bindings::wasi::filesystem::preopens::add_to_linker::<T, CloudFs>(l, T::cloud_fs)?;
+    Ok(())
+}
+
+/// Links `wasi:filesystem@0.3` (ours, over the same core as 0.2). The rest of WASI 0.3 is
+/// wasmtime-wasi's, linked by the world.
+pub fn add_p3_filesystem_to_linker<T: CloudFsState + 'static>(
+    linker: &mut Linker<T>,
+) -> Result<()> {
+    p3::bindings::wasi::filesystem::types::add_to_linker::<T, CloudFs>(linker, T::cloud_fs)?;
+    p3::bindings::wasi::filesystem::preopens::add_to_linker::<T, CloudFs>(linker, T::cloud_fs)?;
     Ok(())
 }

@@ -95,8 +95,9 @@ impl World for CloudWorld {
 
     fn add_to_linker<T: WorldHost<CloudFsCtx>>(linker: &mut Linker<T>) -> Result<()> {
         crate::add_to_linker(linker)?;
-        // WASI 0.3 guests get everything but the filesystem, which is not served from stores
-        // in 0.3 yet: one importing it is refused before running, naming those imports.
+        // WASI 0.3 guests: wasmtime-wasi's cli, clocks, random and sockets, and our
+        // filesystem over the same stores as 0.2's.
+        crate::add_p3_filesystem_to_linker(linker)?;
         wasmtime_wasi::p3::cli::add_to_linker(linker)?;
         wasmtime_wasi::p3::clocks::add_to_linker(linker)?;
         wasmtime_wasi::p3::random::add_to_linker(linker)?;

@@ -5,13 +5,15 @@
 //! Commands: `args`; `env NAME...`; `stdout TEXT...`; `stderr TEXT...`; `exit CODE`; `fail`
 //! (returns an error from `run`); `clocks`; `random`; `write PATH TEXT`; `read PATH`;
 //! `list DIR`; `symlink DIR` (tries links out of DIR and inside it, one line each); `spew BYTES`
-//! (writes BYTES bytes to stdout, for the output cap); `sleep`.
+//! (writes BYTES bytes to stdout, for the output cap); `sleep`; `stat PATH`; `mkdir PATH`;
+//! `rmdir PATH`; `rename FROM TO`; `remove PATH`; `create DIR N` (N empty files `DIR/file-I`);
+//! `count DIR` (counts a directory's entries one at a time, holding none).
 
+use std::future::IntoFuture;
 use wasip3::cli::{environment, exit, stderr, stdout};
 use wasip3::clocks::{monotonic_clock, system_clock};
 use wasip3::filesystem::preopens;
 use wasip3::filesystem::types::{Descriptor, DescriptorFlags, OpenFlags, PathFlags};
-use std::future::IntoFuture;
 
 use wasip3::wit_stream;
 
@@ -28,12 +30,12 @@ impl wasip3::exports::cli::run::Guest for Probe {
             "args" => print(&lines(args.iter())).await,
             "env" => {
                 let env = environment::get_environment();
-                let report = rest.iter().map(|name| {
-                    match env.iter().find(|(key, _)| key == name) {
-                        Some((_, value)) => format!("{name}={value}"),
-                        None => format!("{name} unset"),
-                    }
-                });
+                let report =
+                    rest.iter()
+                        .map(|name| match env.iter().find(|(key, _)| key == name) {
+                            Some((_, value)) => format!("{name}={value}"),
+                            None => format!("{name} unset"),
+                        });
                 print(&lines(report)).await
             }
             "stdout" => print(&rest.join(" ")).await,
@@ -64,17 +66,24 @@ impl wasip3::exports::cli::run::Guest for Probe {
                     wasip3::random::random::get_random_bytes(32),
                     wasip3::random::random::get_random_bytes(32),
                 );
-                print(&format!("lengths {} {}\ndiffer {}\n", a.len(), b.len(), a != b)).await
+                print(&format!(
+                    "lengths {} {}\ndiffer {}\n",
+                    a.len(),
+                    b.len(),
+                    a != b
+                ))
+                .await
             }
             "write" => {
                 let (path, text) = (arg(rest, 0).await, arg(rest, 1).await);
                 let file = open(&path, OpenFlags::CREATE | OpenFlags::TRUNCATE, true).await;
                 let (mut tx, rx) = wit_stream::new();
-                let (written, ()) = futures::join!(file.write_via_stream(rx, 0).into_future(), async {
-                    let left = tx.write_all(text.as_bytes().to_vec()).await;
-                    assert!(left.is_empty(), "the host stopped reading");
-                    drop(tx);
-                });
+                let (written, ()) =
+                    futures::join!(file.write_via_stream(rx, 0).into_future(), async {
+                        let left = tx.write_all(text.as_bytes().to_vec()).await;
+                        assert!(left.is_empty(), "the host stopped reading");
+                        drop(tx);
+                    });
                 if let Err(e) = written {
                     fail(&format!("write {path}: {e:?}")).await;
                 }
@@ -92,21 +101,10 @@ impl wasip3::exports::cli::run::Guest for Probe {
             }
             "list" => {
                 let path = arg(rest, 0).await;
-                let (dir, inner) = preopen_for(&path).await;
-                let dir = if inner.is_empty() {
-                    dir
-                } else {
-                    let flags = DescriptorFlags::READ;
-                    match dir
-                        .open_at(PathFlags::empty(), inner, OpenFlags::DIRECTORY, flags)
-                        .await
-                    {
-                        Ok(dir) => dir,
-                        Err(e) => fail(&format!("open {path}: {e:?}")).await,
-                    }
-                };
+                let dir = open_dir(&path).await;
                 let (rx, result) = dir.read_directory();
-                let mut names: Vec<String> = rx.collect().await.into_iter().map(|e| e.name).collect();
+                let mut names: Vec<String> =
+                    rx.collect().await.into_iter().map(|e| e.name).collect();
                 if let Err(e) = result.await {
                     fail(&format!("list {path}: {e:?}")).await;
                 }
@@ -116,7 +114,11 @@ impl wasip3::exports::cli::run::Guest for Probe {
             "symlink" => {
                 let path = arg(rest, 0).await;
                 let (dir, inner) = preopen_for(&path).await;
-                let inner = if inner.is_empty() { inner } else { format!("{inner}/") };
+                let inner = if inner.is_empty() {
+                    inner
+                } else {
+                    format!("{inner}/")
+                };
                 // (link, target): four that leave DIR, two that stay inside it.
                 let links = [
                     ("up", ".."),
@@ -128,7 +130,9 @@ impl wasip3::exports::cli::run::Guest for Probe {
                 ];
                 let mut report = String::new();
                 for (link, target) in links {
-                    let made = dir.symlink_at(target.to_owned(), format!("{inner}{link}")).await;
+                    let made = dir
+                        .symlink_at(target.to_owned(), format!("{inner}{link}"))
+                        .await;
                     let result = match made {
                         Ok(()) => "ok".to_owned(),
                         Err(e) => format!("{e:?}"),
@@ -140,6 +144,66 @@ impl wasip3::exports::cli::run::Guest for Probe {
             "spew" => {
                 let size: usize = arg(rest, 0).await.parse().unwrap_or(0);
                 print(&"x".repeat(size)).await
+            }
+            "stat" => {
+                let path = arg(rest, 0).await;
+                let (dir, inner) = preopen_for(&path).await;
+                match dir.stat_at(PathFlags::SYMLINK_FOLLOW, inner).await {
+                    Ok(stat) => print(&format!("{path}: {:?} {}\n", stat.type_, stat.size)).await,
+                    Err(e) => fail(&format!("stat {path}: {e:?}")).await,
+                }
+            }
+            "mkdir" | "rmdir" | "remove" => {
+                let path = arg(rest, 0).await;
+                let (dir, inner) = preopen_for(&path).await;
+                let done = match command {
+                    "mkdir" => dir.create_directory_at(inner).await,
+                    "rmdir" => dir.remove_directory_at(inner).await,
+                    _ => dir.unlink_file_at(inner).await,
+                };
+                match done {
+                    Ok(()) => print(&format!("{command} {path}\n")).await,
+                    Err(e) => fail(&format!("{command} {path}: {e:?}")).await,
+                }
+            }
+            "rename" => {
+                let (from, to) = (arg(rest, 0).await, arg(rest, 1).await);
+                let (dir, old) = preopen_for(&from).await;
+                let (new_dir, new) = preopen_for(&to).await;
+                match dir.rename_at(old, &new_dir, new).await {
+                    Ok(()) => print(&format!("renamed {from} to {to}\n")).await,
+                    Err(e) => fail(&format!("rename {from}: {e:?}")).await,
+                }
+            }
+            "create" => {
+                let path = arg(rest, 0).await;
+                let count: usize = arg(rest, 1).await.parse().unwrap_or(0);
+                for i in 0..count {
+                    let file = format!("{path}/file-{i}");
+                    let (dir, inner) = preopen_for(&file).await;
+                    let flags = OpenFlags::CREATE | OpenFlags::EXCLUSIVE;
+                    match dir
+                        .open_at(PathFlags::empty(), inner, flags, DescriptorFlags::WRITE)
+                        .await
+                    {
+                        Ok(file) => drop(file),
+                        Err(e) => fail(&format!("created {i}, then {file}: {e:?}")).await,
+                    }
+                }
+                print(&format!("created {count}\n")).await
+            }
+            "count" => {
+                let path = arg(rest, 0).await;
+                let dir = open_dir(&path).await;
+                let (mut rx, result) = dir.read_directory();
+                let mut count = 0usize;
+                while rx.next().await.is_some() {
+                    count += 1;
+                }
+                if let Err(e) = result.await {
+                    fail(&format!("count {path}: after {count}, {e:?}")).await;
+                }
+                print(&format!("{count} entries\n")).await
             }
             other => fail(&format!("unknown command `{other}`")).await,
         }
@@ -219,6 +283,22 @@ async fn open(path: &str, flags: OpenFlags, write: bool) -> Descriptor {
     };
     match dir.open_at(PathFlags::empty(), inner, flags, access).await {
         Ok(file) => file,
+        Err(e) => fail(&format!("open {path}: {e:?}")).await,
+    }
+}
+
+/// Opens the directory `path` for reading (a preopen itself as it is).
+async fn open_dir(path: &str) -> Descriptor {
+    let (dir, inner) = preopen_for(path).await;
+    if inner.is_empty() {
+        return dir;
+    }
+    let flags = DescriptorFlags::READ;
+    match dir
+        .open_at(PathFlags::empty(), inner, OpenFlags::DIRECTORY, flags)
+        .await
+    {
+        Ok(dir) => dir,
         Err(e) => fail(&format!("open {path}: {e:?}")).await,
     }
 }

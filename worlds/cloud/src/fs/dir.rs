@@ -94,6 +94,19 @@ impl Dir {
         path: &str,
         options: OpenOptions,
     ) -> FsResult<Handle> {
+        let (budget, memory) = (ctx.write_budget().clone(), ctx.buffer_memory().clone());
+        self.open_within(&budget, &memory, path, options).await
+    }
+
+    /// [`Dir::open_at`] with the run's write budget and buffer memory given apart (for an
+    /// adapter that cannot hold the run's [`FsCtx`] while the open waits on the store).
+    pub async fn open_within(
+        &self,
+        budget: &Arc<WriteBudget>,
+        memory: &Arc<BufferMemory>,
+        path: &str,
+        options: OpenOptions,
+    ) -> FsResult<Handle> {
         let (path, names_dir) = self.volume().resolve(self.path(), path).await?;
         let OpenOptions {
             create,
@@ -165,9 +178,7 @@ impl Dir {
                 }
                 volume.check_parent(&path).await?;
                 // Every new file becomes an object (empty or not) when it is closed.
-                ctx.write_budget()
-                    .create_object()
-                    .map_err(|_| ErrorCode::Quota)?;
+                budget.create_object().map_err(|_| ErrorCode::Quota)?;
                 volume.forget_dirs_under(&path);
                 // A new file: it reaches the store, empty or not, when the guest closes or
                 // syncs it.
@@ -182,8 +193,8 @@ impl Dir {
         let file = Arc::new(OpenFile::new(
             volume.clone(),
             path.clone(),
-            ctx.write_budget().clone(),
-            ctx.buffer_memory(),
+            budget.clone(),
+            memory,
             state,
         ));
         volume.add_live(&path, &file);

@@ -16,7 +16,7 @@ use crate::fs::{ErrorCode, FsError, OpenFile};
 const FIRST_READ_WINDOW: u64 = 64 << 10;
 const MAX_READ_WINDOW: u64 = 8 << 20;
 /// How much a write may hand over at once.
-const WRITE_BUDGET: usize = 1 << 20;
+pub(crate) const WRITE_BUDGET: usize = 1 << 20;
 
 fn failed(error: impl std::fmt::Display) -> StreamError {
     StreamError::LastOperationFailed(wasmtime::format_err!("{error}"))
