@@ -10,6 +10,7 @@ mod cloud_world;
 mod compile_cache;
 mod examples;
 mod hostile;
+mod http;
 mod jobs;
 mod large_objects;
 mod limits;
