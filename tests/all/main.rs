@@ -11,6 +11,7 @@ mod cloud_world;
 mod compile_cache;
 mod examples;
 mod hostile;
+mod http;
 mod jobs;
 mod keyvalue;
 mod large_objects;

@@ -1,9 +1,10 @@
 //! What one instance of a guest runs with: the engine, the store and its per-instance state.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use worldhost_world_api::http::{AllowList, HttpState, HttpTimeouts};
 use worldhost_world_api::{GuestInfo, InstanceLimits, LogBudget, World, WorldHost};
 
 use super::RunOptions;
@@ -21,6 +22,8 @@ pub struct HostState<S> {
     pub guest: GuestInfo,
     /// Set when an output cap stopped the run where no trap could ([`StoppedAt`]).
     pub stopped: StoppedAt,
+    /// `wasi:http`: requests to the network allow-list only.
+    pub http: HttpState,
 }
 
 impl<S: Send + 'static> WasiView for HostState<S> {
@@ -39,6 +42,10 @@ impl<S: Send + 'static> WorldHost<S> for HostState<S> {
 
     fn guest(&mut self) -> &mut GuestInfo {
         &mut self.guest
+    }
+
+    fn http(&mut self) -> worldhost_world_api::http::WasiHttpCtxView<'_> {
+        self.http.view(&mut self.table)
     }
 }
 
@@ -117,7 +124,10 @@ pub async fn new_state<W: World>(
     builder.args(&options.args);
     builder.envs(&options.env);
     // Sockets stay linked (std pulls them in) but every address is denied unless allowed.
-    allow_network(&mut builder, &options.network_allow).await?;
+    let allow = std::sync::Arc::new(AllowList::resolve(&options.network_allow).await?);
+    allow_network(&mut builder, &allow);
+    let timeouts = HttpTimeouts::default().at_most(limits.timeout);
+    let http = HttpState::new(allow, timeouts, limits.buffer_memory);
     let instance_limits = InstanceLimits {
         store_writes: limits.store_writes,
         store_objects: limits.store_objects,
@@ -136,6 +146,7 @@ pub async fn new_state<W: World>(
             log_budget,
         },
         stopped,
+        http,
     })
 }
 
@@ -171,15 +182,10 @@ pub fn new_store<S: Send + 'static>(
     Ok(store)
 }
 
-/// Lets the guest connect to the allow-listed `host:port` pairs (resolved now) and nothing else.
-async fn allow_network(builder: &mut WasiCtxBuilder, allow: &[String]) -> Result<()> {
-    let mut allowed = std::collections::HashSet::new();
-    for entry in allow {
-        let addresses = tokio::net::lookup_host(entry.as_str())
-            .await
-            .with_context(|| format!("cannot resolve `{entry}` from the network allow-list"))?;
-        allowed.extend(addresses);
-    }
+/// Lets the guest connect to the allow-listed `host:port` pairs (resolved when the run
+/// started) and nothing else.
+fn allow_network(builder: &mut WasiCtxBuilder, allow: &AllowList) {
+    let allowed: std::collections::HashSet<_> = allow.addresses().collect();
     // wasmtime-wasi turns TCP and UDP off by default; TCP goes on only with an allow-list.
     builder.allow_ip_name_lookup(!allowed.is_empty());
     builder.allow_tcp(!allowed.is_empty());
@@ -194,7 +200,6 @@ async fn allow_network(builder: &mut WasiCtxBuilder, allow: &[String]) -> Result
         tracing::debug!(%address, ?used_for, permitted, "network access");
         Box::pin(async move { permitted })
     });
-    Ok(())
 }
 
 /// A guest's name for log lines: its file stem.

@@ -27,6 +27,10 @@ const SOURCES: &[(&str, &str)] = &[
         "wit/deps/cli.wit",
         include_str!("../../../wit/deps/cli.wit"),
     ),
+    (
+        "wit/deps/http.wit",
+        include_str!("../../../wit/deps/http.wit"),
+    ),
     // The standard proposals the cloud and plugin worlds serve (`wit/deps/README.md`).
     (
         "wit/deps/config.wit",
@@ -309,6 +313,16 @@ mod tests {
             }
         }
         assert!(!cli.iter().any(|import| import.starts_with("wasi:config/")));
+        // wasi:http's outgoing handler (and the types it uses) in every world.
+        for world in ["cli", "cloud", "plugin"] {
+            let imports = worlds.imports(world).unwrap();
+            for http in [
+                "wasi:http/types@0.2.12",
+                "wasi:http/outgoing-handler@0.2.12",
+            ] {
+                assert!(imports.contains(&http.to_owned()), "{world}: {imports:?}");
+            }
+        }
     }
 
     /// The lists `host/build.rs` resolved are the WIT's as embedded and parsed here.

@@ -1,6 +1,6 @@
 //! What the tests share and is not a test: guests built and the `host` binary run (`harness`),
 //! the object-store servers (`stores`, each a `server` process), a proxy that can cut a server
-//! off (`proxy`), the conformance transcript and its comparison (`conformance`), the image
+//! off (`proxy`), a small HTTP server for `wasi:http` (`http_server`), the conformance transcript and its comparison (`conformance`), the image
 //! example's files (`images`) and a folder to run jobs in (`jobs`).
 //!
 //! The benchmarks in `tests/bench` include this module by path, so its files name one another
@@ -8,6 +8,7 @@
 
 pub mod conformance;
 pub mod harness;
+pub mod http_server;
 pub mod images;
 pub mod jobs;
 pub mod proxy;

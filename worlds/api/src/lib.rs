@@ -18,6 +18,8 @@ use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtxBuilder, WasiView};
 use worldhost_store::{Mount, StoreUrl};
 
+pub mod http;
+
 /// One `[[mount]]` of a world definition, or one `--dir`/`--mount` flag: a guest path and
 /// what serves it. Each world says which sources it takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +98,8 @@ pub trait WorldHost<S>: WasiView + Send + 'static {
     /// This world's per-instance state and the store's resource table, borrowed together.
     fn world(&mut self) -> (&mut S, &mut ResourceTable);
     fn guest(&mut self) -> &mut GuestInfo;
+    /// The instance's `wasi:http` state over the store's resource table ([`http`]).
+    fn http(&mut self) -> http::WasiHttpCtxView<'_>;
 }
 
 /// A world: built once from its definition, then serving any number of instances.

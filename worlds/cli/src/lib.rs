@@ -62,6 +62,7 @@ impl World for CliWorld {
     fn add_to_linker<T: WorldHost<()>>(linker: &mut Linker<T>) -> Result<()> {
         wasmtime_wasi::p2::add_to_linker_async(linker)?;
         wasmtime_wasi::p3::add_to_linker(linker)?;
+        worldhost_world_api::http::add_to_linker(linker)?;
         linker.allow_shadowing(true);
         let shadowed = shadow_filesystem(linker);
         linker.allow_shadowing(false);

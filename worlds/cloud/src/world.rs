@@ -102,6 +102,7 @@ impl World for CloudWorld {
         wasmtime_wasi::p3::clocks::add_to_linker(linker)?;
         wasmtime_wasi::p3::random::add_to_linker(linker)?;
         wasmtime_wasi::p3::sockets::add_to_linker(linker)?;
+        worldhost_world_api::http::add_to_linker(linker)?;
         crate::add_blob_to_linker(linker)?;
         crate::add_keyvalue_to_linker(linker)?;
         crate::add_blobstore_to_linker(linker)?;
