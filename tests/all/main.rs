@@ -14,6 +14,7 @@ mod jobs;
 mod large_objects;
 mod limits;
 mod links;
+mod p1;
 mod p3;
 mod plugins;
 mod plugins_sdk;

@@ -135,3 +135,43 @@ pub fn assert_same_run(what: &str, reference: &Ran, ran: &Ran, differences: &[(&
         mismatches.join("\n")
     );
 }
+
+/// Transcript lines where the wasm32-wasip1 build differs from the wasm32-wasip2 build in the
+/// cli world, with the wasip1 build's value (README.md, "wasip1 modules", explains each).
+/// Measured with the wasip1 build run by wasmtime's own p1.
+pub const WASIP1_DIFFERENCES: &[(&str, &str)] = &[];
+
+/// `ran`'s transcript without the checks only the wasm32-wasip2 build makes (`p2-*` lines;
+/// the wasip1 build prints `p2-checks: skipped` in their place).
+fn without_p2_checks(ran: &Ran) -> Ran {
+    let stdout: String = ran
+        .stdout
+        .lines()
+        .filter(|line| !line.starts_with("p2-"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    Ran {
+        code: ran.code,
+        stdout,
+        stderr: ran.stderr.clone(),
+    }
+}
+
+/// Checks `ran`, a run of the wasm32-wasip1 build (in the cloud world when `cloud`), against
+/// the cli world's run of the wasm32-wasip2 build: the same transcript apart from the checks
+/// only the wasip2 build makes, [`WASIP1_DIFFERENCES`] and, in the cloud world,
+/// [`CLOUD_DIFFERENCES`] (where both name a line, the cloud world's value counts).
+#[track_caller]
+pub fn assert_wasip1_same_as_wasip2(what: &str, ran: &Ran, cloud: bool) {
+    let mut differences = WASIP1_DIFFERENCES.to_vec();
+    if cloud {
+        differences.retain(|(id, _)| !CLOUD_DIFFERENCES.iter().any(|(other, _)| other == id));
+        differences.extend_from_slice(CLOUD_DIFFERENCES);
+    }
+    assert_same_run(
+        what,
+        &without_p2_checks(cli_run(Target::P2)),
+        &without_p2_checks(ran),
+        &differences,
+    );
+}

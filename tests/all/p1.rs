@@ -1,0 +1,106 @@
+//! wasip1 core modules as `wasmtime run` runs them (issue 14). The cli world runs them with
+//! wasmtime-wasi's own p1; the cloud world through the preview1 adapter over its own
+//! filesystem (worlds/cloud/README.md, "wasip1 modules"). Each behaviour is checked against
+//! wasmtime's documented result, and against the `wasmtime` CLI itself when the benchmarks
+//! have installed it into `target/test-tools`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::conformance::{assert_wasip1_same_as_wasip2, cli_run, conformance};
+use crate::support::harness::{Ran, RunExt, Target, host, repo_root, wat_guest};
+
+/// The cloud world with an in-memory store as its working directory.
+const CLOUD: &[&str] = &["--world", "cloud", "--mount", "memory:"];
+
+/// The wasmtime CLI the file-system benchmark installs (`tests/bench/fs.rs`), if it has.
+fn wasmtime_cli() -> Option<PathBuf> {
+    let lib = repo_root().join("target/test-tools/wasmtime/venv/lib");
+    std::fs::read_dir(lib)
+        .ok()?
+        .flatten()
+        .map(|python| python.path().join("site-packages/wasmtime_cli/wasmtime"))
+        .find(|path| path.is_file())
+}
+
+/// `host run` in the world `flags` chooses, with `--env` pairs and the guest's arguments.
+fn run(flags: &[&str], wasm: &Path, env: &[&str], args: &[&str]) -> Ran {
+    let mut command = host();
+    command.arg("run").args(flags);
+    for pair in env {
+        command.args(["--env", pair]);
+    }
+    command.arg(wasm).args(args).ran()
+}
+
+/// Asserts `wasm` exits with `code` and prints `stdout` in the cli world and, when `cloud`,
+/// in the cloud world too; and that `wasmtime run` does the same where it is installed.
+#[track_caller]
+fn assert_as_wasmtime(wasm: &Path, env: &[&str], args: &[&str], code: i32, stdout: &str) {
+    for (world, flags) in [("cli", &[][..]), ("cloud", CLOUD)] {
+        let ran = run(flags, wasm, env, args);
+        assert_eq!(
+            (ran.code, ran.stdout.as_str()),
+            (code, stdout),
+            "{} in the {world} world: {ran:#?}",
+            wasm.display()
+        );
+    }
+    if let Some(wasmtime) = wasmtime_cli() {
+        let mut command = Command::new(wasmtime);
+        command.arg("run");
+        for pair in env {
+            command.args(["--env", pair]);
+        }
+        let ran = command.arg(wasm).args(args).ran();
+        assert_eq!(
+            (ran.code, ran.stdout.as_str()),
+            (code, stdout),
+            "`wasmtime run` no longer does what this test expects: {ran:#?}"
+        );
+    }
+}
+
+#[test]
+fn proc_exit_codes_below_126_come_through_in_both_worlds() {
+    assert_as_wasmtime(&wat_guest("p1-exit"), &[], &[], 33, "");
+}
+
+#[test]
+fn an_assemblyscript_module_prints_its_arguments_and_environment() {
+    let wasm = wat_guest("p1-assemblyscript-args");
+    // argv[0] is the module's path as given, in both hosts.
+    let expected = format!("{}\nx\ny z\nA=1\nB=two\n", wasm.display());
+    assert_as_wasmtime(&wasm, &["A=1", "B=two"], &["x", "y z"], 0, &expected);
+}
+
+#[test]
+fn fd_write_to_a_descriptor_never_opened_returns_ebadf() {
+    // The module exits with the errno it got: EBADF is 8.
+    assert_as_wasmtime(&wat_guest("p1-bad-fd"), &[], &[], 8, "");
+}
+
+#[test]
+fn sock_shutdown_on_a_bad_descriptor_returns_ebadf() {
+    assert_as_wasmtime(&wat_guest("p1-bad-fd"), &[], &["sock_shutdown"], 8, "");
+}
+
+#[test]
+fn the_wasip1_conformance_transcript_equals_the_wasip2_one_in_the_cli_world() {
+    assert_wasip1_same_as_wasip2("wasip1 build, cli world", cli_run(Target::P1), false);
+}
+
+#[test]
+fn the_wasip1_conformance_transcript_equals_the_wasip2_one_in_the_cloud_world() {
+    let mounts = [
+        "--world",
+        "cloud",
+        "--mount",
+        "memory:::data",
+        "--mount",
+        "memory:::.",
+    ]
+    .map(String::from);
+    let ran = conformance(Target::P1, &mounts, |_| {});
+    assert_wasip1_same_as_wasip2("wasip1 build, cloud world on memory:", &ran, true);
+}
