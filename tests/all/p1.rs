@@ -7,8 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::compile_cache::compiled_entries;
 use crate::support::conformance::{assert_wasip1_same_as_wasip2, cli_run, conformance};
-use crate::support::harness::{Ran, RunExt, Target, host, repo_root, wat_guest};
+use crate::support::harness::{
+    Ran, RunExt, Target, host, repo_root, run_host, wat_command, wat_guest, wat_source,
+};
 
 /// The cloud world with an in-memory store as its working directory.
 const CLOUD: &[&str] = &["--world", "cloud", "--mount", "memory:"];
@@ -103,4 +106,67 @@ fn the_wasip1_conformance_transcript_equals_the_wasip2_one_in_the_cloud_world() 
     .map(String::from);
     let ran = conformance(Target::P1, &mounts, |_| {});
     assert_wasip1_same_as_wasip2("wasip1 build, cloud world on memory:", &ran, true);
+}
+
+#[test]
+fn an_assemblyscript_module_importing_the_filesystem_meets_the_adapter_in_the_cloud_world() {
+    // The same module with an `fd_prestat_get` import: the cloud world runs it through the
+    // preview1 adapter, whose state the module's allocator overwrites (worlds/cloud/README.md,
+    // "wasip1 modules"); the cli world still runs it as wasmtime does.
+    let dir = tempfile::tempdir().unwrap();
+    let text = wat_source("p1-assemblyscript-args").replacen(
+        "(module",
+        r#"(module
+  (import "wasi_snapshot_preview1" "fd_prestat_get" (func (param i32 i32) (result i32)))"#,
+        1,
+    );
+    let wasm = wat_command(dir.path(), "assemblyscript-fs", &text);
+    let cli = run(&[], &wasm, &[], &["x"]);
+    assert_eq!(cli.success(), format!("{}\nx\n", wasm.display()));
+    let cloud = run(CLOUD, &wasm, &[], &["x"]);
+    assert_eq!(cloud.code, 134, "{cloud:#?}");
+    assert!(
+        cloud.stderr.contains("assertion failed at adapter"),
+        "{cloud:#?}"
+    );
+}
+
+#[test]
+fn a_module_and_its_component_are_cached_apart() {
+    let cache = tempfile::tempdir().unwrap();
+    let wasm = wat_guest("p1-exit");
+    let run = || -> Ran {
+        host()
+            .env("WORLDHOST_CACHE", cache.path())
+            .env("WORLDHOST_LOG", "worldhost::guest::compile_cache=debug")
+            .arg("run")
+            .arg(&wasm)
+            .ran()
+    };
+    // The cli world compiles the module for wasmtime's p1, and its component (what the
+    // import checks and the other worlds use): two entries for one file's bytes.
+    let first = run();
+    assert_eq!(first.code, 33, "{first:#?}");
+    assert_eq!(compiled_entries(cache.path()).len(), 2);
+    let second = run();
+    assert_eq!(second.code, 33, "{second:#?}");
+    assert_eq!(
+        second.stderr.matches("loaded from the cache").count(),
+        2,
+        "{second:#?}"
+    );
+}
+
+#[test]
+fn inspect_says_how_a_wasip1_module_runs() {
+    let ran = run_host(["inspect".as_ref(), wat_guest("p1-exit").as_os_str()]);
+    let report = ran.success();
+    assert!(
+        report.contains("run by wasmtime's own wasip1 in the cli world"),
+        "{report}"
+    );
+    assert!(
+        report.contains("wasi_snapshot_preview1::proc_exit"),
+        "{report}"
+    );
 }
