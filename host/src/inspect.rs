@@ -21,10 +21,13 @@ pub fn inspect(engine: &Engine, path: &Path) -> Result<String> {
     match format {
         GuestFormat::Component => writeln!(out, "{shown}: a WebAssembly component")?,
         GuestFormat::CoreModule => {
-            writeln!(
-                out,
-                "{shown}: a wasip1 core module, run as a component through the preview1 adapter"
-            )?;
+            let how = if guest::only_wasip1_imports(&bytes)? {
+                "run by wasmtime's own wasip1 in the cli world, and as a component through the \
+                 preview1 adapter in the others"
+            } else {
+                "run as a component through the preview1 adapter (it imports more than wasip1)"
+            };
+            writeln!(out, "{shown}: a wasip1 core module, {how}")?;
             writeln!(out, "\nwasip1 imports:")?;
             for import in guest::core_imports(&bytes)? {
                 writeln!(out, "  {import}")?;

@@ -57,7 +57,7 @@ fn compiled_guests_are_cached_and_a_damaged_cache_is_recompiled() {
 }
 
 /// The compiled guests in a cache directory (its `.cwasm` files), sorted.
-fn compiled_entries(cache: &Path) -> Vec<PathBuf> {
+pub fn compiled_entries(cache: &Path) -> Vec<PathBuf> {
     let mut entries: Vec<_> = fs::read_dir(cache)
         .unwrap()
         .map(|e| e.unwrap().path())

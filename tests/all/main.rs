@@ -17,6 +17,7 @@ mod keyvalue;
 mod large_objects;
 mod limits;
 mod links;
+mod p1;
 mod p3;
 mod plugins;
 mod plugins_sdk;

@@ -94,24 +94,59 @@ pub fn trusted_dir() -> Option<&'static Path> {
     .as_deref()
 }
 
-/// The component `compile` makes of `bytes`, from the cache when it holds it; says whether
-/// it came from the cache.
 /// What the host makes of a guest's bytes before compiling them, beyond wasmtime's settings
 /// (a core module's conversion): changed whenever that changes, so no entry made the old way
 /// is loaded. 2: a wasip1 command's `proc_exit` carries its code (`guest::p1_exit`).
 const CONVERSION: u32 = 2;
 
-pub fn load_or_compile(
+/// Compiled code the cache holds: a component, or a wasip1 core module run by wasmtime's own
+/// p1 (the cli world). The kind is part of an entry's name, so the two compiled forms of one
+/// core module's bytes never load as each other.
+pub trait Compiled: Sized {
+    /// Names the kind in entry names.
+    const KIND: &'static str;
+    fn serialize(&self) -> Result<Vec<u8>>;
+    /// # Safety
+    /// As [`Component::deserialize`]: `code` must come from `serialize` of this kind.
+    unsafe fn deserialize(engine: &Engine, code: &[u8]) -> Result<Self>;
+}
+
+impl Compiled for Component {
+    const KIND: &'static str = "component";
+    fn serialize(&self) -> Result<Vec<u8>> {
+        Component::serialize(self).map_err(anyhow::Error::from)
+    }
+    unsafe fn deserialize(engine: &Engine, code: &[u8]) -> Result<Self> {
+        // SAFETY: passed on from the caller.
+        unsafe { Component::deserialize(engine, code) }.map_err(anyhow::Error::from)
+    }
+}
+
+impl Compiled for wasmtime::Module {
+    const KIND: &'static str = "module";
+    fn serialize(&self) -> Result<Vec<u8>> {
+        wasmtime::Module::serialize(self).map_err(anyhow::Error::from)
+    }
+    unsafe fn deserialize(engine: &Engine, code: &[u8]) -> Result<Self> {
+        // SAFETY: passed on from the caller.
+        unsafe { wasmtime::Module::deserialize(engine, code) }.map_err(anyhow::Error::from)
+    }
+}
+
+/// What `compile` makes of `bytes` (a component or a core module), from the cache when it
+/// holds it; says whether it came from the cache.
+pub fn load_or_compile<C: Compiled>(
     engine: &Engine,
     bytes: &[u8],
-    compile: impl FnOnce() -> Result<Component>,
-) -> Result<(Component, bool)> {
+    compile: impl FnOnce() -> Result<C>,
+) -> Result<(C, bool)> {
     let Some((dir, key)) = trusted_dir().and_then(|dir| Some((dir, cache_key(dir)?))) else {
         return Ok((compile()?, false));
     };
     let mut settings = std::hash::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut settings);
     CONVERSION.hash(&mut settings);
+    C::KIND.hash(&mut settings);
     let digest = Sha256::digest(bytes);
     let digest: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
     let name = format!("{digest}-{:016x}", settings.finish());
@@ -122,9 +157,10 @@ pub fn load_or_compile(
                 // SAFETY: `code` carries a valid tag under the user's key, which only the user
                 // (and root) can read, over this entry's name and these very bytes (read once,
                 // so the file cannot change between check and use). Only `store` makes such
-                // tags, on the output of `Component::serialize` from an engine with the
-                // compatibility hash the name holds, for the guest whose digest the name holds.
-                match unsafe { Component::deserialize(engine, code) } {
+                // tags, on the output of `C::serialize` from an engine with the compatibility
+                // hash the name holds (with the kind `C`), for the guest whose digest the name
+                // holds.
+                match unsafe { C::deserialize(engine, code) } {
                     Ok(component) => {
                         tracing::debug!(path = %path.display(), "compiled guest loaded from the cache");
                         return Ok((component, true));
@@ -175,8 +211,8 @@ fn entry_mac(key: &Key, name: &str, code: &[u8]) -> Hmac<Sha256> {
     mac
 }
 
-fn store(key: &Key, component: &Component, dir: &Path, name: &str, path: &Path) -> Result<()> {
-    let code = component.serialize().map_err(anyhow::Error::from)?;
+fn store<C: Compiled>(key: &Key, compiled: &C, dir: &Path, name: &str, path: &Path) -> Result<()> {
+    let code = compiled.serialize()?;
     let tag = entry_mac(key, name, &code).finalize().into_bytes();
     // A new temp file is created 0600, and gets its name only once written whole.
     let mut temp = tempfile::NamedTempFile::new_in(dir)?;

@@ -67,7 +67,15 @@ impl std::fmt::Display for EntryPoint {
 pub struct Guest {
     pub path: PathBuf,
     pub format: GuestFormat,
+    /// The guest as a component (a core module converted with the preview1 adapter): what
+    /// every world but `cli` runs, and what `host inspect` and the import checks read.
     pub component: Component,
+    /// A wasip1 command importing only `wasi_snapshot_preview1`: its bytes (with the entry
+    /// point made its `_start`), which the cli world runs with wasmtime's own p1 ([`Self::p1_module`]).
+    pub p1_bytes: Option<Vec<u8>>,
+    /// Whether that command imports a wasip1 function that reaches preopened directories
+    /// ([`p1_uses_filesystem`]).
+    pub p1_uses_filesystem: bool,
     /// What a run calls.
     pub entry: EntryPoint,
     /// Whether the compiled code came from the cache (no compiling was needed).
@@ -104,13 +112,39 @@ impl Guest {
             ),
         };
         tracing::debug!(path = %shown, ?format, %entry, "guest loaded");
+        let p1_bytes = (format == GuestFormat::CoreModule && only_wasip1_imports(&bytes)?)
+            .then(|| bytes.into_owned());
+        let p1_uses_filesystem = match &p1_bytes {
+            Some(bytes) => p1_uses_filesystem(bytes)?,
+            None => false,
+        };
         Ok(Guest {
             path: path.to_owned(),
             format,
             component,
+            p1_bytes,
+            p1_uses_filesystem,
             entry,
             from_cache,
         })
+    }
+
+    /// The compiled core module of a plain wasip1 command, for wasmtime's own p1 (from the
+    /// compile cache, where it never collides with the component made of the same bytes);
+    /// `None` for a component or a core module importing more than wasip1.
+    pub fn p1_module(&self, engine: &Engine) -> Result<Option<wasmtime::Module>> {
+        let Some(bytes) = &self.p1_bytes else {
+            return Ok(None);
+        };
+        let (module, _) = compile_cache::load_or_compile(engine, bytes, || {
+            wasmtime::Module::from_binary(engine, bytes).map_err(|e| {
+                anyhow::anyhow!(
+                    "`{}` is not a valid WebAssembly module: {e:#}",
+                    self.path.display()
+                )
+            })
+        })?;
+        Ok(Some(module))
     }
 
     /// The fully qualified names of what the guest imports.
@@ -338,6 +372,32 @@ fn scan_core_module(bytes: &[u8]) -> Result<CoreScan> {
         }
     }
     Ok(scan)
+}
+
+/// Whether every import of a core module is a wasip1 function (so wasmtime's p1 can link it).
+pub fn only_wasip1_imports(bytes: &[u8]) -> Result<bool> {
+    let wasip1 = format!("{WASIP1_MODULE}::");
+    Ok(scan_core_module(bytes)?
+        .imports
+        .iter()
+        .all(|import| import.starts_with(&wasip1)))
+}
+
+/// Whether a wasip1 module imports a function that finds or uses preopened directories:
+/// `fd_prestat_get` and `fd_prestat_dir_name` (how a module learns its preopens),
+/// `fd_readdir`, and every `path_*`. Without them it cannot open a file (every path call
+/// starts at a directory descriptor), so no filesystem is needed to run it.
+pub fn p1_uses_filesystem(bytes: &[u8]) -> Result<bool> {
+    let wasip1 = format!("{WASIP1_MODULE}::");
+    Ok(scan_core_module(bytes)?.imports.iter().any(|import| {
+        import.strip_prefix(&wasip1).is_some_and(|name| {
+            name.starts_with("path_")
+                || matches!(
+                    name,
+                    "fd_prestat_get" | "fd_prestat_dir_name" | "fd_readdir"
+                )
+        })
+    }))
 }
 
 /// A core module's imports as `module::name`.

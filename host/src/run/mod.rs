@@ -2,6 +2,7 @@
 //! run's [`crate::limits`].
 
 pub mod enforce;
+mod p1;
 mod state;
 
 use anyhow::{Context, Result};
@@ -87,6 +88,23 @@ pub async fn run_command(
     world: &AnyWorld,
     options: &RunOptions,
 ) -> Result<Outcome> {
+    // A plain wasip1 command runs as `wasmtime run` runs it, by wasmtime's own p1, wherever
+    // that p1 serves everything it can reach: in the cli world (host directories), and in
+    // the cloud world when it imports no filesystem function (wasmtime's p1 cannot serve the
+    // cloud filesystem). Any other runs converted, through the world's own filesystem.
+    if let Some(module) = guest.p1_module(engine)? {
+        match world {
+            AnyWorld::Cli(cli) => {
+                let run = p1::run(engine, guest, &module, cli, options);
+                return run_with_deadline(engine, options, run).await;
+            }
+            AnyWorld::Cloud(cloud) if !guest.p1_uses_filesystem => {
+                let run = p1::run(engine, guest, &module, cloud, options);
+                return run_with_deadline(engine, options, run).await;
+            }
+            AnyWorld::Cloud(_) => {}
+        }
+    }
     check_imports(&guest.path, &guest.imports(engine), world.name())?;
     with_world!(world, w => run_in_world(engine, guest, w, options).await)
 }
@@ -101,17 +119,28 @@ async fn run_in_world<W: World>(
     let limits = &options.limits;
     let state = new_state(&guest.path, world, options, FsCalls::InPlace).await?;
     let mut store = new_store(engine, state, limits)?;
+    run_with_deadline(
+        engine,
+        options,
+        run_in_store::<W>(&mut store, limits, &linker, guest),
+    )
+    .await
+}
+
+/// Runs `run` (a guest's whole run, in its store) within the time limit, enforced as the
+/// options say.
+async fn run_with_deadline(
+    engine: &Engine,
+    options: &RunOptions,
+    run: impl Future<Output = Result<Outcome>>,
+) -> Result<Outcome> {
+    let limits = &options.limits;
     // Dropped when the run ends, before its outcome is reported.
     let (_ticker, _watchdog) = match options.deadline {
         Deadline::Epochs => (Some(EpochTicker::start(engine)), None),
         Deadline::ExitProcess => (None, Some(Watchdog::start(limits))),
     };
-    match tokio::time::timeout(
-        limits.timeout,
-        run_in_store::<W>(&mut store, limits, &linker, guest),
-    )
-    .await
-    {
+    match tokio::time::timeout(limits.timeout, run).await {
         Ok(result) => result,
         // A host call (a store request) outlived the deadline.
         Err(_) => Ok(Outcome::LimitHit(limits.exceeded(Limit::Timeout))),

@@ -3,6 +3,7 @@
 use anyhow::Result;
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Engine, Store};
+use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use worldhost_world_api::http::{AllowList, HttpState, HttpTimeouts};
 use worldhost_world_api::{GuestInfo, InstanceLimits, LogBudget, World, WorldHost};
@@ -96,6 +97,66 @@ pub async fn new_state<W: World>(
     options: &RunOptions,
     fs_calls: FsCalls,
 ) -> Result<HostState<W::State>> {
+    let mut prepared = prepare(guest_path, world, options, fs_calls).await?;
+    Ok(HostState {
+        wasi: prepared.builder.build(),
+        table: handle_table(options.limits.handles),
+        world: prepared.world,
+        limiter: GuestLimiter::new(options.limits.clone()),
+        guest: GuestInfo {
+            name: guest_name(guest_path),
+            config: options.config.clone(),
+            log_budget: prepared.log_budget,
+        },
+        stopped: prepared.stopped,
+    })
+}
+
+/// The state of a wasip1 command run by wasmtime's own p1 ([`super::p1`]): the same context
+/// (args, env, capped stdio, network policy, the world's preopens of host directories) and
+/// limits as a component's. The world's own state `S` is made and finished as for a
+/// component, though p1 cannot reach it (the cloud world's filesystem).
+pub struct P1State<S> {
+    pub wasi: WasiP1Ctx,
+    pub limiter: GuestLimiter,
+    pub stopped: StoppedAt,
+    pub world: S,
+}
+
+/// The [`P1State`] of one instance of the wasip1 command at `guest_path` in `world`.
+pub async fn new_p1_state<W: World>(
+    guest_path: &std::path::Path,
+    world: &W,
+    options: &RunOptions,
+) -> Result<P1State<W::State>> {
+    let mut prepared = prepare(guest_path, world, options, FsCalls::InPlace).await?;
+    let mut wasi = prepared.builder.build_p1();
+    // p1 keeps its descriptors in its own table: the same cap on handles applies to it.
+    wasi.ctx()
+        .table
+        .set_max_capacity(usize::try_from(options.limits.handles).unwrap_or(usize::MAX));
+    Ok(P1State {
+        wasi,
+        limiter: GuestLimiter::new(options.limits.clone()),
+        stopped: prepared.stopped,
+        world: prepared.world,
+    })
+}
+
+/// What every instance's WASI context starts from, before it is built for p2/p3 or for p1.
+struct Prepared<S> {
+    builder: WasiCtxBuilder,
+    world: S,
+    log_budget: LogBudget,
+    stopped: StoppedAt,
+}
+
+async fn prepare<W: World>(
+    guest_path: &std::path::Path,
+    world: &W,
+    options: &RunOptions,
+    fs_calls: FsCalls,
+) -> Result<Prepared<W::State>> {
     let limits = &options.limits;
     let mut builder = WasiCtxBuilder::new();
     // Before the world preopens anything: each directory keeps the setting it was opened with.
@@ -134,17 +195,11 @@ pub async fn new_state<W: World>(
         memory: limits.memory,
         buffer_memory: limits.buffer_memory,
     };
-    let world_state = world.instance(&mut builder, instance_limits)?;
-    Ok(HostState {
-        wasi: builder.build(),
-        table: handle_table(limits.handles),
-        world: world_state,
-        limiter: GuestLimiter::new(limits.clone()),
-        guest: GuestInfo {
-            name: guest_name(guest_path),
-            config: options.config.clone(),
-            log_budget,
-        },
+    let world = world.instance(&mut builder, instance_limits)?;
+    Ok(Prepared {
+        builder,
+        world,
+        log_budget,
         stopped,
         http,
     })
@@ -161,8 +216,18 @@ pub fn new_store<S: Send + 'static>(
     state: HostState<S>,
     limits: &Limits,
 ) -> Result<Store<HostState<S>>> {
+    limited_store(engine, state, limits, |state| &mut state.limiter)
+}
+
+/// [`new_store`] for any state holding a [`GuestLimiter`] (`limiter` finds it).
+pub fn limited_store<T: Send + 'static>(
+    engine: &Engine,
+    state: T,
+    limits: &Limits,
+    limiter: fn(&mut T) -> &mut GuestLimiter,
+) -> Result<Store<T>> {
     let mut store = Store::new(engine, state);
-    store.limiter(|state| &mut state.limiter);
+    store.limiter(move |state| limiter(state));
     if let Some(fuel) = limits.fuel {
         store.set_fuel(fuel).map_err(|e| {
             anyhow::Error::from(e).context("a fuel limit needs an engine that meters fuel")

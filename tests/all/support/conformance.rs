@@ -191,3 +191,66 @@ pub fn assert_same_run(what: &str, reference: &Ran, ran: &Ran, differences: &[(&
         mismatches.join("\n")
     );
 }
+
+/// Transcript lines where the wasm32-wasip1 build differs from the wasm32-wasip2 build in the
+/// cli world, with the wasip1 build's value (README.md, "wasip1 modules", explains each).
+/// Measured with the wasip1 build run by wasmtime's own p1.
+pub const WASIP1_DIFFERENCES: &[(&str, &str)] = &[
+    // wasmtime's p1 checks a descriptor's rights first: a read or write it does not allow,
+    // any read of a directory and a directory's sync are `EBADF` (the adapter agrees).
+    ("write-on-read-only-handle", "error Uncategorized (os 8)"),
+    ("read-on-write-only-handle", "error Uncategorized (os 8)"),
+    ("read-on-directory-handle", "error Uncategorized (os 8)"),
+    ("sync-all-directory", "error Uncategorized (os 8)"),
+    // The cli world's refusal of escaping links is WASI 0.2/0.3's `symlink-at`; wasmtime's p1
+    // makes the link, and refuses to follow it out of the directory.
+    ("symlink-escaping-target", "ok"),
+    (
+        "symlink-escaping-read-through",
+        "error PermissionDenied (os 63)",
+    ),
+];
+
+/// `ran`'s transcript with only the checks `ids` names (the wasm32-wasip1 build's), without
+/// `p2-checks: skipped`, which the wasip1 build prints where the wasip2 build checks what
+/// only a component can reach.
+fn only_checks(ran: &Ran, ids: &std::collections::HashSet<&str>) -> Ran {
+    let stdout: String = ran
+        .stdout
+        .lines()
+        .filter(|line| {
+            let id = line.split_once(": ").map_or(*line, |(id, _)| id);
+            id != "p2-checks" && ids.contains(id)
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    Ran {
+        code: ran.code,
+        stdout,
+        stderr: ran.stderr.clone(),
+    }
+}
+
+/// Checks `ran`, a run of the wasm32-wasip1 build (in the cloud world when `cloud`), against
+/// the cli world's run of the wasm32-wasip2 build: the same transcript apart from the checks
+/// only the wasip2 build makes, [`WASIP1_DIFFERENCES`] and, in the cloud world,
+/// [`CLOUD_DIFFERENCES`] (where both name a line, the cloud world's value counts).
+#[track_caller]
+pub fn assert_wasip1_same_as_wasip2(what: &str, ran: &Ran, cloud: bool) {
+    let mut differences = WASIP1_DIFFERENCES.to_vec();
+    if cloud {
+        differences.retain(|(id, _)| !CLOUD_DIFFERENCES.iter().any(|(other, _)| other == id));
+        differences.extend_from_slice(CLOUD_DIFFERENCES);
+    }
+    let ids = ran
+        .stdout
+        .lines()
+        .map(|line| line.split_once(": ").map_or(line, |(id, _)| id))
+        .collect();
+    assert_same_run(
+        what,
+        &only_checks(cli_run(Target::P2), &ids),
+        &only_checks(ran, &ids),
+        &differences,
+    );
+}

@@ -2,7 +2,10 @@
 //!
 //! This world is wasmtime-wasi's own implementation of WASI 0.2 and 0.3, but for two functions of
 //! `wasi:filesystem/types`: `symlink-at` (0.2 and 0.3) refuses links out of their directory, and
-//! 0.2's `read-directory` reads a page at a time ([`listing`]). What it adds is the description of what
+//! 0.2's `read-directory` reads a page at a time ([`listing`]). wasip1 core modules are run by
+//! wasmtime-wasi's own p1 (`host/src/run/p1.rs`), which calls its filesystem directly: they
+//! get neither function (their `fd_readdir` pages by cookie already, and their
+//! `path_symlink` is wasmtime's). What it adds is the description of what
 //! a guest may touch: which host directories are preopened, where, and whether they are writable. Everything else a run needs (args, env, stdio, the network
 //! policy) is shared by every world and set up by the host.
 

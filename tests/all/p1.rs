@@ -1,0 +1,182 @@
+//! wasip1 core modules as `wasmtime run` runs them (issue 14). The cli world runs them with
+//! wasmtime-wasi's own p1; the cloud world through the preview1 adapter over its own
+//! filesystem (worlds/cloud/README.md, "wasip1 modules"). Each behaviour is checked against
+//! wasmtime's documented result, and against the `wasmtime` CLI itself when the benchmarks
+//! have installed it into `target/test-tools`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::compile_cache::compiled_entries;
+use crate::support::conformance::{assert_wasip1_same_as_wasip2, cli_run, conformance};
+use crate::support::harness::{
+    Ran, RunExt, Target, host, repo_root, run_host, wat_command, wat_guest, wat_source,
+};
+
+/// The cloud world with an in-memory store as its working directory.
+const CLOUD: &[&str] = &["--world", "cloud", "--mount", "memory:"];
+
+/// The wasmtime CLI the file-system benchmark installs (`tests/bench/fs.rs`), if it has.
+fn wasmtime_cli() -> Option<PathBuf> {
+    let lib = repo_root().join("target/test-tools/wasmtime/venv/lib");
+    std::fs::read_dir(lib)
+        .ok()?
+        .flatten()
+        .map(|python| python.path().join("site-packages/wasmtime_cli/wasmtime"))
+        .find(|path| path.is_file())
+}
+
+/// `host run` in the world `flags` chooses, with `--env` pairs and the guest's arguments, run
+/// in the module's directory and given its file name (argv[0] is then the same for both hosts).
+fn run(flags: &[&str], wasm: &Path, env: &[&str], args: &[&str]) -> Ran {
+    let mut command = host();
+    command.arg("run").args(flags);
+    in_directory_of(&mut command, wasm, env, args).ran()
+}
+
+/// Adds `--env` pairs, `wasm` by its file name (run in its directory) and `args`.
+fn in_directory_of<'c>(
+    command: &'c mut Command,
+    wasm: &Path,
+    env: &[&str],
+    args: &[&str],
+) -> &'c mut Command {
+    for pair in env {
+        command.args(["--env", pair]);
+    }
+    command
+        .current_dir(wasm.parent().unwrap())
+        .arg(wasm.file_name().unwrap())
+        .args(args)
+}
+
+/// Asserts `wasm` exits with `code` and prints `stdout` in the cli world and in the cloud
+/// world, and that `wasmtime run` does the same where it is installed.
+#[track_caller]
+fn assert_as_wasmtime(wasm: &Path, env: &[&str], args: &[&str], code: i32, stdout: &str) {
+    for (world, flags) in [("cli", &[][..]), ("cloud", CLOUD)] {
+        let ran = run(flags, wasm, env, args);
+        assert_eq!(
+            (ran.code, ran.stdout.as_str()),
+            (code, stdout),
+            "{} in the {world} world: {ran:#?}",
+            wasm.display()
+        );
+    }
+    if let Some(wasmtime) = wasmtime_cli() {
+        let mut command = Command::new(wasmtime);
+        command.arg("run");
+        let ran = in_directory_of(&mut command, wasm, env, args).ran();
+        assert_eq!(
+            (ran.code, ran.stdout.as_str()),
+            (code, stdout),
+            "`wasmtime run` no longer does what this test expects: {ran:#?}"
+        );
+    }
+}
+
+#[test]
+fn proc_exit_codes_below_126_come_through_in_both_worlds() {
+    assert_as_wasmtime(&wat_guest("p1-exit"), &[], &[], 33, "");
+}
+
+#[test]
+fn an_assemblyscript_module_prints_its_arguments_and_environment() {
+    let wasm = wat_guest("p1-assemblyscript-args");
+    let expected = "p1-assemblyscript-args.wasm\nx\ny z\nA=1\nB=two\n";
+    assert_as_wasmtime(&wasm, &["A=1", "B=two"], &["x", "y z"], 0, expected);
+}
+
+#[test]
+fn fd_write_to_a_descriptor_never_opened_returns_ebadf() {
+    // The module exits with the errno it got: EBADF is 8.
+    assert_as_wasmtime(&wat_guest("p1-bad-fd"), &[], &[], 8, "");
+}
+
+#[test]
+fn sock_shutdown_on_a_bad_descriptor_returns_ebadf() {
+    assert_as_wasmtime(&wat_guest("p1-bad-fd"), &[], &["sock_shutdown"], 8, "");
+}
+
+#[test]
+fn the_wasip1_conformance_transcript_equals_the_wasip2_one_in_the_cli_world() {
+    assert_wasip1_same_as_wasip2("wasip1 build, cli world", cli_run(Target::P1), false);
+}
+
+#[test]
+fn the_wasip1_conformance_transcript_equals_the_wasip2_one_in_the_cloud_world() {
+    let mounts = [
+        "--world",
+        "cloud",
+        "--mount",
+        "memory:::data",
+        "--mount",
+        "memory:::.",
+    ]
+    .map(String::from);
+    let ran = conformance(Target::P1, &mounts, |_| {});
+    assert_wasip1_same_as_wasip2("wasip1 build, cloud world on memory:", &ran, true);
+}
+
+#[test]
+fn an_assemblyscript_module_importing_the_filesystem_meets_the_adapter_in_the_cloud_world() {
+    // The same module with an `fd_prestat_get` import: the cloud world runs it through the
+    // preview1 adapter, whose state the module's allocator overwrites (worlds/cloud/README.md,
+    // "wasip1 modules"); the cli world still runs it as wasmtime does.
+    let dir = tempfile::tempdir().unwrap();
+    let text = wat_source("p1-assemblyscript-args").replacen(
+        "(module",
+        r#"(module
+  (import "wasi_snapshot_preview1" "fd_prestat_get" (func (param i32 i32) (result i32)))"#,
+        1,
+    );
+    let wasm = wat_command(dir.path(), "assemblyscript-fs", &text);
+    let cli = run(&[], &wasm, &[], &["x"]);
+    assert_eq!(cli.success(), "assemblyscript-fs.wasm\nx\n");
+    let cloud = run(CLOUD, &wasm, &[], &["x"]);
+    assert_eq!(cloud.code, 134, "{cloud:#?}");
+    assert!(
+        cloud.stderr.contains("assertion failed at adapter"),
+        "{cloud:#?}"
+    );
+}
+
+#[test]
+fn a_module_and_its_component_are_cached_apart() {
+    let cache = tempfile::tempdir().unwrap();
+    let wasm = wat_guest("p1-exit");
+    let run = || -> Ran {
+        host()
+            .env("WORLDHOST_CACHE", cache.path())
+            .env("WORLDHOST_LOG", "worldhost::guest::compile_cache=debug")
+            .arg("run")
+            .arg(&wasm)
+            .ran()
+    };
+    // The cli world compiles the module for wasmtime's p1, and its component (what the
+    // import checks and the other worlds use): two entries for one file's bytes.
+    let first = run();
+    assert_eq!(first.code, 33, "{first:#?}");
+    assert_eq!(compiled_entries(cache.path()).len(), 2);
+    let second = run();
+    assert_eq!(second.code, 33, "{second:#?}");
+    assert_eq!(
+        second.stderr.matches("loaded from the cache").count(),
+        2,
+        "{second:#?}"
+    );
+}
+
+#[test]
+fn inspect_says_how_a_wasip1_module_runs() {
+    let ran = run_host(["inspect".as_ref(), wat_guest("p1-exit").as_os_str()]);
+    let report = ran.success();
+    assert!(
+        report.contains("run by wasmtime's own wasip1 in the cli world"),
+        "{report}"
+    );
+    assert!(
+        report.contains("wasi_snapshot_preview1::proc_exit"),
+        "{report}"
+    );
+}
