@@ -11,7 +11,11 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+# The package, for this driver and for the workers the cluster's nodes start (they inherit
+# the environment of the process that starts them).
+PACKAGE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, PACKAGE_DIR)
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_DIR, os.environ.get("PYTHONPATH")]))
 
 import ray  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402

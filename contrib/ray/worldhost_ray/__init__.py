@@ -28,8 +28,10 @@ class ShardFailed(Exception):
     def __init__(self, index: int, code: int, stderr: str):
         self.index, self.code, self.stderr = index, code, stderr
         how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-        last = stderr.strip().splitlines()[-1:] or ["(no output)"]
-        super().__init__(f"shard {index}: {how}: {last[0]}")
+        # The host's own `error: ...` line, not the end of a trap's backtrace.
+        lines = stderr.strip().splitlines()
+        said = [line for line in lines if line.startswith("error: ")] or lines[-1:] or ["(no output)"]
+        super().__init__(f"shard {index}: {how}: {said[0]}")
 
     def __reduce__(self):
         # Raised on a worker, re-raised on the driver: pickled with its arguments.
