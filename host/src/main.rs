@@ -1,6 +1,6 @@
 //! The `host` command line.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use worldhost::guest::Guest;
 use worldhost::job::report::HowItEnded;
+use worldhost::job::shard::{self, ShardId, Split, shard_count};
 use worldhost::limits::{self, LimitsSection};
 use worldhost::run::{Deadline, Outcome, RunOptions, engine, run_command};
 use worldhost::world::{AnyWorld, BUILT_IN, WorldFile, add_mount_flags};
@@ -50,6 +51,12 @@ enum Command {
     Worlds {
         #[command(subcommand)]
         show: Option<WorldsCommand>,
+    },
+    /// Sharded jobs: show how a job's input splits, and check that every shard succeeded.
+    #[command(after_help = JOB_EXAMPLES)]
+    Job {
+        #[command(subcommand)]
+        command: JobCommand,
     },
     /// Print the directory of the cloud world's default store (created on first use):
     /// $WORLDHOST_STORE, else $XDG_DATA_HOME/worldhost/store, else ~/.local/share/worldhost/store.
@@ -141,6 +148,34 @@ struct CallArgs {
     plugin: PathBuf,
 }
 
+const JOB_EXAMPLES: &str = "\
+A sharded job runs as N processes, anywhere, each with `host run --job job.toml --shard I/N`
+(or --shard-from-env VAR --shards N); its `[shard]` section says how the input is split
+(examples/jobs/README.md). Then `host job finish` checks every shard's report.
+
+Examples:
+  host job plan job.toml --shards 8      # SHARD<TAB>KEY, one line per input object
+  host job finish job.toml --shards 8    # writes _SUCCESS, or exits 1 naming the shards missing or failed";
+
+#[derive(Subcommand)]
+enum JobCommand {
+    /// Print which shard each input object goes to (SHARD<TAB>KEY), and each shard's count on stderr.
+    Plan {
+        job: PathBuf,
+        /// How many shards the job is split into.
+        #[arg(long, value_name = "N")]
+        shards: String,
+    },
+    /// Check that every shard's report (`_reports/I.json` in the first output store) says
+    /// it succeeded; then write `_reports/merged.json` and `_SUCCESS`. Exits 1 naming every
+    /// shard missing or failed otherwise.
+    Finish {
+        job: PathBuf,
+        #[arg(long, value_name = "N")]
+        shards: String,
+    },
+}
+
 #[derive(Subcommand)]
 enum WorldsCommand {
     /// Print a world's definition (TOML) and the WIT interfaces it offers.
@@ -182,6 +217,25 @@ struct RunArgs {
     /// bytes and objects per mount, any limit hit, what happened to the outputs).
     #[arg(long, value_name = "FILE", requires = "job")]
     report: Option<PathBuf>,
+
+    /// With --job: run shard I of N (I from 0 to N-1) of the job: its share of the split
+    /// input, outputs published as that shard, its report written as `_reports/I.json`.
+    #[arg(
+        long,
+        value_name = "I/N",
+        requires = "job",
+        conflicts_with = "shard_from_env"
+    )]
+    shard: Option<String>,
+
+    /// With --job and --shards N: run the shard whose index the environment variable VAR
+    /// holds (a Kubernetes Indexed Job sets JOB_COMPLETION_INDEX).
+    #[arg(long, value_name = "VAR", requires_all = ["job", "shards"])]
+    shard_from_env: Option<String>,
+
+    /// With --shard-from-env: how many shards the job is split into.
+    #[arg(long, value_name = "N", requires = "shard_from_env")]
+    shards: Option<String>,
 
     #[command(flatten)]
     limits: LimitArgs,
@@ -289,6 +343,7 @@ fn main() -> ExitCode {
         Command::Worlds {
             show: Some(WorldsCommand::Show { name }),
         } => exit_with(show_world(&name)),
+        Command::Job { command } => exit_with(job_command(command)),
         Command::DefaultStore => {
             println!("{}", worldhost_store::default_store_dir().display());
             ExitCode::SUCCESS
@@ -297,7 +352,7 @@ fn main() -> ExitCode {
 }
 
 fn call(args: CallArgs) -> Result<i32> {
-    use std::io::{Read, Write};
+    use std::io::Read;
     use worldhost::plugin::{CallResult, Payload, PluginHost};
 
     let mut input = Vec::new();
@@ -434,6 +489,10 @@ fn run(args: RunArgs) -> Result<i32> {
 /// `host run --job`: runs the job, prints why it stopped, writes the report if asked.
 fn run_job(path: &std::path::Path, args: &RunArgs) -> Result<i32> {
     let mut job = worldhost::job::Job::load(path)?;
+    job.shard = shard_of(args)?;
+    if job.shard.is_some() {
+        Split::new(&job.file).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    }
     job.options.env = job.definition.environment(&args.env)?;
     job.options.limits = job.options.limits.with(&args.limits.section());
     if !args.wasm_and_args.is_empty() {
@@ -457,6 +516,66 @@ fn run_job(path: &std::path::Path, args: &RunArgs) -> Result<i32> {
             .with_context(|| format!("cannot write the report `{}`", file.display()))?;
     }
     Ok(report.exit_code)
+}
+
+/// The shard `--shard I/N` or `--shard-from-env VAR --shards N` names.
+fn shard_of(args: &RunArgs) -> Result<Option<ShardId>> {
+    if let Some(shard) = &args.shard {
+        return ShardId::parse(shard).map(Some);
+    }
+    let (Some(var), Some(count)) = (&args.shard_from_env, &args.shards) else {
+        return Ok(None);
+    };
+    let count = shard_count(count).context("--shards")?;
+    let index = std::env::var(var).map_err(|_| {
+        anyhow::anyhow!("--shard-from-env {var}: the environment variable `{var}` is not set")
+    })?;
+    ShardId::new(&index, count)
+        .with_context(|| format!("--shard-from-env {var}"))
+        .map(Some)
+}
+
+/// `host job plan` and `host job finish`.
+fn job_command(command: JobCommand) -> Result<i32> {
+    let (path, shards) = match &command {
+        JobCommand::Plan { job, shards } | JobCommand::Finish { job, shards } => (job, shards),
+    };
+    let count = shard_count(shards).context("--shards")?;
+    let job = worldhost::job::Job::load(path)?;
+    let shown = path.display();
+    let split = Split::new(&job.file).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+    match command {
+        JobCommand::Plan { .. } => {
+            let plan = block_on(split.plan(&job.file, count))?
+                .map_err(|e| anyhow::anyhow!("{shown}: {e:#}"))?;
+            let mut out = std::io::stdout().lock();
+            for (index, keys) in plan.shards.iter().enumerate() {
+                for key in keys {
+                    writeln!(out, "{index}\t{key}")?;
+                }
+            }
+            let given: usize = plan.shards.iter().map(Vec::len).sum();
+            for (index, keys) in plan.shards.iter().enumerate() {
+                eprintln!("shard {index}: {} objects", keys.len());
+            }
+            eprintln!(
+                "{given} of the input's {} objects in {count} shards",
+                plan.objects.len()
+            );
+            Ok(0)
+        }
+        JobCommand::Finish { .. } => {
+            let merged = block_on(shard::finish(path, &job.file, count))??;
+            eprintln!(
+                "all {count} shards succeeded: {} inputs, {} objects published; wrote {} and {}",
+                merged["inputs"],
+                merged["objects_published"],
+                shard::MERGED_REPORT,
+                shard::SUCCESS
+            );
+            Ok(0)
+        }
+    }
 }
 
 /// `host compose`: the composed component, written whole to the output file.

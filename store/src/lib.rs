@@ -10,6 +10,7 @@
 //! - [`move_prefix`]: the one way a group of objects moves (directory renames, publishing).
 //! - [`WriteBudget`]: the bytes a run may write to stores, across its mounts.
 //! - [`StagedOutput`]: a job's output, staged and published only when the job succeeds.
+//! - [`ShardStore`]: a sharded job's input, showing only the shard's objects.
 //!
 //! The cloud world serves its filesystem over these mounts; jobs use them for their modules,
 //! inputs and outputs without depending on the cloud world.
@@ -22,6 +23,7 @@ mod memory;
 mod mount;
 pub mod names;
 mod prefix;
+mod shard;
 mod staging;
 mod url;
 
@@ -34,5 +36,6 @@ pub use default_store::default_store_dir;
 pub use memory::{MEMORY_STORE_CAPACITY, MemoryStore, MemoryStoreFull, is_store_full};
 pub use mount::{LIST_PAGE, ListPage, Mount, MountSpec, MountStats};
 pub use prefix::{MoveError, is_placeholder, move_prefix};
+pub use shard::ShardStore;
 pub use staging::StagedOutput;
 pub use url::{StoreKind, StoreUrl};

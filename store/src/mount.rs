@@ -52,12 +52,12 @@ pub struct Mount {
     /// For cloud stores, the store beneath `store` that lists one page at a time, and the
     /// prefix `store` adds to keys: a directory listing then holds one page, not the whole
     /// directory (see [`Mount::list_dir_page`]).
-    pager: Option<Pager>,
+    pub(crate) pager: Option<Pager>,
 }
 
 /// A cloud store's paginated listing, below the mount's prefix.
 #[derive(Clone)]
-struct Pager {
+pub(crate) struct Pager {
     store: Arc<dyn PaginatedListStore>,
     /// The mount's prefix in the bucket (empty for none), without a trailing `/`.
     prefix: Key,

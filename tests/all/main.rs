@@ -24,6 +24,7 @@ mod plugins_sdk;
 mod posix_guests;
 mod python_plugin;
 mod servers;
+mod shards;
 mod standard_interfaces;
 mod wit;
 mod worlds;

@@ -47,6 +47,8 @@ pub struct JobFile {
     pub imports: Vec<ImportEntry>,
     /// How import modules are wired: wasm-compose's configuration keys.
     pub compose: Option<wasm_compose::config::Config>,
+    /// How `host run --job --shard I/N` splits the input (see [`super::shard`]).
+    pub shard: Option<super::shard::ShardSection>,
 }
 
 fn cloud() -> String {

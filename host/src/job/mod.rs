@@ -7,6 +7,7 @@
 pub mod file;
 pub mod modules;
 pub mod report;
+pub mod shard;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use wasmtime::Engine;
-use worldhost_store::{Mount, MountSpec, StagedOutput};
+use worldhost_store::{Mount, StagedOutput};
 
 use crate::guest::compose::{ImportModule, compose};
 use crate::guest::{CoreRole, Guest};
@@ -26,6 +27,7 @@ use modules::{Module, ModuleCache};
 use report::{
     HowItEnded, LimitHit, MountRole, OutputsFate, Report, module_report, mount_report, run_id,
 };
+use shard::{ShardId, ShardReport, Split};
 
 /// A job ready to run: its file, the world definition it runs in and the run's options.
 pub struct Job {
@@ -35,6 +37,9 @@ pub struct Job {
     /// The world with the job's env, network, limits and config on top.
     pub definition: WorldFile,
     pub options: RunOptions,
+    /// Which shard this run is (`--shard I/N`): it is given its share of the split input,
+    /// and publishes and reports as that shard.
+    pub shard: Option<ShardId>,
 }
 
 impl Job {
@@ -105,11 +110,16 @@ impl Job {
             // time limit: the run is stopped in-process.
             deadline: Deadline::Epochs,
         };
+        if file.shard.is_some() {
+            // A mistake in `[shard]` shows before any shard runs.
+            Split::new(&file).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+        }
         Ok(Job {
             path: path.to_owned(),
             file,
             definition,
             options,
+            shard: None,
         })
     }
 
@@ -181,6 +191,7 @@ impl Job {
             mounts: Vec::new(),
             objects_published: 0,
             quarantine: Vec::new(),
+            shard: None,
         };
         let mut staged = Vec::new();
         let result = self.run_staged(engine, &mut report, &mut staged).await;
@@ -219,7 +230,30 @@ impl Job {
             }
         }
         report.duration_seconds = started.elapsed().as_secs_f64();
+        if let Some(shard) = self.shard
+            && let Err(error) = self.write_shard_report(shard, &mut report).await
+        {
+            report.exit_code = 1;
+            report.outcome = HowItEnded::Error;
+            report.error = Some(format!("{error:#}"));
+        }
         report
+    }
+
+    /// Writes the report as `_reports/I.json` in the first output store. A report saying the
+    /// shard failed is written too: `finish` names the shard and its error.
+    async fn write_shard_report(&self, shard: ShardId, report: &mut Report) -> Result<()> {
+        if report.shard.is_none() {
+            // Stopped before its inputs were listed.
+            report.shard = Some(ShardReport {
+                index: shard.index,
+                count: shard.count,
+                inputs: 0,
+                input_bytes: 0,
+            });
+        }
+        let json = serde_json::to_vec_pretty(report).context("cannot encode the report")?;
+        shard::write_report(&self.file, shard, json).await
     }
 
     /// Loads the modules, opens the stores (outputs staged) and runs the guest.
@@ -247,10 +281,35 @@ impl Job {
         };
         report.compiled = !guest.from_cache;
         let mut mounts = Vec::new();
-        for input in &self.file.inputs {
-            mounts.push(Arc::new(open_mount(input, true)?));
+        // A shard's split input shows only its share (the others are mounted whole).
+        let mut share = None;
+        if let Some(id) = self.shard {
+            shard::forget_previous(&self.file, id).await?;
+            let split = Split::new(&self.file)?;
+            let (view, given) = split.plan(&self.file, id.count).await?.share(id);
+            report.shard = Some(given);
+            share = Some((split.input, view));
         }
+        for (index, input) in self.file.inputs.iter().enumerate() {
+            match share.take_if(|(at, _)| *at == index) {
+                Some((_, view)) => mounts.push(Arc::new(view)),
+                None => mounts.push(Arc::new(open_mount(input, true)?)),
+            }
+        }
+        let layout = self
+            .file
+            .shard
+            .as_ref()
+            .map(|s| s.outputs)
+            .unwrap_or_default();
         for output in &self.file.outputs {
+            let output = match self.shard {
+                Some(id) => &StoreMount {
+                    guest: output.guest.clone(),
+                    store: shard::output_url(&output.store, layout, id)?,
+                },
+                None => output,
+            };
             let target = Arc::new(open_mount(output, false)?);
             let output = StagedOutput::new(target, &report.run_id);
             mounts.push(output.staged.clone());
@@ -307,9 +366,5 @@ impl Job {
 }
 
 fn open_mount(mount: &StoreMount, read_only: bool) -> Result<Mount> {
-    Mount::open(&MountSpec {
-        url: mount.store.clone(),
-        guest: mount.guest.clone(),
-        read_only,
-    })
+    shard::open(mount, read_only)
 }

@@ -29,6 +29,9 @@ pub struct Report {
     pub objects_published: u64,
     /// Where quarantined outputs are (`URL/.worldhost-quarantine/RUN`).
     pub quarantine: Vec<String>,
+    /// For a shard of a sharded job: which, and what it was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<super::shard::ShardReport>,
 }
 
 #[derive(Debug, Serialize)]
