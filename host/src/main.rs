@@ -627,8 +627,9 @@ fn block_on<T>(work: impl std::future::Future<Output = T>) -> Result<T> {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env(LOG_ENV)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,wasm_compose=error"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env(LOG_ENV).unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,wasm_compose=error,wasmtime_wasi::p1=error")
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
