@@ -109,6 +109,7 @@ pub async fn new_state<W: World>(
             log_budget: prepared.log_budget,
         },
         stopped: prepared.stopped,
+        http: prepared.http,
     })
 }
 
@@ -149,6 +150,8 @@ struct Prepared<S> {
     world: S,
     log_budget: LogBudget,
     stopped: StoppedAt,
+    /// `wasi:http`'s state (p2 components only: p1 has no HTTP).
+    http: HttpState,
 }
 
 async fn prepare<W: World>(
