@@ -480,6 +480,47 @@ fn ray_runs_every_shard_retries_a_killed_one_and_withholds_success_from_a_failed
     );
 }
 
+/// The Kubernetes manifest passes `kubernetes-validate --strict` (PyPI; the API's OpenAPI
+/// schemas, offline): every resource against Kubernetes 1.37, no unknown field. A copy with
+/// one unknown field fails, so the check is a real one.
+#[test]
+fn the_kubernetes_manifest_validates_against_the_api_schema() {
+    let validate =
+        crate::support::server::tool("venv/bin/kubernetes-validate", "kubernetes-validate");
+    let path = crate::support::harness::repo_root().join("deploy/k8s/indexed-job.yaml");
+    let run = |file: &std::path::Path| {
+        Command::new(&validate)
+            .args(["--strict", "--kubernetes-version", "1.37"])
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    let good = run(&path);
+    let said =
+        String::from_utf8_lossy(&good.stdout).into_owned() + &String::from_utf8_lossy(&good.stderr);
+    assert!(good.status.success(), "{said}");
+    assert_eq!(said.matches(" passed for resource ").count(), 2, "{said}");
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    let broken = text.replacen(
+        "completionMode: Indexed",
+        "completionMode: Indexed\n  completionModes: 1",
+        1,
+    );
+    assert_ne!(
+        broken, text,
+        "the manifest no longer says `completionMode: Indexed`"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("broken.yaml");
+    std::fs::write(&copy, broken).unwrap();
+    let bad = run(&copy);
+    let said =
+        String::from_utf8_lossy(&bad.stdout).into_owned() + &String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success(), "{said}");
+    assert!(said.contains("'completionModes' was unexpected"), "{said}");
+}
+
 /// The Kubernetes manifest (`deploy/k8s/indexed-job.yaml`): an Indexed Job whose pods run
 /// `--shard-from-env JOB_COMPLETION_INDEX` with as many shards as completions, credentials from
 /// a Secret, and a finish Job. Its exact commands then run here, one per index with the
