@@ -8,6 +8,53 @@
 //! `worldhost-store` crate). The semantics of
 //! every operation are documented in `worlds/cloud/README.md`.
 
+/// The core's error code as a WIT `error-code` of the same name: `wasi:filesystem` 0.2 and 0.3
+/// share every name but `would-block` (0.3 dropped it), which the caller gives.
+macro_rules! wit_error_code {
+    ($code:expr, $wit:ident, would_block: $would_block:expr) => {{
+        use $crate::fs::ErrorCode as C;
+        match $code {
+            C::WouldBlock => $would_block,
+            C::Access => $wit::Access,
+            C::Already => $wit::Already,
+            C::BadDescriptor => $wit::BadDescriptor,
+            C::Busy => $wit::Busy,
+            C::Deadlock => $wit::Deadlock,
+            C::Quota => $wit::Quota,
+            C::Exist => $wit::Exist,
+            C::FileTooLarge => $wit::FileTooLarge,
+            C::IllegalByteSequence => $wit::IllegalByteSequence,
+            C::InProgress => $wit::InProgress,
+            C::Interrupted => $wit::Interrupted,
+            C::Invalid => $wit::Invalid,
+            C::Io => $wit::Io,
+            C::IsDirectory => $wit::IsDirectory,
+            C::Loop => $wit::Loop,
+            C::TooManyLinks => $wit::TooManyLinks,
+            C::MessageSize => $wit::MessageSize,
+            C::NameTooLong => $wit::NameTooLong,
+            C::NoDevice => $wit::NoDevice,
+            C::NoEntry => $wit::NoEntry,
+            C::NoLock => $wit::NoLock,
+            C::InsufficientMemory => $wit::InsufficientMemory,
+            C::InsufficientSpace => $wit::InsufficientSpace,
+            C::NotDirectory => $wit::NotDirectory,
+            C::NotEmpty => $wit::NotEmpty,
+            C::NotRecoverable => $wit::NotRecoverable,
+            C::Unsupported => $wit::Unsupported,
+            C::NoTty => $wit::NoTty,
+            C::NoSuchDevice => $wit::NoSuchDevice,
+            C::Overflow => $wit::Overflow,
+            C::NotPermitted => $wit::NotPermitted,
+            C::Pipe => $wit::Pipe,
+            C::ReadOnly => $wit::ReadOnly,
+            C::InvalidSeek => $wit::InvalidSeek,
+            C::TextFileBusy => $wit::TextFileBusy,
+            C::CrossDevice => $wit::CrossDevice,
+        }
+    }};
+}
+
 mod bindings;
 mod blob;
 mod blobstore;

@@ -49,46 +49,7 @@ impl Descriptor {
 /// 0.2's, but for `would-block`, which 0.3 dropped (the core never gives it; it would reach
 /// the guest as `other("would-block")`).
 pub fn wit_error_code(code: fs::ErrorCode) -> ErrorCode {
-    use fs::ErrorCode as C;
-    match code {
-        C::Access => ErrorCode::Access,
-        C::WouldBlock => ErrorCode::Other(Some("would-block".to_owned())),
-        C::Already => ErrorCode::Already,
-        C::BadDescriptor => ErrorCode::BadDescriptor,
-        C::Busy => ErrorCode::Busy,
-        C::Deadlock => ErrorCode::Deadlock,
-        C::Quota => ErrorCode::Quota,
-        C::Exist => ErrorCode::Exist,
-        C::FileTooLarge => ErrorCode::FileTooLarge,
-        C::IllegalByteSequence => ErrorCode::IllegalByteSequence,
-        C::InProgress => ErrorCode::InProgress,
-        C::Interrupted => ErrorCode::Interrupted,
-        C::Invalid => ErrorCode::Invalid,
-        C::Io => ErrorCode::Io,
-        C::IsDirectory => ErrorCode::IsDirectory,
-        C::Loop => ErrorCode::Loop,
-        C::TooManyLinks => ErrorCode::TooManyLinks,
-        C::MessageSize => ErrorCode::MessageSize,
-        C::NameTooLong => ErrorCode::NameTooLong,
-        C::NoDevice => ErrorCode::NoDevice,
-        C::NoEntry => ErrorCode::NoEntry,
-        C::NoLock => ErrorCode::NoLock,
-        C::InsufficientMemory => ErrorCode::InsufficientMemory,
-        C::InsufficientSpace => ErrorCode::InsufficientSpace,
-        C::NotDirectory => ErrorCode::NotDirectory,
-        C::NotEmpty => ErrorCode::NotEmpty,
-        C::NotRecoverable => ErrorCode::NotRecoverable,
-        C::Unsupported => ErrorCode::Unsupported,
-        C::NoTty => ErrorCode::NoTty,
-        C::NoSuchDevice => ErrorCode::NoSuchDevice,
-        C::Overflow => ErrorCode::Overflow,
-        C::NotPermitted => ErrorCode::NotPermitted,
-        C::Pipe => ErrorCode::Pipe,
-        C::ReadOnly => ErrorCode::ReadOnly,
-        C::InvalidSeek => ErrorCode::InvalidSeek,
-        C::TextFileBusy => ErrorCode::TextFileBusy,
-        C::CrossDevice => ErrorCode::CrossDevice,
-    }
+    wit_error_code!(code, ErrorCode, would_block: ErrorCode::Other(Some("would-block".to_owned())))
 }
 
 /// The time a `new-timestamp` asks for (`None`: leave it); `overflow` for one the host's clock
