@@ -27,8 +27,8 @@ fn guest_arguments_come_after_the_wasm_file() {
         let stdout = ran.success();
         assert_eq!(
             stdout.lines().next(),
-            Some(wasm.to_str().unwrap()),
-            "argv[0] is the wasm path"
+            Some(wasm.file_name().unwrap().to_str().unwrap()),
+            "argv[0] is the wasm file's name, without its directory (as under wasmtime run)"
         );
         assert_eq!(
             without_argv0(stdout),

@@ -35,8 +35,8 @@ fn a_p3_command_gets_its_arguments_and_only_the_environment_given() {
     let lines: Vec<&str> = ran.success().lines().collect();
     assert_eq!(
         lines[0],
-        p3_probe().to_str().unwrap(),
-        "argv[0] is the wasm path"
+        p3_probe().file_name().unwrap().to_str().unwrap(),
+        "argv[0] is the wasm file's name"
     );
     assert_eq!(lines[1..], ["args", "b c", "--dir"]);
 

@@ -183,8 +183,10 @@ async fn prepare<W: World>(
     );
     let log_budget = LogBudget::new(stderr.shared_charge());
     builder.stderr(stderr);
-    // argv[0] is the guest's file name, as `wasmtime run` does.
-    builder.arg(guest_path.display().to_string());
+    // argv[0] is the guest's file name alone, as `wasmtime run` gives it: the host's
+    // directories are none of the guest's business.
+    let name = guest_path.file_name().unwrap_or(guest_path.as_os_str());
+    builder.arg(name.to_string_lossy());
     builder.args(&options.args);
     builder.envs(&options.env);
     // Sockets stay linked (std pulls them in) but every address is denied unless allowed.
