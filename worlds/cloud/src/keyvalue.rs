@@ -475,21 +475,32 @@ impl Counter<'_> {
         })
     }
 
+    /// The stored counter plus the delta, as the text to store, with the version it was read
+    /// at (`None`: the key is new), its bytes (and the key, if new) counted against the limits.
+    async fn next_charged(&self) -> KvResult<(u64, String, Option<UpdateVersion>)> {
+        let (value, version) = match self.read().await {
+            Ok(read) => read,
+            Err(error) => return Ok(Err(error)),
+        };
+        let next = match self.next(value) {
+            Ok(next) => next,
+            Err(error) => return Ok(Err(error)),
+        };
+        let text = next.to_string();
+        if let Err(error) = self.target.charge(text.len(), version.is_none())? {
+            return Ok(Err(error));
+        }
+        Ok(Ok((next, text, version)))
+    }
+
     /// Compare-and-swap on the store's conditional puts, retried while other writers win.
     async fn increment_swapped(&self) -> KvResult<u64> {
         for attempt in 0..INCREMENT_ATTEMPTS {
-            let (value, version) = match self.read().await {
-                Ok(read) => read,
-                Err(error) => return Ok(Err(error)),
-            };
-            let next = match self.next(value) {
+            let (next, text, version) = match self.next_charged().await? {
                 Ok(next) => next,
                 Err(error) => return Ok(Err(error)),
             };
-            let text = next.to_string();
-            if let Err(error) = self.target.charge(text.len(), version.is_none())? {
-                return Ok(Err(error));
-            }
+            let size = text.len() as u64;
             let mode = match version {
                 Some(version) => PutMode::Update(version),
                 None => PutMode::Create,
@@ -506,7 +517,7 @@ impl Counter<'_> {
                 .await;
             match put {
                 Ok(_) => {
-                    self.target.mount.stats.wrote(next.to_string().len() as u64);
+                    self.target.mount.stats.wrote(size);
                     return Ok(Ok(next));
                 }
                 Err(
@@ -557,18 +568,10 @@ impl Counter<'_> {
             }
             Err(join) => return Err(wasmtime::format_err!("locking a bucket failed: {join}")),
         };
-        let (value, version) = match self.read().await {
-            Ok(read) => read,
-            Err(error) => return Ok(Err(error)),
-        };
-        let next = match self.next(value) {
+        let (next, text, _) = match self.next_charged().await? {
             Ok(next) => next,
             Err(error) => return Ok(Err(error)),
         };
-        let text = next.to_string();
-        if let Err(error) = self.target.charge(text.len(), version.is_none())? {
-            return Ok(Err(error));
-        }
         let size = text.len() as u64;
         // The local store writes a staged file and renames it over the key: readers see the
         // old value or the new one, never a part.
