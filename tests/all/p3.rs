@@ -7,7 +7,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use crate::cloud_world::conformance_args;
-use crate::support::conformance::{assert_p3_conforms, conformance_p3};
+use crate::support::conformance::{assert_p3_conforms, cli_mounts, conformance_p3};
 use crate::support::harness::{
     RunExt, TEST_GUESTS, Target, assert_stopped, file_url, guest, host, probe_command, run_host,
 };
@@ -423,13 +423,7 @@ fn a_guest_needing_a_wasm_feature_the_host_lacks_is_refused_naming_the_feature()
 #[test]
 fn p3_conformance_in_the_cli_world_matches_the_p2_checks() {
     let (data, cwd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mounts = [
-        "--dir".into(),
-        format!("{}::data", data.path().display()),
-        "--dir".into(),
-        format!("{}::.", cwd.path().display()),
-    ];
-    let ran = conformance_p3(&mounts, |_| {});
+    let ran = conformance_p3(&cli_mounts(data.path(), cwd.path()), |_| {});
     assert_p3_conforms("the cli world", &ran, false);
     assert_eq!(fs::read_dir(data.path()).unwrap().count(), 0);
 }

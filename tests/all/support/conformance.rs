@@ -114,19 +114,24 @@ const P3_DIFFERENCES: &[(&str, &str)] = &[
     ("p2-set-times-max-seconds", "ok"),
 ];
 
+/// The cli world's mounts for a conformance guest: `data` and its working directory `cwd`.
+pub fn cli_mounts(data: &std::path::Path, cwd: &std::path::Path) -> [String; 4] {
+    let dir = |path: &std::path::Path, guest: &str| format!("{}::{guest}", path.display());
+    [
+        "--dir".into(),
+        dir(data, "data"),
+        "--dir".into(),
+        dir(cwd, "."),
+    ]
+}
+
 /// The run on host directories in the cli world, the reference (made once per process and
 /// target).
 pub fn cli_run(target: Target) -> &'static Ran {
     static CLI: [OnceLock<Ran>; 2] = [OnceLock::new(), OnceLock::new()];
     CLI[target as usize].get_or_init(|| {
         let (data, cwd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let mounts = [
-            "--dir".into(),
-            format!("{}::data", data.path().display()),
-            "--dir".into(),
-            format!("{}::.", cwd.path().display()),
-        ];
-        let ran = conformance(target, &mounts, |_| {});
+        let ran = conformance(target, &cli_mounts(data.path(), cwd.path()), |_| {});
         assert_eq!(
             ran.code, 0,
             "the conformance guest failed in the cli world: {ran:#?}"
