@@ -93,6 +93,29 @@ pub(super) const KEEP_CONTENT_MAX: u64 = 64 << 10;
 const KNOWN_CONTENT: u64 = 16 << 20;
 
 impl Known {
+    /// Records the file `path`, keeping `content` while the room for kept content lasts (the
+    /// file's earlier record, and its content, gone first).
+    fn record(&mut self, path: &RelPath, size: u64, modified: SystemTime, content: Option<Kept>) {
+        if let Some(old) = self.files.remove(path) {
+            self.content_bytes -= old.kept_len();
+        }
+        if self.files.len() >= KNOWN_FILES {
+            self.files.clear();
+            self.content_bytes = 0;
+        }
+        let content = content.filter(|kept| {
+            let len = kept.bytes.len() as u64;
+            len == size && len <= KEEP_CONTENT_MAX && self.content_bytes + len <= KNOWN_CONTENT
+        });
+        let file = KnownFile {
+            size,
+            modified,
+            content,
+        };
+        self.content_bytes += file.kept_len();
+        self.files.insert(path.clone(), file);
+    }
+
     /// Forgets `path` (a file, or with `kind` a directory and everything below it: a pass
     /// over what is known, so only for directories); with `appeared`, something new lies there
     /// that the run did not record, so the directories above are no longer known whole.
@@ -187,24 +210,7 @@ impl Volume {
         if self.is_local() {
             return;
         }
-        let mut known = self.known_now();
-        if known.files.len() >= KNOWN_FILES {
-            known.files.clear();
-            known.content_bytes = 0;
-        }
-        let content = content.filter(|kept| {
-            let len = kept.bytes.len() as u64;
-            len == size && len <= KEEP_CONTENT_MAX && known.content_bytes + len <= KNOWN_CONTENT
-        });
-        let file = KnownFile {
-            size,
-            modified,
-            content,
-        };
-        known.content_bytes += file.kept_len();
-        if let Some(old) = known.files.insert(path.clone(), file) {
-            known.content_bytes -= old.kept_len();
-        }
+        self.known_now().record(path, size, modified, content);
     }
 
     /// Records that a listing showed the file `path`: its content, if kept, stays only if
@@ -216,14 +222,18 @@ impl Volume {
         modified: SystemTime,
         e_tag: Option<&str>,
     ) {
-        let kept = match self.known_now().files.get(path) {
+        if self.is_local() {
+            return;
+        }
+        let mut known = self.known_now();
+        let kept = match known.files.get(path) {
             Some(KnownFile {
                 content: Some(kept),
                 ..
             }) if kept.e_tag.is_some() && kept.e_tag.as_deref() == e_tag => Some(kept.clone()),
             _ => None,
         };
-        self.stored_file(path, size, modified, kept);
+        known.record(path, size, modified, kept);
     }
 
     /// The content the run stored at `path`, if it kept it and it is `size` bytes long.
