@@ -86,6 +86,10 @@ const P3_SOURCES: &[(&str, &str)] = &[
         "wit/p3/deps/cli.wit",
         include_str!("../../../wit/p3/deps/cli.wit"),
     ),
+    (
+        "wit/p3/deps/http.wit",
+        include_str!("../../../wit/p3/deps/http.wit"),
+    ),
 ];
 const P3_OWN: &[(&str, &str)] = &[(
     "wit/p3/worlds.wit",

@@ -1,5 +1,6 @@
-//! `wasi:http/outgoing-handler` (and `wasi:http/types`) for every world, served by
-//! wasmtime-wasi-http with our own connector: a request goes out only to a `host:port` of
+//! `wasi:http/outgoing-handler` (and `wasi:http/types`) for every world, and WASI 0.3's
+//! `wasi:http/client` (and its `types`) for p3 guests, served by wasmtime-wasi-http with our
+//! own connector (one hook serves both versions): a request goes out only to a `host:port` of
 //! the run's `[network] allow` list, the same list that lets sockets connect.
 //!
 //! What is matched: the request's authority, `host:port` (port 80 for `http`, 443 for
@@ -37,6 +38,7 @@ use tokio_rustls::rustls;
 use wasmtime::component::{Linker, ResourceTable};
 pub use wasmtime_wasi_http::WasiHttpCtxView;
 use wasmtime_wasi_http::io::TokioIo;
+use wasmtime_wasi_http::p3::bindings::http as p3_bindings;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttp, WasiHttpCtx};
 use wasmtime_wasi_http::{WasiHttpHooks, p2::bindings::http as bindings};
 
@@ -50,11 +52,15 @@ pub const RESPONSE_BUFFER: usize = 64 << 10;
 /// buffer, a body frame waiting for the guest (no larger than the buffer) and TLS's buffers.
 pub const CONNECTION_MEMORY: u64 = 2 * RESPONSE_BUFFER as u64 + (64 << 10);
 
-/// Links `wasi:http/types` and `wasi:http/outgoing-handler` (WASI 0.2) for a world's guests.
+/// Links `wasi:http/types` and `wasi:http/outgoing-handler` (WASI 0.2), and `wasi:http/types`
+/// and `wasi:http/client` (WASI 0.3), for a world's guests. Both versions send through
+/// [`Hooks::send_request`], so the allow-list, time-outs and connection limit are the same.
 pub fn add_to_linker<S, T: WorldHost<S>>(linker: &mut Linker<T>) -> Result<()> {
     let options = bindings::types::LinkOptions::default();
     bindings::outgoing_handler::add_to_linker::<T, WasiHttp>(linker, T::http)?;
     bindings::types::add_to_linker::<T, WasiHttp>(linker, &options, T::http)?;
+    p3_bindings::client::add_to_linker::<T, WasiHttp>(linker, T::http)?;
+    p3_bindings::types::add_to_linker::<T, WasiHttp>(linker, T::http)?;
     Ok(())
 }
 

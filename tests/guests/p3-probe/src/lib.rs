@@ -7,7 +7,9 @@
 //! `list DIR`; `symlink DIR` (tries links out of DIR and inside it, one line each); `spew BYTES`
 //! (writes BYTES bytes to stdout, for the output cap); `sleep`; `stat PATH`; `mkdir PATH`;
 //! `rmdir PATH`; `rename FROM TO`; `remove PATH`; `create DIR N` (N empty files `DIR/file-I`);
-//! `count DIR` (counts a directory's entries one at a time, holding none).
+//! `count DIR` (counts a directory's entries one at a time, holding none); `http URL` (GETs
+//! URL with `wasi:http/client@0.3`, prints `status N` and `body N bytes`, reading the body in
+//! 64 KiB reads; a refused request prints `error: CODE` and exits 1).
 
 use std::future::IntoFuture;
 use wasip3::cli::{environment, exit, stderr, stdout};
@@ -205,6 +207,7 @@ impl wasip3::exports::cli::run::Guest for Probe {
                 }
                 print(&format!("{count} entries\n")).await
             }
+            "http" => http_get(&arg(rest, 0).await).await,
             other => fail(&format!("unknown command `{other}`")).await,
         }
         Ok(())
@@ -213,6 +216,47 @@ impl wasip3::exports::cli::run::Guest for Probe {
 
 fn lines<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
     items.map(|item| format!("{item}\n")).collect()
+}
+
+/// `http URL`, as a plugin author on any WASI 0.3 host writes it.
+async fn http_get(url: &str) {
+    use wasip3::http::client;
+    use wasip3::http::types::{Fields, Request, Response, Scheme};
+    let (scheme, rest) = match url.split_once("://") {
+        Some(("http", rest)) => (Scheme::Http, rest),
+        Some(("https", rest)) => (Scheme::Https, rest),
+        _ => fail(&format!("`{url}` is not an http:// or https:// URL")).await,
+    };
+    let (authority, path) = rest.find('/').map_or((rest, "/"), |at| rest.split_at(at));
+    // No body and no trailers: the writers are dropped, which sends the defaults.
+    let (_, trailers) = wasip3::wit_future::new(|| Ok(None));
+    let (request, _) = Request::new(Fields::new(), None, trailers, None);
+    let set = request.set_scheme(Some(&scheme)).is_ok()
+        && request.set_authority(Some(authority)).is_ok()
+        && request.set_path_with_query(Some(path)).is_ok();
+    if !set {
+        fail(&format!("`{url}`: the request refused its scheme, authority or path")).await;
+    }
+    let response = match client::send(request).await {
+        Ok(response) => response,
+        Err(code) => {
+            print(&format!("error: {code:?}\n")).await;
+            exit::exit_with_code(1);
+            unreachable!("exit returned")
+        }
+    };
+    print(&format!("status {}\n", response.get_status_code())).await;
+    let (_, handled) = wasip3::wit_future::new(|| Ok(()));
+    let (mut body, _trailers) = Response::consume_body(response, handled);
+    let mut length = 0usize;
+    loop {
+        let (result, chunk) = body.read(Vec::with_capacity(64 << 10)).await;
+        length += chunk.len();
+        if !matches!(result, wasip3::wit_bindgen::StreamResult::Complete(_)) {
+            break;
+        }
+    }
+    print(&format!("body {length} bytes\n")).await
 }
 
 /// Writes `text` to stdout through a p3 stream; a refused write exits 3.
