@@ -48,6 +48,11 @@ use crate::WorldHost;
 /// larger) and the body bytes read ahead of the guest.
 pub const RESPONSE_BUFFER: usize = 64 << 10;
 
+/// The most bytes one write to a request body's stream takes, and so what a body the guest
+/// writes holds in host memory at most: one chunk in flight and one queued (wasmtime-wasi-http
+/// buffers 2 MiB otherwise, in every body a guest opens, sent or not).
+pub const REQUEST_BODY_CHUNK: usize = 16 << 10;
+
 /// What an open connection is counted as against the run's `buffer-memory`: its read
 /// buffer, a body frame waiting for the guest (no larger than the buffer) and TLS's buffers.
 pub const CONNECTION_MEMORY: u64 = 2 * RESPONSE_BUFFER as u64 + (64 << 10);
@@ -235,6 +240,18 @@ type SendFuture = Box<
 >;
 
 impl WasiHttpHooks for Hooks {
+    fn p2_outgoing_body_buffer_chunks(&mut self) -> usize {
+        1
+    }
+
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        REQUEST_BODY_CHUNK
+    }
+
+    fn p3_outgoing_body_chunk_size(&mut self) -> usize {
+        REQUEST_BODY_CHUNK
+    }
+
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
