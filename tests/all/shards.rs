@@ -262,6 +262,65 @@ fn sharded_job_on_s3() {
     hundred_inputs_in_eight_shards(Sharded::s3());
 }
 
+/// A shard's guest cannot speak for other shards: in a merged output, `_SUCCESS` and
+/// `_reports/...` are `finish`'s, so a shard that writes one publishes nothing and fails,
+/// naming it. In per-shard outputs the same names are the shard's own files.
+#[test]
+fn a_shard_writing_finish_names_to_a_merged_output_publishes_nothing() {
+    let store = Sharded::local();
+    store.put_input("a.txt", b"ada\n");
+    // A file through the filesystem, and an object with a parent through the blobstore.
+    let probe = job_guest("p3_probe", Target::P2);
+    let copier = job_guest("blobstore-copier", Target::P2);
+    let cases = [
+        (
+            "merged",
+            &probe,
+            r#""write", "/out/_SUCCESS", "forged""#,
+            "_SUCCESS",
+        ),
+        (
+            "merged",
+            &copier,
+            r#""put:/out:_reports/1.json:forged""#,
+            "_reports/1.json",
+        ),
+        (
+            "per-shard",
+            &probe,
+            r#""write", "/out/_SUCCESS", "forged""#,
+            "_SUCCESS",
+        ),
+    ];
+    for (layout, guest, args, forged) in cases {
+        let job = format!(
+            "args = [{args}]\n[module]\nsource = \"{}\"\n\n\
+             [[input]]\nguest = \"/in\"\nstore = \"{}\"\n\n[[output]]\nguest = \"/out\"\n\
+             store = \"{}\"\n\n[shard]\nby = \"hash\"\noutputs = \"{layout}\"\n",
+            guest.display(),
+            store.url("in"),
+            store.url("out")
+        );
+        store.work.write_job(&job);
+        let ran = store.host(&["run", "--job", "JOB", "--shard", "0/2"]);
+        let outputs = store.outputs();
+        if layout == "per-shard" {
+            assert_eq!(ran.code, 0, "{ran:#?}");
+            assert_eq!(outputs[&format!("shard-0-of-2/{forged}")], b"forged");
+            continue;
+        }
+        assert_eq!(ran.code, 1, "{layout} {forged}: {ran:#?}");
+        assert!(
+            ran.stderr.contains(&format!("the guest wrote `{forged}`")),
+            "{ran:#?}"
+        );
+        assert!(!outputs.contains_key(forged), "{forged} was published");
+        let report: serde_json::Value =
+            serde_json::from_slice(&outputs["_reports/0.json"]).unwrap();
+        assert_eq!(report["exit_code"], 1, "{report:#}");
+    }
+}
+
 #[test]
 fn bad_shard_requests_are_refused_in_one_line() {
     let store = Sharded::local();

@@ -337,6 +337,7 @@ impl Job {
     ) -> Result<()> {
         // Every output is finished even if one fails, and every failure is named.
         let mut failures = Vec::new();
+        let succeeded = succeeded && self.no_reserved_names_written(staged, &mut failures).await;
         for output in staged {
             let finished = match (succeeded, self.file.on_failure) {
                 (true, _) => output.publish().await.map(|published| {
@@ -361,6 +362,39 @@ impl Job {
             Ok(())
         } else {
             bail!("{}", failures.join("; "))
+        }
+    }
+}
+
+impl Job {
+    /// In a shard writing a merged output, whether the guest kept off the names `host job
+    /// finish` keeps in the first output's root; if not, the failure is named and nothing
+    /// will be published.
+    async fn no_reserved_names_written(
+        &self,
+        staged: &[StagedOutput],
+        failures: &mut Vec<String>,
+    ) -> bool {
+        let merged =
+            self.file.shard.as_ref().map(|s| s.outputs) == Some(shard::OutputLayout::Merged);
+        let Some(first) = staged.first().filter(|_| merged && self.shard.is_some()) else {
+            return true;
+        };
+        match shard::reserved_written(&first.staged).await {
+            Ok(None) => true,
+            Ok(Some(name)) => {
+                failures.push(format!(
+                    "the guest wrote `{name}` to the first output, `{}`: in a sharded job with \
+                     merged outputs that name is kept for `host job finish` (shard reports and \
+                     `_SUCCESS`), so no output of this shard was published",
+                    first.target.url
+                ));
+                false
+            }
+            Err(error) => {
+                failures.push(format!("{error:#}"));
+                false
+            }
         }
     }
 }

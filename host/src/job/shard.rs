@@ -357,6 +357,24 @@ fn report_key(index: u32) -> Key {
     Key::from(format!("{REPORTS_DIR}/{index}.json"))
 }
 
+/// The first of the names `finish` keeps for itself (`_SUCCESS`, `_reports/...`) that a
+/// shard's guest wrote to the root of a merged output, if any: published, it could speak for
+/// other shards (a forged report, or `_SUCCESS` before `finish`).
+pub async fn reserved_written(staged: &Mount) -> Result<Option<String>> {
+    use futures::StreamExt;
+    match staged.store.head(&Key::from(SUCCESS)).await {
+        Ok(_) => return Ok(Some(SUCCESS.to_owned())),
+        Err(object_store::Error::NotFound { .. }) => {}
+        Err(error) => return Err(error).context("cannot check the staged outputs"),
+    }
+    let reports = Key::from(REPORTS_DIR);
+    match staged.store.list(Some(&reports)).next().await {
+        Some(Ok(meta)) => Ok(Some(meta.location.to_string())),
+        Some(Err(error)) => Err(error).context("cannot check the staged outputs"),
+        None => Ok(None),
+    }
+}
+
 /// Before a shard runs: its old report and `_SUCCESS` go, so neither can speak for this run.
 pub async fn forget_previous(file: &JobFile, shard: ShardId) -> Result<()> {
     let reports = open(&file.outputs[0], false)?;
