@@ -236,3 +236,27 @@ fn inspect_and_worlds_show_name_wasi_blobstore() {
         "{shown:#?}"
     );
 }
+
+/// A hostile guest's numbers are bounded per run: at most 16 listings open at once, and
+/// what values stage before `write-data` is held to the guest's memory limit for all of
+/// them together (not for each), so temporary disk stays bounded.
+#[test]
+fn open_listings_and_staged_values_are_bounded_per_run() {
+    let ran = copier_run("memory:", "memory:", &["listings:/a:20"], |_| {});
+    assert_eq!(
+        ran.success(),
+        "opened 16\nlistings:/a:20 failed: a run may have 16 object listings open at once: drop \
+         one (its stream-object-names) before starting another\n"
+    );
+    // 24 MiB of memory: two values of 10 MiB stage, the third is refused.
+    let ran = copier_run("memory:", "memory:", &["stage:3:10485760"], |_| {});
+    let out = ran.success();
+    assert!(
+        out.starts_with("staged 2\nstage:3:10485760 failed: "),
+        "{ran:#?}"
+    );
+    assert!(
+        out.contains("for all values, the guest's memory limit"),
+        "{ran:#?}"
+    );
+}

@@ -265,3 +265,35 @@ fn inspect_and_worlds_show_name_wasi_keyvalue() {
         assert!(text.contains(&format!("import {import};")), "{text}");
     }
 }
+
+/// A hostile guest's numbers are bounded: a batch of more than 1,000 keys is refused before
+/// any is read, and however many bucket handles it opens, a run keeps only its 16 most
+/// recent listings (each may hold a directory open), so older cursors end.
+#[test]
+fn batches_and_listings_in_progress_are_bounded_per_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = file_url(dir.path());
+    for bucket in ["memory:", &url[..]] {
+        let world = world(&[("kv", bucket)]);
+        let (_file, world) = world_file(&world);
+        let ran = counter(
+            &world,
+            &[],
+            &[
+                "fill:kv:1001:1",
+                "batch:kv:1000",
+                "batch:kv:1001",
+                "cursors:kv:20",
+            ],
+        )
+        .ran();
+        assert_eq!(
+            ran.success(),
+            "1000 set\nerror: Error::Other(\"bucket `kv`: a batch takes at most 1000 keys; this \
+             one has 1001 (split it)\")\ncontinued 16 of 20\nerror: Error::Other(\"bucket `kv`: \
+             cursor 0 is not a listing in progress on this handle (a listing's last page ends \
+             it, and a run keeps only its 16 most recent listings)\")\n",
+            "{bucket}"
+        );
+    }
+}

@@ -32,7 +32,7 @@ use crate::bindings::blobstore_imports::wasi::blobstore::{blobstore, container, 
 use crate::bindings::host_imports::worldhost::host::blob::{Error as BlobError, Host as _};
 use crate::blob::guest_prefix;
 use crate::fs::path::{RelPath, is_reserved};
-use crate::fs::{Dir, ErrorCode, File, FsError, Kind, OpenFile, OpenOptions, Volume};
+use crate::fs::{BufferMemory, Dir, ErrorCode, File, FsError, Kind, OpenFile, OpenOptions, Volume};
 use crate::p2::streams::{FileInputStream, FileOutputStream};
 
 use types::{ContainerMetadata, ObjectId, ObjectMetadata};
@@ -112,12 +112,42 @@ impl Container {
     }
 }
 
+/// How many object listings a run may have open at once: each may hold directories open
+/// (a local store) or a copy of the store's listing (a memory store).
+pub const OPEN_LISTINGS: u64 = 16;
+
+/// The most names one `read-stream-object-names` or `skip-stream-object-names` call takes
+/// from a listing: one store page, so a call ends in bounded time.
+pub const NAMES_PER_CALL: u64 = worldhost_store::LIST_PAGE as u64;
+
+/// What the blobstore of one run holds, bounded for the run as a whole (however many values
+/// and listings the guest makes).
+#[derive(Default)]
+pub struct RunState {
+    /// Bytes written to values before their `write-data`, staged on disk, all values together
+    /// (at most the guest's memory limit). Made on first use, when that limit is known.
+    staged: Option<Arc<BufferMemory>>,
+    /// Object listings open, out of [`OPEN_LISTINGS`].
+    listings: Option<Arc<BufferMemory>>,
+}
+
+/// A place among the run's open listings, given back when the listing is dropped.
+struct ListingSlot(Arc<BufferMemory>);
+
+impl Drop for ListingSlot {
+    fn drop(&mut self) {
+        self.0.release(1);
+    }
+}
+
 /// The names of a container's objects, listed lazily from the store a page at a time.
 pub struct ObjectNames {
     listing: BoxStream<'static, object_store::Result<ObjectMeta>>,
     /// A name read ahead to tell whether the listing has ended.
     next: Option<String>,
     ended: bool,
+    /// Its place among the run's open listings (`None` for the host's own, in `clear`).
+    _slot: Option<ListingSlot>,
 }
 
 impl ObjectNames {
@@ -150,14 +180,24 @@ impl ObjectNames {
     }
 }
 
+/// What a value holds before its `write-data`: an unnamed temporary file, its bytes counted
+/// in the run's staged total until the value is bound, finished or dropped.
+struct Pending {
+    spill: Option<std::fs::File>,
+    len: u64,
+    staged: Arc<BufferMemory>,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.staged.release(self.len);
+    }
+}
+
 /// Where an outgoing value's body goes.
 enum Sink {
-    /// Before `write-data`: staged in an unnamed temporary file, up to `limit` bytes.
-    Pending {
-        spill: Option<std::fs::File>,
-        len: u64,
-        limit: u64,
-    },
+    /// Before `write-data`: staged on disk, up to the run's staging limit for all values.
+    Pending(Pending),
     /// After `write-data`: into the object's open file, committed by `finish`.
     Bound { file: File, out: FileOutputStream },
     /// Finished or dropped: writes fail.
@@ -189,13 +229,16 @@ impl BodyStream {
 impl OutputStream for BodyStream {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
         match &mut *self.sink()? {
-            Sink::Pending { spill, len, limit } => {
+            Sink::Pending(Pending { spill, len, staged }) => {
                 let end = len.saturating_add(bytes.len() as u64);
-                if end > *limit {
+                if !staged.try_hold(bytes.len() as u64) {
                     return Err(failed(format!(
-                        "{end} bytes written before write-data is more than the host stages \
-                         ({limit} bytes, the guest's memory limit): call write-data first, \
-                         then write the body, to stream a value of any size"
+                        "{end} bytes written before write-data (with what other values of this \
+                         run staged, {held}) are more than the host stages ({limit} bytes for \
+                         all values, the guest's memory limit): call write-data first, then \
+                         write the body, to stream a value of any size",
+                        held = staged.held(),
+                        limit = staged.limit()
                     )));
                 }
                 let file = match spill {
@@ -205,10 +248,11 @@ impl OutputStream for BodyStream {
                             .map_err(|e| failed(format!("cannot stage the value: {e}")))?,
                     ),
                 };
-                file.write_all_at(&bytes, *len)
-                    .map_err(|e| failed(format!("cannot stage the value: {e}")))?;
+                // Counted before the write, so a failed write is counted too (until the value
+                // goes): the count never falls below what is on disk.
                 *len = end;
-                Ok(())
+                file.write_all_at(&bytes, end - bytes.len() as u64)
+                    .map_err(|e| failed(format!("cannot stage the value: {e}")))
             }
             Sink::Bound { out, .. } => out.write(bytes),
             Sink::Done => Err(StreamError::Closed),
@@ -225,7 +269,7 @@ impl OutputStream for BodyStream {
     fn check_write(&mut self) -> StreamResult<usize> {
         match &mut *self.sink()? {
             Sink::Bound { out, .. } => out.check_write(),
-            Sink::Pending { .. } => Ok(CHUNK as usize),
+            Sink::Pending(_) => Ok(CHUNK as usize),
             Sink::Done => Err(StreamError::Closed),
         }
     }
@@ -354,8 +398,13 @@ impl CloudFsView<'_> {
             parent = dir_path.parent();
             parents.push(dir_path);
         }
+        let budget = self.ctx.write_budget().clone();
         for dir_path in parents.into_iter().rev() {
-            match dir.create_directory_at(dir_path.key().as_ref()).await {
+            let path = dir_path.key();
+            match dir
+                .create_directory_within(path.as_ref(), Some(&budget))
+                .await
+            {
                 Ok(()) | Err(FsError::Code(ErrorCode::Exist)) => {}
                 Err(error) => return Ok(Err(fs_error(error, what)?)),
             }
@@ -470,7 +519,7 @@ impl container::HostContainer for CloudFsView<'_> {
         let (dir, what) = (container.root(), container.what(&name));
         let path = attempt!(object_path(&name));
         let sink = self.table.get(&data)?.sink.clone();
-        if !matches!(*sink.lock().unwrap(), Sink::Pending { .. }) {
+        if !matches!(*sink.lock().unwrap(), Sink::Pending(_)) {
             return Ok(Err(format!(
                 "{what}: this value was already written to an object, or finished"
             )));
@@ -491,11 +540,17 @@ impl container::HostContainer for CloudFsView<'_> {
             return Ok(Err(format!("{what}: not writable")));
         };
         // What the guest wrote before naming the object moves into the file, a chunk at a time.
-        let staged = match std::mem::replace(&mut *sink.lock().unwrap(), Sink::Done) {
-            Sink::Pending { spill, len, .. } => spill.map(|spill| (spill, len)),
+        let pending = match std::mem::replace(&mut *sink.lock().unwrap(), Sink::Done) {
+            Sink::Pending(pending) => Some(pending),
             _ => None,
         };
-        if let Some((spill, len)) = staged {
+        if let Some(Pending {
+            spill: Some(spill),
+            len,
+            ..
+        }) = &pending
+        {
+            let (spill, len) = (spill, *len);
             let mut offset = 0;
             while offset < len {
                 let mut chunk = vec![0; (len - offset).min(CHUNK) as usize];
@@ -511,12 +566,27 @@ impl container::HostContainer for CloudFsView<'_> {
         Ok(Ok(()))
     }
 
+    /// A listing read lazily; at most [`OPEN_LISTINGS`] are open at once in a run.
     async fn list_objects(&mut self, this: Resource<Container>) -> Answer<Resource<ObjectNames>> {
+        let slots = self
+            .ctx
+            .blobstore()
+            .listings
+            .get_or_insert_with(|| Arc::new(BufferMemory::new(OPEN_LISTINGS)))
+            .clone();
+        if !slots.try_hold(1) {
+            return Ok(Err(format!(
+                "a run may have {OPEN_LISTINGS} object listings open at once: drop one (its \
+                 stream-object-names) before starting another"
+            )));
+        }
+        let slot = ListingSlot(slots);
         let listing = self.container(&this)?.volume.store().list(None);
         Ok(Ok(self.table.push(ObjectNames {
             listing,
             next: None,
             ended: false,
+            _slot: Some(slot),
         })?))
     }
 
@@ -589,6 +659,7 @@ impl container::HostContainer for CloudFsView<'_> {
             listing: dir.volume().store().list(None),
             next: None,
             ended: false,
+            _slot: None,
         };
         while let Some(object) = attempt!(names.pull().await) {
             match dir.unlink_file_at(&object).await {
@@ -606,8 +677,9 @@ impl container::HostContainer for CloudFsView<'_> {
 }
 
 impl container::HostStreamObjectNames for CloudFsView<'_> {
-    /// Up to `len` names, no more in all than the guest's memory could take (a name's bytes
-    /// and 8 for its pointer and length); the rest come with the next call.
+    /// Up to `len` names (at most [`NAMES_PER_CALL`]), no more in all than the guest's memory
+    /// could take (a name's bytes and 8 for its pointer and length); the rest come with the
+    /// next call.
     async fn read_stream_object_names(
         &mut self,
         this: Resource<ObjectNames>,
@@ -616,7 +688,7 @@ impl container::HostStreamObjectNames for CloudFsView<'_> {
         let limit = self.ctx.largest_read();
         let names = self.table.get_mut(&this)?;
         let (mut out, mut bytes) = (Vec::new(), 0u64);
-        while (out.len() as u64) < len {
+        while (out.len() as u64) < len.min(NAMES_PER_CALL) {
             let Some(name) = attempt!(names.pull().await) else {
                 break;
             };
@@ -638,7 +710,8 @@ impl container::HostStreamObjectNames for CloudFsView<'_> {
     ) -> Answer<(u64, bool)> {
         let names = self.table.get_mut(&this)?;
         let mut skipped = 0;
-        while skipped < num && attempt!(names.pull().await).is_some() {
+        // At most a page a call: the result says how many were skipped.
+        while skipped < num.min(NAMES_PER_CALL) && attempt!(names.pull().await).is_some() {
             skipped += 1;
         }
         let ended = attempt!(names.at_end().await);
@@ -655,11 +728,18 @@ impl container::Host for CloudFsView<'_> {}
 
 impl types::HostOutgoingValue for CloudFsView<'_> {
     async fn new_outgoing_value(&mut self) -> wasmtime::Result<Resource<OutgoingValue>> {
-        let sink = Sink::Pending {
+        let limit = self.ctx.largest_read();
+        let staged = self
+            .ctx
+            .blobstore()
+            .staged
+            .get_or_insert_with(|| Arc::new(BufferMemory::new(limit)))
+            .clone();
+        let sink = Sink::Pending(Pending {
             spill: None,
             len: 0,
-            limit: self.ctx.largest_read(),
-        };
+            staged,
+        });
         Ok(self.table.push(OutgoingValue {
             sink: Arc::new(Mutex::new(sink)),
             body_taken: false,
@@ -698,8 +778,9 @@ impl types::HostOutgoingValue for CloudFsView<'_> {
         }
     }
 
-    /// A value dropped unfinished: one never bound stores nothing; one bound by `write-data`
-    /// is stored as written when its file is committed at exit, as a file left open is.
+    /// A value dropped unfinished stores nothing: its file's writes go with it, and the
+    /// object keeps what it held (the interface calls such a value corrupted). A value still
+    /// held, unfinished, when the guest exits is stored as written, as a file left open is.
     async fn drop(&mut self, this: Resource<OutgoingValue>) -> wasmtime::Result<()> {
         let value = self.table.delete(this)?;
         *value.sink.lock().unwrap() = Sink::Done;
@@ -723,20 +804,19 @@ impl types::HostIncomingValue for CloudFsView<'_> {
                  guest's memory limit): read it with incoming-value-consume-async"
             )));
         }
-        let mut data = Vec::with_capacity(size as usize);
-        let mut offset = value.start;
-        while offset < value.end {
-            let bytes = attempt_fs!(
-                value.file.read(offset, value.end - offset).await,
-                "reading the value"
-            );
-            if bytes.is_empty() {
-                break; // the object shrank since `get-data`
-            }
-            offset += bytes.len() as u64;
-            data.extend_from_slice(&bytes);
+        // The list is host memory until the guest takes it: it counts as the run's buffers do.
+        let memory = self.ctx.buffer_memory().clone();
+        if !memory.try_hold(size) {
+            return Ok(Err(format!(
+                "the value is {size} bytes, more than the run's buffer memory has room for \
+                 ({} of {} bytes held): read it with incoming-value-consume-async",
+                memory.held(),
+                memory.limit()
+            )));
         }
-        Ok(Ok(data))
+        let data = read_range(&value, size).await;
+        memory.release(size);
+        data
     }
 
     async fn incoming_value_consume_async(
@@ -760,6 +840,23 @@ impl types::HostIncomingValue for CloudFsView<'_> {
         self.table.delete(this)?;
         Ok(())
     }
+}
+
+/// The bytes of `value` (`size` of them), read a chunk at a time so no read holds a second
+/// copy of the whole.
+async fn read_range(value: &IncomingValue, size: u64) -> Answer<Vec<u8>> {
+    let mut data = Vec::with_capacity(size as usize);
+    let mut offset = value.start;
+    while offset < value.end {
+        let len = (value.end - offset).min(CHUNK);
+        let bytes = attempt_fs!(value.file.read(offset, len).await, "reading the value");
+        if bytes.is_empty() {
+            break; // the object shrank since `get-data`
+        }
+        offset += bytes.len() as u64;
+        data.extend_from_slice(&bytes);
+    }
+    Ok(Ok(data))
 }
 
 impl types::Host for CloudFsView<'_> {}

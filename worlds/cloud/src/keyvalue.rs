@@ -11,9 +11,13 @@
 //!   run stops, as for files) and one object against the store-object limit (past it the call
 //!   fails with `error::other` saying `quota`).
 //! - `list-keys` lists one page (at most [`LIST_PAGE`] keys) per call: a cloud store one
-//!   listing request, a local store a few entries of its open directory. The cursor names a
-//!   listing in progress that the bucket handle keeps (the draft's cursor is a number, too
-//!   small for a store's page token): the [`LISTINGS`] most recent are kept.
+//!   listing request, a local store a few entries of its open directory, a memory store the
+//!   page after the last key given. The cursor names a listing in progress that the run keeps
+//!   for the bucket handle that started it (the draft's cursor is a number, too small for a
+//!   store's page token): the run's [`LISTINGS`] most recent are kept, whatever the number of
+//!   handles, so a guest cannot hold more open directories or listings than that.
+//! - A `batch` call takes at most [`BATCH_MOST`] keys (`error::other` past it, before any is
+//!   touched).
 //! - `atomics.increment` keeps the counter as decimal text (as `wasmtime-wasi-keyvalue`
 //!   does). On cloud and memory stores it is a compare-and-swap on the store's conditional
 //!   puts (create-if-absent for a new key, replace-if-the-ETag-matches otherwise), retried up
@@ -42,12 +46,17 @@ use store::{Error, KeyResponse};
 
 type KvResult<T> = wasmtime::Result<Result<T, Error>>;
 
-/// How many listings in progress one bucket handle keeps (each a cursor `list-keys` gave).
+/// How many listings in progress a run keeps, over all its bucket handles (each a cursor
+/// `list-keys` gave): each may hold an open directory.
 pub const LISTINGS: usize = 16;
 
 /// How many times `increment` tries its compare-and-swap before giving up on a key other
 /// writers keep changing.
 pub const INCREMENT_ATTEMPTS: u32 = 100;
+
+/// The most keys one `batch` call takes (S3's limit for one multi-object delete): each key
+/// is a store request, and a call must end in bounded time.
+pub const BATCH_MOST: usize = 1000;
 
 /// The longest key: the longest object key S3 takes.
 const LONGEST_KEY: usize = 1024;
@@ -93,12 +102,10 @@ impl Buckets {
     }
 }
 
-/// An open bucket: a guest's handle on one configured bucket, with its listings in progress.
+/// An open bucket: a guest's handle on one configured bucket.
 pub struct Bucket {
     name: String,
     mount: Arc<Mount>,
-    listings: BTreeMap<u64, Listing>,
-    next_cursor: u64,
 }
 
 /// Where a listing goes on from.
@@ -107,8 +114,42 @@ enum Listing {
     Paged(String),
     /// A local store's directory, open at the next entry.
     Local(LocalDir),
-    /// The rest of a listing a store gave whole (a memory store).
-    Rest(std::vec::IntoIter<String>),
+    /// The key after which a store that lists whole (a memory store) goes on: only that key
+    /// is kept, not the rest of the listing.
+    After(String),
+}
+
+/// A run's listings in progress, by cursor, each with the bucket handle that started it.
+#[derive(Default)]
+pub struct Listings {
+    by_cursor: BTreeMap<u64, (u32, Listing)>,
+    next_cursor: u64,
+}
+
+impl Listings {
+    /// Keeps `listing` for the handle `bucket`, dropping the run's oldest past [`LISTINGS`].
+    fn keep(&mut self, bucket: u32, listing: Listing) -> u64 {
+        let cursor = self.next_cursor;
+        self.next_cursor += 1;
+        self.by_cursor.insert(cursor, (bucket, listing));
+        if self.by_cursor.len() > LISTINGS {
+            self.by_cursor.pop_first();
+        }
+        cursor
+    }
+
+    /// The listing `cursor` names, if the handle `bucket` started it.
+    fn take(&mut self, bucket: u32, cursor: u64) -> Option<Listing> {
+        match self.by_cursor.get(&cursor) {
+            Some((owner, _)) if *owner == bucket => self.by_cursor.remove(&cursor).map(|(_, l)| l),
+            _ => None,
+        }
+    }
+
+    /// Ends the listings of a handle the guest dropped (closing their directories).
+    fn forget(&mut self, bucket: u32) {
+        self.by_cursor.retain(|_, (owner, _)| *owner != bucket);
+    }
 }
 
 /// `key` as the object key below the bucket's prefix, or why it cannot be one.
@@ -205,6 +246,17 @@ impl Target {
 
     /// Counts a write of `bytes`, and an object if the key may be `new`: past the byte limit
     /// the run stops, as for files; past the object limit the call fails with `quota`.
+    /// Refuses a batch of more than [`BATCH_MOST`] keys, before any is read or written.
+    fn batch_size(&self, keys: usize) -> Result<(), Error> {
+        if keys <= BATCH_MOST {
+            return Ok(());
+        }
+        Err(Error::Other(format!(
+            "bucket `{}`: a batch takes at most {BATCH_MOST} keys; this one has {keys} (split it)",
+            self.name
+        )))
+    }
+
     fn charge(&self, bytes: usize, new: bool) -> KvResult<()> {
         self.budget.spend(bytes as u64)?;
         if new && let Err(exceeded) = self.budget.create_object() {
@@ -257,8 +309,6 @@ impl store::Host for CloudFsView<'_> {
         let bucket = Bucket {
             name: identifier,
             mount: mount.clone(),
-            listings: BTreeMap::new(),
-            next_cursor: 0,
         };
         Ok(Ok(self.table.push(bucket)?))
     }
@@ -300,14 +350,16 @@ impl store::HostBucket for CloudFsView<'_> {
         cursor: Option<u64>,
     ) -> KvResult<KeyResponse> {
         let Target { name, mount, .. } = self.target(&bucket)?;
+        let handle = bucket.rep();
+        let listings = self.ctx.kv_listings();
         let listing = match cursor {
             None => None,
-            Some(cursor) => match self.table.get_mut(&bucket)?.listings.remove(&cursor) {
+            Some(cursor) => match listings.take(handle, cursor) {
                 Some(listing) => Some(listing),
                 None => {
                     return Ok(Err(Error::Other(format!(
                         "bucket `{name}`: cursor {cursor} is not a listing in progress on this \
-                         handle (a listing's last page ends it, and a handle keeps only its \
+                         handle (a listing's last page ends it, and a run keeps only its \
                          {LISTINGS} most recent listings)"
                     ))));
                 }
@@ -317,20 +369,12 @@ impl store::HostBucket for CloudFsView<'_> {
             Ok(page) => page,
             Err(why) => return Ok(Err(Error::Other(format!("bucket `{name}`: {why}")))),
         };
-        let bucket = self.table.get_mut(&bucket)?;
-        let cursor = rest.map(|rest| {
-            let cursor = bucket.next_cursor;
-            bucket.next_cursor += 1;
-            bucket.listings.insert(cursor, rest);
-            if bucket.listings.len() > LISTINGS {
-                bucket.listings.pop_first();
-            }
-            cursor
-        });
+        let cursor = rest.map(|rest| self.ctx.kv_listings().keep(handle, rest));
         Ok(Ok(KeyResponse { keys, cursor }))
     }
 
     async fn drop(&mut self, bucket: Resource<Bucket>) -> wasmtime::Result<()> {
+        self.ctx.kv_listings().forget(bucket.rep());
         self.table.delete(bucket)?;
         Ok(())
     }
@@ -345,13 +389,15 @@ async fn list_page(
     let listing = match (listing, &mount.local_root) {
         (Some(listing), _) => listing,
         (None, Some(root)) => Listing::Local(root.open_dir("").map_err(|e| e.to_string())?),
-        (None, None) => return store_page(mount, None).await,
+        (None, None) => return store_page(mount, None, None).await,
     };
     match listing {
-        Listing::Paged(token) => store_page(mount, Some(token)).await,
+        Listing::Paged(token) => store_page(mount, Some(token), None).await,
         Listing::Local(mut dir) => {
+            // Every entry read counts toward the page, kept as a key or not, so a directory
+            // of other things is walked a page per call too (a page may then hold no keys).
             let mut keys = Vec::new();
-            while keys.len() < LIST_PAGE {
+            for _ in 0..LIST_PAGE {
                 match dir.next_entry().map_err(|e| e.to_string())? {
                     None => return Ok((keys, None)),
                     Some((name, EntryKind::File)) => {
@@ -365,37 +411,37 @@ async fn list_page(
             }
             Ok((keys, Some(Listing::Local(dir))))
         }
-        Listing::Rest(rest) => Ok(rest_page(rest)),
+        Listing::After(last) => store_page(mount, None, Some(last)).await,
     }
 }
 
-/// A page of a store's listing: a cloud store's next page, or the whole listing of another
-/// (a memory store's, already in memory), handed out a page at a time.
+/// A page of a store's listing: a cloud store's next page, or of another (a memory store,
+/// which lists whole) the first [`LIST_PAGE`] keys after `after`, in order.
 async fn store_page(
     mount: &Mount,
     token: Option<String>,
+    after: Option<String>,
 ) -> Result<(Vec<String>, Option<Listing>), String> {
     let page = mount
         .list_dir_page(None, token)
         .await
         .map_err(|e| e.to_string())?;
-    let keys: Vec<String> = page
+    let mut keys: Vec<String> = page
         .listed
         .objects
         .into_iter()
         .map(|meta| meta.location.to_string())
         .filter(|key| object_key(key).is_ok())
+        .filter(|key| after.as_ref().is_none_or(|after| key > after))
         .collect();
-    match page.next {
-        Some(token) => Ok((keys, Some(Listing::Paged(token)))),
-        None => Ok(rest_page(keys.into_iter())),
+    if let Some(token) = page.next {
+        return Ok((keys, Some(Listing::Paged(token))));
     }
-}
-
-fn rest_page(mut rest: std::vec::IntoIter<String>) -> (Vec<String>, Option<Listing>) {
-    let keys: Vec<String> = rest.by_ref().take(LIST_PAGE).collect();
-    let more = !rest.as_slice().is_empty();
-    (keys, more.then_some(Listing::Rest(rest)))
+    keys.sort_unstable();
+    let more = keys.len() > LIST_PAGE;
+    keys.truncate(LIST_PAGE);
+    let next = more.then(|| Listing::After(keys[LIST_PAGE - 1].clone()));
+    Ok((keys, next))
 }
 
 impl atomics::Host for CloudFsView<'_> {
@@ -421,6 +467,13 @@ impl atomics::Host for CloudFsView<'_> {
             None => counter.increment_swapped().await,
         }
     }
+}
+
+/// What an increment's attempts have counted so far against the limits.
+#[derive(Default)]
+struct Charged {
+    bytes: usize,
+    object: bool,
 }
 
 /// One `increment` call.
@@ -477,7 +530,10 @@ impl Counter<'_> {
 
     /// The stored counter plus the delta, as the text to store, with the version it was read
     /// at (`None`: the key is new), its bytes (and the key, if new) counted against the limits.
-    async fn next_charged(&self) -> KvResult<(u64, String, Option<UpdateVersion>)> {
+    async fn next_charged(
+        &self,
+        charged: &mut Charged,
+    ) -> KvResult<(u64, String, Option<UpdateVersion>)> {
         let (value, version) = match self.read().await {
             Ok(read) => read,
             Err(error) => return Ok(Err(error)),
@@ -487,16 +543,23 @@ impl Counter<'_> {
             Err(error) => return Ok(Err(error)),
         };
         let text = next.to_string();
-        if let Err(error) = self.target.charge(text.len(), version.is_none())? {
+        // A retry is charged only for what its write adds to the attempts before it: the
+        // limits count what is stored, and one increment stores one value.
+        let bytes = text.len().saturating_sub(charged.bytes);
+        let new = version.is_none() && !charged.object;
+        if let Err(error) = self.target.charge(bytes, new)? {
             return Ok(Err(error));
         }
+        charged.bytes += bytes;
+        charged.object |= new;
         Ok(Ok((next, text, version)))
     }
 
     /// Compare-and-swap on the store's conditional puts, retried while other writers win.
     async fn increment_swapped(&self) -> KvResult<u64> {
+        let mut charged = Charged::default();
         for attempt in 0..INCREMENT_ATTEMPTS {
-            let (next, text, version) = match self.next_charged().await? {
+            let (next, text, version) = match self.next_charged(&mut charged).await? {
                 Ok(next) => next,
                 Err(error) => return Ok(Err(error)),
             };
@@ -568,7 +631,7 @@ impl Counter<'_> {
             }
             Err(join) => return Err(wasmtime::format_err!("locking a bucket failed: {join}")),
         };
-        let (next, text, _) = match self.next_charged().await? {
+        let (next, text, _) = match self.next_charged(&mut Charged::default()).await? {
             Ok(next) => next,
             Err(error) => return Ok(Err(error)),
         };
@@ -599,6 +662,9 @@ impl batch::Host for CloudFsView<'_> {
         keys: Vec<String>,
     ) -> KvResult<Vec<Option<(String, Vec<u8>)>>> {
         let target = self.target(&bucket)?;
+        if let Err(error) = target.batch_size(keys.len()) {
+            return Ok(Err(error));
+        }
         let mut values = Vec::with_capacity(keys.len());
         let mut held = 0;
         let mut failed = None;
@@ -621,6 +687,9 @@ impl batch::Host for CloudFsView<'_> {
         key_values: Vec<(String, Vec<u8>)>,
     ) -> KvResult<()> {
         let target = self.target(&bucket)?;
+        if let Err(error) = target.batch_size(key_values.len()) {
+            return Ok(Err(error));
+        }
         for (key, value) in key_values {
             if let Err(error) = target.write_value(&key, value).await? {
                 return Ok(Err(error));
@@ -631,6 +700,9 @@ impl batch::Host for CloudFsView<'_> {
 
     async fn delete_many(&mut self, bucket: Resource<Bucket>, keys: Vec<String>) -> KvResult<()> {
         let target = self.target(&bucket)?;
+        if let Err(error) = target.batch_size(keys.len()) {
+            return Ok(Err(error));
+        }
         for key in keys {
             if let Err(error) = target.delete_value(&key).await {
                 return Ok(Err(error));

@@ -14,6 +14,10 @@
 //! - `exists:C` prints whether container C exists; `create:C` and `drop:C` try to create and
 //!   delete it
 //! - `move:C:NAME:D:NAME2` moves an object
+//! - `listings:C:N` opens N listings of C at once and prints `opened K`, then the error that
+//!   stopped it, if any
+//! - `stage:N:SIZE` writes SIZE bytes to each of N values before `write-data` (all held at
+//!   once) and prints `staged K`, then the error that stopped it, if any
 
 wit_bindgen::generate!({
     inline: "
@@ -54,6 +58,40 @@ fn run(parts: &[&str]) -> Result<(), String> {
                 let size = copy(&from, &to, &name)?;
                 println!("copied {name} ({size} bytes)");
             }
+        }
+        ["listings", container, count] => {
+            let container = blobstore::get_container(container)?;
+            let mut open = Vec::new();
+            for _ in 0..count.parse::<usize>().map_err(|e| e.to_string())? {
+                match container.list_objects() {
+                    Ok(listing) => open.push(listing),
+                    Err(error) => {
+                        println!("opened {}", open.len());
+                        return Err(error);
+                    }
+                }
+            }
+            println!("opened {}", open.len());
+        }
+        ["stage", count, size] => {
+            let size: usize = size.parse().map_err(|e: std::num::ParseIntError| e.to_string())?;
+            let chunk = vec![b's'; 4096]; // the most one blocking-write-and-flush takes
+            let mut held = Vec::new();
+            for _ in 0..count.parse::<usize>().map_err(|e| e.to_string())? {
+                let value = OutgoingValue::new_outgoing_value();
+                let body = value.outgoing_value_write_body().map_err(|()| "no body")?;
+                let mut left = size;
+                while left > 0 {
+                    let n = left.min(chunk.len());
+                    if let Err(error) = body.blocking_write_and_flush(&chunk[..n]) {
+                        println!("staged {}", held.len());
+                        return Err(stream(error));
+                    }
+                    left -= n;
+                }
+                held.push((value, body));
+            }
+            println!("staged {}", held.len());
         }
         ["list", container] => {
             let container = blobstore::get_container(container)?;

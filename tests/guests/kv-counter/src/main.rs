@@ -6,7 +6,11 @@
 //!   value `increment` returned)
 //! - `set:BUCKET:KEY:VALUE`, `get:BUCKET:KEY` (prints `KEY=VALUE` or `KEY is not set`),
 //!   `delete:BUCKET:KEY`, `exists:BUCKET:KEY` (prints `KEY exists` or `KEY does not exist`)
-//! - `fill:BUCKET:N:SIZE` sets keys `k00000`.. `kN` to SIZE bytes each with `set-many`
+//! - `fill:BUCKET:N:SIZE` sets keys `k00000`.. `kN` to SIZE bytes each with `set-many`, 1,000
+//!   keys a call
+//! - `batch:BUCKET:N` reads N keys in one `get-many` call and prints how many were set
+//! - `cursors:BUCKET:H` opens H handles, starts a listing on each (its first page), then goes
+//!   on with each and prints `continued C of H`, and the first error met
 //! - `list:BUCKET` pages through `list-keys`, then prints `N keys in P pages`, and the first
 //!   and last key in order
 //! - `many:BUCKET:K1,K2,...` reads with `get-many` and prints `K=VALUE` or `K is not set`
@@ -63,7 +67,38 @@ fn step(parts: &[&str]) -> Result<(), Error> {
             let pairs: Vec<(String, Vec<u8>)> = (0..count.parse::<usize>().expect("a count"))
                 .map(|i| (format!("k{i:05}"), vec![b'v'; size]))
                 .collect();
-            batch::set_many(&open(bucket)?, &pairs)?;
+            let bucket = open(bucket)?;
+            for chunk in pairs.chunks(1000) {
+                batch::set_many(&bucket, chunk)?;
+            }
+        }
+        ["batch", bucket, count] => {
+            let keys: Vec<String> = (0..count.parse::<usize>().expect("a count"))
+                .map(|i| format!("k{i:05}"))
+                .collect();
+            let values = batch::get_many(&open(bucket)?, &keys)?;
+            println!("{} set", values.iter().flatten().count());
+        }
+        ["cursors", bucket, handles] => {
+            let mut started = Vec::new();
+            for _ in 0..handles.parse::<usize>().expect("a count") {
+                let handle = open(bucket)?;
+                let cursor = handle.list_keys(None)?.cursor.expect("more than a page");
+                started.push((handle, cursor));
+            }
+            let (mut continued, mut first_error) = (0, None);
+            for (handle, cursor) in &started {
+                match handle.list_keys(Some(*cursor)) {
+                    Ok(_) => continued += 1,
+                    Err(error) => {
+                        first_error.get_or_insert(error);
+                    }
+                }
+            }
+            println!("continued {continued} of {}", started.len());
+            if let Some(error) = first_error {
+                println!("error: {error:?}");
+            }
         }
         ["list", bucket] => {
             let bucket = open(bucket)?;

@@ -29,6 +29,10 @@ pub struct FsCtx {
     closed_with_streams: Vec<Arc<OpenFile>>,
     /// The world's `wasi:keyvalue` buckets (served beside the files, on their own stores).
     buckets: Arc<crate::keyvalue::Buckets>,
+    /// The run's `wasi:keyvalue` listings in progress.
+    kv_listings: crate::keyvalue::Listings,
+    /// What the run's `wasi:blobstore` values and listings hold.
+    blobstore: crate::blobstore::RunState,
 }
 
 impl Default for FsCtx {
@@ -61,6 +65,8 @@ impl FsCtx {
             largest_read: u64::MAX,
             closed_with_streams: Vec::new(),
             buckets: Arc::default(),
+            kv_listings: Default::default(),
+            blobstore: Default::default(),
         }
     }
 
@@ -121,6 +127,16 @@ impl FsCtx {
     /// The `wasi:keyvalue` buckets.
     pub fn buckets(&self) -> &crate::keyvalue::Buckets {
         &self.buckets
+    }
+
+    /// The run's `wasi:keyvalue` listings in progress.
+    pub fn kv_listings(&mut self) -> &mut crate::keyvalue::Listings {
+        &mut self.kv_listings
+    }
+
+    /// What the run's `wasi:blobstore` values and listings hold.
+    pub fn blobstore(&mut self) -> &mut crate::blobstore::RunState {
+        &mut self.blobstore
     }
 
     /// The run's budget of bytes written to stores.

@@ -50,6 +50,11 @@ impl BufferMemory {
     pub fn held(&self) -> u64 {
         self.held.load(Ordering::Acquire)
     }
+
+    /// The most they may hold.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
 }
 
 impl Default for BufferMemory {
