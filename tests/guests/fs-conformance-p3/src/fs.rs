@@ -30,6 +30,7 @@ use wasip3::filesystem::types::{
     Descriptor, DescriptorFlags, DescriptorStat, DescriptorType, ErrorCode, NewTimestamp,
     OpenFlags, PathFlags,
 };
+use wasip3::wit_bindgen::StreamResult;
 use wasip3::wit_stream;
 
 /// Runs an async WASI 0.3 call to completion.
@@ -285,14 +286,10 @@ impl File {
             let (mut rx, result) = self.descriptor.read_via_stream(offset);
             let mut filled = 0;
             while filled < buf.len() {
-                let (status, bytes) = rx
-                    .read(Vec::with_capacity(buf.len() - filled))
-                    .await;
+                let (status, bytes) = rx.read(Vec::with_capacity(buf.len() - filled)).await;
                 buf[filled..filled + bytes.len()].copy_from_slice(&bytes);
                 filled += bytes.len();
-                if matches!(status, wasip3::wit_bindgen::StreamResult::Dropped)
-                    || matches!(status, wasip3::wit_bindgen::StreamResult::Cancelled)
-                {
+                if !matches!(status, StreamResult::Complete(_)) {
                     break;
                 }
             }
@@ -363,7 +360,8 @@ impl Seek for File {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
         let (base, delta) = match to {
             SeekFrom::Start(offset) => {
-                let offset = i64::try_from(offset).map_err(|_| io::Error::from_raw_os_error(EINVAL))?;
+                let offset =
+                    i64::try_from(offset).map_err(|_| io::Error::from_raw_os_error(EINVAL))?;
                 (0, offset)
             }
             SeekFrom::Current(delta) => (self.position, delta),

@@ -39,7 +39,7 @@ mod sys;
 
 use std::future::IntoFuture;
 
-use wasip3::cli::{environment, exit, stdout};
+use wasip3::cli::{environment, exit, stderr, stdout};
 use wasip3::clocks::system_clock::Instant;
 use wasip3::filesystem::preopens::get_directories;
 use wasip3::filesystem::types::{
@@ -57,28 +57,43 @@ struct Conformance;
 
 /// Writes one transcript line to stdout; a refused write exits 3.
 fn print_line(line: &str) {
+    if write_line(line, stdout::write_via_stream).is_err() {
+        exit::exit_with_code(3);
+    }
+}
+
+/// Says why the program cannot run on stderr and exits 2, as the wasip2 build does.
+fn fail(message: &str) -> ! {
+    let _ = write_line(message, stderr::write_via_stream);
+    exit::exit_with_code(2);
+    unreachable!("exit returns only if the host ignores it")
+}
+
+/// `line` and a newline, through a 0.3 output stream (`write` is stdout's or stderr's
+/// `write-via-stream`).
+fn write_line<F: IntoFuture<Output = Result<(), E>>, E>(
+    line: &str,
+    write: impl FnOnce(wasip3::wit_bindgen::StreamReader<u8>) -> F,
+) -> Result<(), E> {
     let text = format!("{line}\n");
-    let written = fs::wait(async {
+    fs::wait(async {
         let (mut tx, rx) = wit_stream::new();
-        let (result, ()) = futures::join!(stdout::write_via_stream(rx).into_future(), async {
+        let (result, ()) = futures::join!(write(rx).into_future(), async {
             tx.write_all(text.into_bytes()).await;
             drop(tx);
         });
         result
-    });
-    if written.is_err() {
-        exit::exit_with_code(3);
-    }
+    })
 }
 
 impl wasip3::exports::cli::run::Guest for Conformance {
     async fn run() -> Result<(), ()> {
         let Some(root) = environment::get_arguments().into_iter().nth(1) else {
-            return Err(());
+            fail("usage: fs-conformance-p3 ROOT")
         };
         let root = Root::new(root);
         if !checks::root_is_empty(&root) {
-            return Err(());
+            fail("fs-conformance-p3: ROOT must be an empty preopened directory")
         }
         checks::std_sections(&root);
         bindings_section(root.dir()).await;
