@@ -5,7 +5,7 @@
 //! of the same build, apart from the documented differences below (worlds/cloud/README.md
 //! explains each).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
@@ -57,8 +57,12 @@ pub fn conformance(
 /// std checks over WASI 0.3, then the wasi:filesystem checks through the 0.3 bindings) as
 /// [`conformance`] runs the others.
 pub fn conformance_p3(world_args: &[String], configure: impl FnOnce(&mut Command)) -> Ran {
-    let guest = guest(TEST_GUESTS, "fs_conformance_p3", Target::P2);
-    run_on_data(&guest, world_args, configure)
+    run_on_data(&conformance_p3_guest(), world_args, configure)
+}
+
+/// The p3 build of the conformance guest (a library crate, hence the underscore).
+pub fn conformance_p3_guest() -> PathBuf {
+    guest(TEST_GUESTS, "fs_conformance_p3", Target::P2)
 }
 
 fn run_on_data(guest: &Path, world_args: &[String], configure: impl FnOnce(&mut Command)) -> Ran {
