@@ -7,7 +7,9 @@ use std::fs;
 use std::path::PathBuf;
 
 use crate::cloud_world::conformance_args;
-use crate::support::conformance::{assert_p3_conforms, cli_mounts, conformance_p3};
+use crate::support::conformance::{
+    assert_p3_conforms, cli_mounts, conformance_p3, conformance_p3_guest,
+};
 use crate::support::harness::{
     RunExt, TEST_GUESTS, Target, assert_stopped, file_url, guest, host, probe_command, run_host,
 };
@@ -418,10 +420,19 @@ fn a_guest_needing_a_wasm_feature_the_host_lacks_is_refused_naming_the_feature()
     }
 }
 
-/// The p3 conformance guest in the cli world (wasmtime-wasi's p3 filesystem on a host
-/// directory) prints what the wasip2 build's wasi:filesystem checks print there.
+/// The p3 build of the conformance guest in the cli world (wasmtime-wasi's p3 filesystem on a
+/// host directory) prints the wasip2 build's transcript there, apart from `P3_DIFFERENCES`.
 #[test]
-fn p3_conformance_in_the_cli_world_matches_the_p2_checks() {
+fn p3_conformance_in_the_cli_world_matches_the_wasip2_build() {
+    // Every file call goes through 0.3: the build imports no 0.2 filesystem (std's would).
+    let inspected = run_host(["inspect".as_ref(), conformance_p3_guest().as_os_str()]);
+    let imports = inspected.success();
+    assert!(imports.contains("wasi:filesystem/types@0.3"), "{imports}");
+    assert!(!imports.contains("wasi:filesystem/types@0.2"), "{imports}");
+    assert!(
+        !imports.contains("wasi:filesystem/preopens@0.2"),
+        "{imports}"
+    );
     let (data, cwd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let ran = conformance_p3(&cli_mounts(data.path(), cwd.path()), |_| {});
     assert_p3_conforms("the cli world", &ran, false);

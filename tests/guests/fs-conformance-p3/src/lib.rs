@@ -1,17 +1,45 @@
-//! `fs-conformance-p3 ROOT`: the conformance guest's wasi:filesystem checks
-//! (`fs-conformance/src/p2.rs`) made through WASI 0.3: the same operations in the same order,
-//! printing the same transcript lines (`p2-*` ids included), so the tests compare them with the
-//! 0.2 build's lines of the same ids. Only the bindings differ: p3 streams end with a future
-//! that carries the error code, where 0.2's streams fail with one, and both print as
-//! `stream error <code>`. Rust std speaks WASI 0.2, so the std checks have no p3 build.
+//! `fs-conformance-p3 ROOT`: the conformance guest (`fs-conformance`) built for WASI 0.3 (p3).
+//! It prints the same transcript as the wasm32-wasip2 build, line for line and in the same
+//! order, so the tests compare the two directly:
+//! - the std checks are the same source files (`fs-conformance/src/*.rs`, included below),
+//!   built over [`fs`], a std-like API over `wasi:filesystem@0.3` that gives what Rust std and
+//!   wasi-libc give over 0.2 (Rust std has no p3);
+//! - the wasi:filesystem checks (`fs-conformance/src/p2.rs`) are redone here through the 0.3
+//!   bindings: the same operations in the same order, printing the same `p2-*` lines. p3
+//!   streams end with a future that carries the error code, where 0.2's streams fail with one,
+//!   and both print as `stream error <code>`.
 //!
 //! ROOT must be an empty preopened directory (`root-empty-at-start`); the checks remove what
-//! they create. Output goes through `wasi:cli/stdout@0.3`, then `done`.
+//! they create. Output goes through `wasi:cli/stdout@0.3`, one line at a time, then `done`.
 
-use std::cell::RefCell;
+#[path = "../../fs-conformance/src/checks.rs"]
+mod checks;
+#[path = "../../fs-conformance/src/consistency.rs"]
+mod consistency;
+#[path = "../../fs-conformance/src/dirs.rs"]
+mod dirs;
+#[path = "../../fs-conformance/src/files.rs"]
+mod files;
+mod fs;
+#[path = "../../fs-conformance/src/large.rs"]
+mod large;
+#[path = "../../fs-conformance/src/links.rs"]
+mod links;
+#[path = "../../fs-conformance/src/meta.rs"]
+mod meta;
+#[path = "../../fs-conformance/src/paths.rs"]
+mod paths;
+#[path = "../../fs-conformance/src/posix.rs"]
+mod posix;
+#[path = "../../fs-conformance/src/report.rs"]
+mod report;
+#[path = "../../fs-conformance/src/root.rs"]
+mod root;
+mod sys;
+
 use std::future::IntoFuture;
 
-use wasip3::cli::{environment, exit, stdout};
+use wasip3::cli::{environment, exit, stderr, stdout};
 use wasip3::clocks::system_clock::Instant;
 use wasip3::filesystem::preopens::get_directories;
 use wasip3::filesystem::types::{
@@ -20,61 +48,80 @@ use wasip3::filesystem::types::{
 };
 use wasip3::wit_stream;
 
+use report::check;
+use root::Root;
+
 wasip3::cli::command::export!(Conformance);
 
 struct Conformance;
 
-thread_local! {
-    static TRANSCRIPT: RefCell<String> = const { RefCell::new(String::new()) };
+/// Writes one transcript line to stdout; a refused write exits 3.
+fn print_line(line: &str) {
+    if write_line(line, stdout::write_via_stream).is_err() {
+        exit::exit_with_code(3);
+    }
 }
 
-/// Adds `<id>: <result>` to the transcript.
-fn check(id: &str, result: impl std::fmt::Display) {
-    TRANSCRIPT.with(|t| t.borrow_mut().push_str(&format!("{id}: {result}\n")));
+/// Says why the program cannot run on stderr and exits 2, as the wasip2 build does.
+fn fail(message: &str) -> ! {
+    let _ = write_line(message, stderr::write_via_stream);
+    exit::exit_with_code(2);
+    unreachable!("exit returns only if the host ignores it")
+}
+
+/// `line` and a newline, through a 0.3 output stream (`write` is stdout's or stderr's
+/// `write-via-stream`).
+fn write_line<F: IntoFuture<Output = Result<(), E>>, E>(
+    line: &str,
+    write: impl FnOnce(wasip3::wit_bindgen::StreamReader<u8>) -> F,
+) -> Result<(), E> {
+    let text = format!("{line}\n");
+    fs::wait(async {
+        let (mut tx, rx) = wit_stream::new();
+        let (result, ()) = futures::join!(write(rx).into_future(), async {
+            tx.write_all(text.into_bytes()).await;
+            drop(tx);
+        });
+        result
+    })
 }
 
 impl wasip3::exports::cli::run::Guest for Conformance {
     async fn run() -> Result<(), ()> {
         let Some(root) = environment::get_arguments().into_iter().nth(1) else {
-            return Err(());
+            fail("usage: fs-conformance-p3 ROOT")
         };
-        let Some(dir) = root_descriptor(root.trim_end_matches('/')).await else {
-            check("p2-root-descriptor", "error no preopen holds ROOT");
-            return flush().await;
-        };
-        let empty = names(&dir).await.map(|names| names.is_empty().to_string());
-        check("root-empty-at-start", show(empty, |empty| empty));
-        check("p2-root-type", show(dir.get_type().await, kind));
-        check("p2-root-flags", show(dir.get_flags().await, flags));
-        open_flags(&dir).await;
-        streams(&dir).await;
-        same_object(&dir).await;
-        metadata_hash(&dir).await;
-        read_directory(&dir).await;
-        odd_paths(&dir).await;
-        for file in ["p2-a.txt", "p2-b.txt", "p2-stream.txt"] {
-            let removed = dir.unlink_file_at(file.to_owned()).await;
-            check(&format!("p2-unlink-{file}"), ok(removed));
+        let root = Root::new(root);
+        if !checks::root_is_empty(&root) {
+            fail("fs-conformance-p3: ROOT must be an empty preopened directory")
         }
-        let removed = dir.remove_directory_at("p2-dir".to_owned()).await;
-        check("p2-remove-directory", ok(removed));
-        TRANSCRIPT.with(|t| t.borrow_mut().push_str("done\n"));
-        flush().await
+        checks::std_sections(&root);
+        bindings_section(root.dir()).await;
+        checks::clean_up(&root);
+        print_line("done");
+        Ok(())
     }
 }
 
-/// Writes the transcript to stdout; a refused write exits 3.
-async fn flush() -> Result<(), ()> {
-    let text = TRANSCRIPT.with(|t| std::mem::take(&mut *t.borrow_mut()));
-    let (mut tx, rx) = wit_stream::new();
-    let (result, ()) = futures::join!(stdout::write_via_stream(rx).into_future(), async {
-        tx.write_all(text.into_bytes()).await;
-        drop(tx);
-    });
-    if result.is_err() {
-        exit::exit_with_code(3);
+/// The wasip2 build's `p2` section, through the 0.3 bindings.
+async fn bindings_section(root: &str) {
+    let Some(dir) = root_descriptor(root).await else {
+        return check("p2-root-descriptor", "error no preopen holds ROOT");
+    };
+    check("p2-root-type", show(dir.get_type().await, kind));
+    check("p2-root-flags", show(dir.get_flags().await, flags));
+    open_flags(&dir).await;
+    streams(&dir).await;
+    same_object(&dir).await;
+    metadata_hash(&dir).await;
+    read_directory(&dir).await;
+    odd_paths(&dir).await;
+    for file in ["p2-a.txt", "p2-b.txt", "p2-stream.txt"] {
+        let removed = dir.unlink_file_at(file.to_owned()).await;
+        check(&format!("p2-unlink-{file}"), ok(removed));
     }
-    Ok(())
+    let removed = dir.remove_directory_at("p2-dir".to_owned()).await;
+    check("p2-remove-directory", ok(removed));
 }
 
 /// ROOT as a descriptor: the preopen named ROOT, or a directory opened below the preopen
@@ -339,11 +386,6 @@ async fn entries(dir: &Descriptor) -> Result<Vec<(String, DescriptorType)>, Erro
         entries.push((entry.name, entry.type_));
     }
     result.await.map(|()| entries)
-}
-
-async fn names(dir: &Descriptor) -> Result<Vec<String>, ErrorCode> {
-    let entries = entries(dir).await?;
-    Ok(entries.into_iter().map(|(name, _)| name).collect())
 }
 
 async fn read_directory(dir: &Descriptor) {

@@ -1,7 +1,7 @@
 //! When written bytes become visible to other handles: sync and sync-data, and a second
 //! reader opened while the writer is still open.
 
-use std::fs::{File, OpenOptions};
+use crate::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 
 use crate::report::Setup;

@@ -1,7 +1,7 @@
 //! Directories: create-directory-at, read-directory (names sorted before printing),
 //! remove-directory-at, unlink-file-at and rename-at.
 
-use std::fs;
+use crate::fs;
 
 use crate::report::Setup;
 use crate::report::{check, show, unit};

@@ -1,7 +1,7 @@
 //! Opening files and moving bytes: open flags, stream and positional reads and writes,
 //! append mode, seeking and set-size.
 
-use std::fs::{self, File, OpenOptions};
+use crate::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 
 use crate::report::Setup;

@@ -1,7 +1,7 @@
 //! A 3 MiB file written in 64 KiB chunks and read back in odd-sized chunks, so a backend that
 //! stores data in parts or ranges is exercised across part boundaries.
 
-use std::fs::{self, File};
+use crate::fs::{self, File};
 use std::io::{self, Read, Write};
 
 use crate::report::{Fnv1a, check, error, show, unit};

@@ -2,7 +2,7 @@
 //! not, so the lines that make or follow a link differ between worlds. Each section removes what it
 //! created, so the later listing of ROOT does not depend on which of these succeeded.
 
-use std::fs::{self, File};
+use crate::fs::{self, File};
 
 use crate::report::Setup;
 use crate::report::{check, show, unit};

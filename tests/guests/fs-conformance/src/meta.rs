@@ -1,7 +1,7 @@
 //! stat (through a handle) and stat-at (through a path), modification times, and setting them
 //! (set-times, set-times-at). Only comparisons of times are printed, never the times themselves.
 
-use std::fs::{self, File, FileTimes, Metadata, OpenOptions};
+use crate::fs::{self, File, FileTimes, Metadata, OpenOptions};
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 

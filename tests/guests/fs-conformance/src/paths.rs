@@ -1,7 +1,7 @@
 //! Paths that try to leave ROOT (they must fail, with the error a real directory gives) and `..`
 //! that stays inside (it must work).
 
-use std::fs::{self, File, OpenOptions};
+use crate::fs::{self, File, OpenOptions};
 
 use crate::report::Setup;
 use crate::report::{check, unit};

@@ -7,7 +7,7 @@
 //!
 //! Everything happens under `ROOT/posix`, which the section removes at the end.
 
-use std::fs::{self, File, OpenOptions};
+use crate::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 
 use crate::dirs::listing;

@@ -13,7 +13,7 @@ thread_local! {
 pub fn check(id: &str, result: impl Display) {
     let fresh = SEEN.with(|seen| seen.borrow_mut().insert(id.to_owned()));
     assert!(fresh, "check id `{id}` printed twice");
-    println!("{id}: {result}");
+    crate::print_line(&format!("{id}: {result}"));
 }
 
 /// `error <ErrorKind>` plus ` (os N)` when the error carries an OS code (a wasi-libc errno).
@@ -72,7 +72,7 @@ pub trait Setup<T> {
 
 impl<T> Setup<T> for io::Result<T> {
     fn setup(self, what: &str) -> Option<T> {
-        self.map_err(|e| println!("setup failed ({what}): {}", error(&e)))
+        self.map_err(|e| crate::print_line(&format!("setup failed ({what}): {}", error(&e))))
             .ok()
     }
 }

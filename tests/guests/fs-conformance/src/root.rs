@@ -1,6 +1,6 @@
 //! The directory every check works under, and small helpers over paths in it.
 
-use std::fs;
+use crate::fs;
 use std::io::{self, Read};
 
 /// ROOT as given on the command line (a preopened guest directory such as `data` or `.`).
