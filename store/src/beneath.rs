@@ -769,6 +769,37 @@ mod tests {
         (base, opened)
     }
 
+    /// The two-call paths (open-and-fstat for reads, fstatat-and-unlink for removals) give
+    /// a link, a pipe or a directory nothing: no file to read, nothing removed.
+    #[test]
+    fn reading_and_removing_in_one_step_touch_regular_files_only() {
+        let (base, root) = planted();
+        rustix::fs::mkfifoat(rustix::fs::CWD, base.path().join("root/a/pipe"), Mode::RUSR).unwrap();
+        let (file, stat) = root.open_to_read("a/b/file").unwrap();
+        assert_eq!(
+            (file.is_some(), stat.kind, stat.size),
+            (true, EntryKind::File, 2)
+        );
+        for (key, kind) in [("a/b", EntryKind::Dir), ("a/pipe", EntryKind::Other)] {
+            let (file, stat) = root.open_to_read(key).unwrap();
+            assert!(file.is_none() && stat.kind == kind, "{key}");
+        }
+        for key in ["a/out-file", "a/out/secret", "top"] {
+            assert!(crosses_link(&root.open_to_read(key).unwrap_err()), "{key}");
+        }
+        assert_eq!(root.remove_if_file("a/out-file").unwrap(), EntryKind::Other);
+        assert_eq!(root.remove_if_file("a/pipe").unwrap(), EntryKind::Other);
+        assert_eq!(root.remove_if_file("a/b").unwrap(), EntryKind::Dir);
+        assert!(crosses_link(
+            &root.remove_if_file("a/out/secret").unwrap_err()
+        ));
+        let outside = base.path().join("outside/secret");
+        assert!(outside.exists() && base.path().join("root/a/out-file").is_symlink());
+        assert_eq!(root.remove_if_file("a/b/file").unwrap(), EntryKind::File);
+        assert!(!base.path().join("root/a/b/file").exists());
+        assert!(names_nothing(&root.remove_if_file("a/b/file").unwrap_err()));
+    }
+
     /// Staging a file and renaming it into place go beneath the root step by step: a link
     /// on the way (planted before, or between the check and the write) is refused, and
     /// nothing outside is created or replaced.
