@@ -35,10 +35,7 @@ pub use copy::{
     COPY_PART_SIZE, CopyLimits, SINGLE_COPY_LIMIT, Upload, copy_across, copy_object, finish_aborts,
 };
 pub use default_store::default_store_dir;
-pub use memory::{
-    HUGE_PAGE_BUFFER, MEMORY_STORE_CAPACITY, MemoryStore, MemoryStoreFull, is_store_full,
-    prefer_huge_pages,
-};
+pub use memory::{MEMORY_STORE_CAPACITY, MemoryStore, MemoryStoreFull, is_store_full};
 pub use mount::{LIST_PAGE, ListPage, Mount, MountSpec, MountStats};
 pub use prefix::{MoveError, is_placeholder, move_prefix};
 pub use shard::ShardStore;

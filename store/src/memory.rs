@@ -23,39 +23,6 @@ use object_store::{
 /// What a `memory:` store holds at most, by default.
 pub const MEMORY_STORE_CAPACITY: u64 = 1 << 30;
 
-/// Buffers at least this large ask for transparent huge pages ([`prefer_huge_pages`]).
-pub const HUGE_PAGE_BUFFER: usize = 4 << 20;
-const PAGE: usize = 4096;
-
-/// Asks the kernel to back `buffer`'s whole capacity with transparent huge pages where it can
-/// (Linux's `MADV_HUGEPAGE`, for machines where they are given only on request): a 64 MiB
-/// file staged in memory then takes 32 page faults instead of 16,384, and reading it back
-/// misses the TLB far less. Call it after the buffer grew and before the new part is written
-/// (pages already touched stay as they are). Only the 2 MiB-aligned part of the capacity is
-/// advised; smaller buffers, and kernels without huge pages, are left alone. Nothing is
-/// allocated: the memory counted for the buffer is its capacity, as before.
-pub fn prefer_huge_pages(buffer: &mut Vec<u8>) {
-    if buffer.capacity() < HUGE_PAGE_BUFFER {
-        return;
-    }
-    // The whole allocation, to its pages' bounds: advising a part of a mapping splits it,
-    // and the allocator could then no longer grow it in place (`mremap`) but would copy it.
-    let start = buffer.as_mut_ptr() as usize;
-    let aligned = start / PAGE * PAGE;
-    let end = (start + buffer.capacity()).next_multiple_of(PAGE);
-    if end > aligned {
-        // SAFETY: the range lies inside the buffer's own allocation, and the advice changes how
-        // its pages are backed, never their content.
-        let _ = unsafe {
-            rustix::mm::madvise(
-                aligned as *mut std::ffi::c_void,
-                end - aligned,
-                rustix::mm::Advice::LinuxHugepage,
-            )
-        };
-    }
-}
-
 /// A write refused because the memory store is full.
 #[derive(Debug)]
 pub struct MemoryStoreFull {

@@ -88,15 +88,6 @@ pub(super) fn read_exact_at(file: &std::fs::File, offset: u64, len: u64) -> io::
     Ok(Bytes::from(buffer))
 }
 
-/// Grows `buffer`'s capacity to at least `len` bytes as `Vec` does (doubling), asking for huge
-/// pages for a large buffer before its new part is written.
-fn make_room(buffer: &mut Vec<u8>, len: usize) {
-    if len > buffer.capacity() {
-        buffer.reserve(len - buffer.len());
-        worldhost_store::prefer_huge_pages(buffer);
-    }
-}
-
 /// Staged file content: in memory, or on disk once it grows (an unnamed temporary file, or
 /// for a local store a hidden staged file beside the target, removed unless committed).
 pub enum Spool {
@@ -159,13 +150,11 @@ impl Spool {
         match self {
             // Appending, the common case, copies once (no zero-fill first).
             Spool::Memory(buffer) if offset as usize == buffer.len() => {
-                make_room(buffer, end as usize);
                 buffer.extend_from_slice(data)
             }
             Spool::Memory(buffer) => {
                 let (offset, end) = (offset as usize, end as usize);
                 if buffer.len() < end {
-                    make_room(buffer, end);
                     buffer.resize(end, 0);
                 }
                 buffer[offset..end].copy_from_slice(data);
@@ -182,10 +171,7 @@ impl Spool {
     pub fn set_len(&mut self, size: u64, policy: &SpoolPolicy) -> io::Result<()> {
         self.spill_if_over(size, policy)?;
         match self {
-            Spool::Memory(buffer) => {
-                make_room(buffer, size as usize);
-                buffer.resize(size as usize, 0)
-            }
+            Spool::Memory(buffer) => buffer.resize(size as usize, 0),
             Spool::Disk { file, len, .. } => {
                 file.set_len(size)?;
                 *len = size;
