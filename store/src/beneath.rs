@@ -138,6 +138,13 @@ pub fn names_nothing(error: &io::Error) -> bool {
     ) || crosses_link(error)
 }
 
+/// Whether `error` says the process or the system has no file descriptor left (`EMFILE`,
+/// `ENFILE`).
+pub fn out_of_descriptors(error: &io::Error) -> bool {
+    let errno = error.raw_os_error().map(Errno::from_raw_os_error);
+    matches!(errno, Some(Errno::MFILE | Errno::NFILE))
+}
+
 impl LocalRoot {
     /// Opens the directory `dir` (created if missing; if it is a link, the directory it
     /// points to) as a local store's root.
@@ -279,20 +286,7 @@ impl LocalRoot {
             let dir = self.lookup_dir(parent)?;
             rustix::fs::statat(&*dir, name, AtFlags::SYMLINK_NOFOLLOW)?
         };
-        let kind = match FileType::from_raw_mode(stat.st_mode) {
-            FileType::RegularFile => EntryKind::File,
-            FileType::Directory => EntryKind::Dir,
-            _ => EntryKind::Other,
-        };
-        let since_epoch = Duration::new(
-            stat.st_mtime.max(0) as u64,
-            (stat.st_mtime_nsec as u32).min(999_999_999),
-        );
-        Ok(EntryStat {
-            kind,
-            size: stat.st_size.max(0) as u64,
-            modified: SystemTime::UNIX_EPOCH + since_epoch,
-        })
+        Ok(entry_stat(&stat))
     }
 
     /// The directory at `relative` (to the root directory), for lookups: a recently opened one,
@@ -424,14 +418,37 @@ impl LocalRoot {
 
     /// Deletes the file `key` (not a link's target: a link is not there to delete).
     pub fn remove_file(&self, key: &str) -> io::Result<()> {
+        match self.remove_if_file(key)? {
+            EntryKind::File => Ok(()),
+            EntryKind::Dir => Err(Errno::ISDIR.into()),
+            // A link at `key` is not a file of the store.
+            EntryKind::Other => Err(Errno::LOOP.into()),
+        }
+    }
+
+    /// Deletes `key` if it is a regular file, and says what it was: a directory, a link or
+    /// anything else is left alone. Three system calls (open the directory beneath the root,
+    /// `fstatat` the name there, `unlinkat` it), the check and the removal in one directory.
+    pub fn remove_if_file(&self, key: &str) -> io::Result<EntryKind> {
         let (parent, name) = key.rsplit_once('/').unwrap_or(("", key));
         let dir = self.open_at(parent, OFlags::PATH | OFlags::DIRECTORY)?;
-        // A link at `key` is not a file of the store.
-        let kind = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
-        if FileType::from_raw_mode(kind.st_mode) == FileType::Symlink {
-            return Err(Errno::LOOP.into());
+        let stat = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+        let kind = entry_kind(&stat);
+        if kind == EntryKind::File {
+            rustix::fs::unlinkat(&dir, name, AtFlags::empty())?;
         }
-        Ok(rustix::fs::unlinkat(&dir, name, AtFlags::empty())?)
+        Ok(kind)
+    }
+
+    /// Opens `key` for reading (not following links) and says what it is: two system calls
+    /// (`openat2`, `fstat` of what it opened), where a lookup, an open and a check of the
+    /// opened file take three. Only a regular file is kept open; anything else (a directory,
+    /// a pipe or a device: opened non-blocking, so never waited on) is closed at once.
+    pub fn open_to_read(&self, key: &str) -> io::Result<(Option<std::fs::File>, EntryStat)> {
+        let fd = self.open_at(key, OFlags::RDONLY | OFlags::NONBLOCK)?;
+        let stat = entry_stat(&rustix::fs::fstat(&fd)?);
+        let file = (stat.kind == EntryKind::File).then(|| std::fs::File::from(fd));
+        Ok((file, stat))
     }
 
     /// Creates the new file `key` for reading and writing (never through or onto a link: an
@@ -485,6 +502,27 @@ impl LocalRoot {
         Ok(LocalDir {
             entries: rustix::fs::Dir::read_from(&dir)?,
         })
+    }
+}
+
+/// What `stat` says of an entry: its kind (never following it), size and time.
+fn entry_stat(stat: &rustix::fs::Stat) -> EntryStat {
+    let since_epoch = Duration::new(
+        stat.st_mtime.max(0) as u64,
+        (stat.st_mtime_nsec as u32).min(999_999_999),
+    );
+    EntryStat {
+        kind: entry_kind(stat),
+        size: stat.st_size.max(0) as u64,
+        modified: SystemTime::UNIX_EPOCH + since_epoch,
+    }
+}
+
+fn entry_kind(stat: &rustix::fs::Stat) -> EntryKind {
+    match FileType::from_raw_mode(stat.st_mode) {
+        FileType::RegularFile => EntryKind::File,
+        FileType::Directory => EntryKind::Dir,
+        _ => EntryKind::Other,
     }
 }
 
@@ -729,6 +767,37 @@ mod tests {
         symlink("/", root.join("top")).unwrap();
         let opened = LocalRoot::open(&root).unwrap();
         (base, opened)
+    }
+
+    /// The two-call paths (open-and-fstat for reads, fstatat-and-unlink for removals) give
+    /// a link, a pipe or a directory nothing: no file to read, nothing removed.
+    #[test]
+    fn reading_and_removing_in_one_step_touch_regular_files_only() {
+        let (base, root) = planted();
+        rustix::fs::mkfifoat(rustix::fs::CWD, base.path().join("root/a/pipe"), Mode::RUSR).unwrap();
+        let (file, stat) = root.open_to_read("a/b/file").unwrap();
+        assert_eq!(
+            (file.is_some(), stat.kind, stat.size),
+            (true, EntryKind::File, 2)
+        );
+        for (key, kind) in [("a/b", EntryKind::Dir), ("a/pipe", EntryKind::Other)] {
+            let (file, stat) = root.open_to_read(key).unwrap();
+            assert!(file.is_none() && stat.kind == kind, "{key}");
+        }
+        for key in ["a/out-file", "a/out/secret", "top"] {
+            assert!(crosses_link(&root.open_to_read(key).unwrap_err()), "{key}");
+        }
+        assert_eq!(root.remove_if_file("a/out-file").unwrap(), EntryKind::Other);
+        assert_eq!(root.remove_if_file("a/pipe").unwrap(), EntryKind::Other);
+        assert_eq!(root.remove_if_file("a/b").unwrap(), EntryKind::Dir);
+        assert!(crosses_link(
+            &root.remove_if_file("a/out/secret").unwrap_err()
+        ));
+        let outside = base.path().join("outside/secret");
+        assert!(outside.exists() && base.path().join("root/a/out-file").is_symlink());
+        assert_eq!(root.remove_if_file("a/b/file").unwrap(), EntryKind::File);
+        assert!(!base.path().join("root/a/b/file").exists());
+        assert!(names_nothing(&root.remove_if_file("a/b/file").unwrap_err()));
     }
 
     /// Staging a file and renaming it into place go beneath the root step by step: a link

@@ -27,7 +27,9 @@ mod shard;
 mod staging;
 mod url;
 
-pub use beneath::{BeneathStore, EntryKind, LocalDir, LocalRoot, crosses_link, names_nothing};
+pub use beneath::{
+    BeneathStore, EntryKind, LocalDir, LocalRoot, crosses_link, names_nothing, out_of_descriptors,
+};
 pub use budget::{ObjectLimitExceeded, WriteBudget, WriteLimitExceeded};
 pub use copy::{
     COPY_PART_SIZE, CopyLimits, SINGLE_COPY_LIMIT, Upload, copy_across, copy_object, finish_aborts,

@@ -243,39 +243,113 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
+/// Another host binary to run beside this one: `FS_BENCH_BEFORE=PATH` adds its cloud world on
+/// `memory:` and `file://` to the rounds (for a before-and-after table in one sitting, on a
+/// machine too noisy for two sittings to compare).
+fn before_host() -> Option<PathBuf> {
+    let path = PathBuf::from(std::env::var_os("FS_BENCH_BEFORE")?);
+    assert!(
+        path.is_file(),
+        "FS_BENCH_BEFORE must name a host binary, and {} is not a file",
+        path.display()
+    );
+    Some(path)
+}
+
+/// One column of the workload table: how to run `fs-bench all` with the data directory `data`
+/// (`HOST_DIR::data`), and the speed it is held to.
+struct Column {
+    name: &'static str,
+    target: f64,
+    command: Box<dyn Fn(&str) -> Command>,
+}
+
 /// `fs-bench all` under `wasmtime run --dir`, in the cli world and on the cloud world's memory
-/// and local-directory stores, rounds alternating between them so that drift in the machine
-/// hits all four alike.
+/// and local-directory stores (and those of a host binary from before, if
+/// [`before_host`] names one), rounds alternating between them so that drift in the machine
+/// hits all alike.
 fn compare_worlds(wasm: &Path, wasmtime: &Path) {
-    const BACKENDS: [&str; 4] = ["wasmtime", "cli", "cloud memory:", "cloud file://"];
-    const TARGETS: [f64; 4] = [1.0, CLI_TARGET, MEMORY_TARGET, LOCAL_TARGET];
+    let args = ["all", "data"];
+    let (wasm, wasmtime) = (wasm.to_owned(), wasmtime.to_owned());
+    let cloud = |host: Option<PathBuf>, memory: bool| {
+        let wasm = wasm.clone();
+        Box::new(move |data: &str| {
+            let mut command = match &host {
+                // As `harness::host` makes it, with another binary.
+                Some(host) => {
+                    let mut other = Command::new(host);
+                    other
+                        .env_remove("WORLDHOST_LOG")
+                        .env_remove("RUST_BACKTRACE");
+                    other.stdin(std::process::Stdio::null());
+                    other
+                }
+                None => harness::host(),
+            };
+            let mount = match memory {
+                true => "memory:::data".to_owned(),
+                false => format!("file://{data}"),
+            };
+            command
+                .arg("run")
+                .args(["--world", "cloud", "--mount", &mount]);
+            command.arg(&wasm).args(args);
+            command
+        }) as Box<dyn Fn(&str) -> Command>
+    };
+    let mut backends: Vec<Column> = vec![
+        Column {
+            name: "wasmtime",
+            target: 1.0,
+            command: {
+                let (wasm, wasmtime) = (wasm.clone(), wasmtime.clone());
+                Box::new(move |data| wasmtime_run(&wasmtime, &wasm, &["--dir", data], &args))
+            },
+        },
+        Column {
+            name: "cli",
+            target: CLI_TARGET,
+            command: {
+                let wasm = wasm.clone();
+                Box::new(move |data| fs_bench(&wasm, &["--dir", data], &args))
+            },
+        },
+        Column {
+            name: "memory:",
+            target: MEMORY_TARGET,
+            command: cloud(None, true),
+        },
+        Column {
+            name: "file://",
+            target: LOCAL_TARGET,
+            command: cloud(None, false),
+        },
+    ];
+    let before = before_host();
+    if let Some(host) = &before {
+        backends.push(Column {
+            name: "memory: before",
+            target: MEMORY_TARGET,
+            command: cloud(Some(host.clone()), true),
+        });
+        backends.push(Column {
+            name: "file:// before",
+            target: LOCAL_TARGET,
+            command: cloud(Some(host.clone()), false),
+        });
+    }
     // times[backend][workload] = the microseconds of each round.
-    let mut times = vec![BTreeMap::<String, Vec<u64>>::new(); BACKENDS.len()];
-    let mut peaks = vec![Vec::new(); BACKENDS.len()];
+    let mut times = vec![BTreeMap::<String, Vec<u64>>::new(); backends.len()];
+    let mut peaks = vec![Vec::new(); backends.len()];
     let mut native = Vec::new();
     let rounds = rounds();
     for _ in 0..rounds {
         native.push(native_seq_read());
-        for (b, backend) in BACKENDS.iter().enumerate() {
+        for (b, backend) in backends.iter().enumerate() {
             // A fresh directory each run, gone when the run is measured.
             let dir = tempfile::tempdir().expect("cannot create a temporary directory");
             let data = format!("{}::data", dir.path().display());
-            let args = ["all", "data"];
-            let command = match b {
-                0 => wasmtime_run(wasmtime, wasm, &["--dir", &data], &args),
-                1 => fs_bench(wasm, &["--dir", &data], &args),
-                2 => fs_bench(
-                    wasm,
-                    &["--world", "cloud", "--mount", "memory:::data"],
-                    &args,
-                ),
-                _ => fs_bench(
-                    wasm,
-                    &["--world", "cloud", "--mount", &format!("file://{data}")],
-                    &args,
-                ),
-            };
-            let measured = measure_ok(command, &format!("{backend} all"));
+            let measured = measure_ok((backend.command)(&data), &format!("{} all", backend.name));
             for line in measured.ran.stdout.lines() {
                 let (name, micros) = line.split_once(' ').expect("a `WORKLOAD MICROS` line");
                 times[b]
@@ -296,61 +370,61 @@ fn compare_worlds(wasm: &Path, wasmtime: &Path) {
     println!(
         "   (targets: cli >= {CLI_TARGET:.1}x, memory >= {MEMORY_TARGET:.1}x, local >= {LOCAL_TARGET:.1}x)"
     );
+    if let Some(host) = &before {
+        println!("   `before`: the cloud world of {}", host.display());
+    }
     println!();
-    println!(
-        "{:<12} {:>9} {:>9} {:>9} {:>9}   {:<12} {:<12} local speed",
-        "workload", "wt ms", "cli ms", "mem ms", "local ms", "cli speed", "mem speed"
-    );
+    print!("{:<12}", "workload");
+    for backend in &backends {
+        print!(" {:>16}", format!("{} ms", backend.name));
+    }
+    for backend in &backends[1..] {
+        print!("   {:<20}", format!("{} speed", backend.name));
+    }
+    println!();
     let mut misses = Vec::new();
-    let mut totals = [0u64; 4];
+    let mut totals = vec![0u64; backends.len()];
     for workload in WORKLOADS {
-        let m: Vec<u64> = (0..BACKENDS.len())
+        let m: Vec<u64> = (0..backends.len())
             .map(|b| {
                 best(
                     times[b]
                         .get(workload)
-                        .unwrap_or_else(|| panic!("{} printed no {workload}", BACKENDS[b])),
+                        .unwrap_or_else(|| panic!("{} printed no {workload}", backends[b].name)),
                 )
             })
             .collect();
-        for b in 0..BACKENDS.len() {
-            totals[b] += m[b];
+        print!("{workload:<12}");
+        for (b, micros) in m.iter().enumerate() {
+            totals[b] += micros;
+            print!(" {:>16}", ms(*micros));
         }
-        let verdicts: Vec<String> = (1..BACKENDS.len())
-            .map(|b| {
-                let speed = m[0] as f64 / m[b].max(1) as f64;
-                let pass = speed >= TARGETS[b];
-                if !pass {
-                    misses.push(format!(
-                        "{workload} on {}: {speed:.2}x < {:.1}x",
-                        BACKENDS[b], TARGETS[b]
-                    ));
-                }
-                format!("{speed:>5.2}x {}", if pass { "PASS" } else { "MISS" })
-            })
-            .collect();
-        println!(
-            "{workload:<12} {:>9} {:>9} {:>9} {:>9}   {:<12} {:<12} {}",
-            ms(m[0]),
-            ms(m[1]),
-            ms(m[2]),
-            ms(m[3]),
-            verdicts[0],
-            verdicts[1],
-            verdicts[2]
+        for (b, backend) in backends.iter().enumerate().skip(1) {
+            let speed = m[0] as f64 / m[b].max(1) as f64;
+            let pass = speed >= backend.target;
+            // A binary from before is shown for comparison, not held to the targets.
+            if !pass && !backend.name.ends_with("before") {
+                misses.push(format!(
+                    "{workload} on {}: {speed:.2}x < {:.1}x",
+                    backend.name, backend.target
+                ));
+            }
+            let verdict = format!("{speed:>5.2}x {}", if pass { "PASS" } else { "MISS" });
+            print!("   {verdict:<20}");
+        }
+        println!();
+    }
+    print!("{:<12}", "total");
+    for total in &totals {
+        print!(" {:>16}", ms(*total));
+    }
+    for total in &totals[1..] {
+        print!(
+            "   {:<20}",
+            format!("{:>5.2}x", totals[0] as f64 / *total as f64)
         );
     }
-    println!(
-        "{:<12} {:>9} {:>9} {:>9} {:>9}   {:>5.2}x       {:>5.2}x       {:>5.2}x",
-        "total",
-        ms(totals[0]),
-        ms(totals[1]),
-        ms(totals[2]),
-        ms(totals[3]),
-        totals[0] as f64 / totals[1] as f64,
-        totals[0] as f64 / totals[2] as f64,
-        totals[0] as f64 / totals[3] as f64,
-    );
+    println!();
     println!();
     let native = best(&native);
     let memory_read = best(&times[2]["seq-read"]);
@@ -366,18 +440,24 @@ fn compare_worlds(wasm: &Path, wasmtime: &Path) {
             "MISS"
         }
     );
+    if let Some(b) = backends.iter().position(|b| b.name == "memory: before") {
+        let before_read = best(&times[b]["seq-read"]);
+        println!(
+            "memory: before, seq-read at {:.2}x native",
+            native as f64 / before_read.max(1) as f64
+        );
+    }
     if share < NATIVE_TARGET {
         misses.push(format!(
             "seq-read on cloud memory: vs native: {share:.2}x < {NATIVE_TARGET:.2}x"
         ));
     }
-    println!(
-        "peak RSS during `all` (median): wasmtime {:.1} MiB, cli {:.1} MiB, memory {:.1} MiB, local {:.1} MiB",
-        mib(median(peaks[0].clone())),
-        mib(median(peaks[1].clone())),
-        mib(median(peaks[2].clone())),
-        mib(median(peaks[3].clone())),
-    );
+    let peaks: Vec<String> = backends
+        .iter()
+        .zip(&peaks)
+        .map(|(backend, peaks)| format!("{} {:.1} MiB", backend.name, mib(median(peaks.clone()))))
+        .collect();
+    println!("peak RSS during `all` (median): {}", peaks.join(", "));
     println!(
         "workload targets missed: {}",
         if misses.is_empty() {

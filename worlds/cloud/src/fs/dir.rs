@@ -139,7 +139,24 @@ impl Dir {
             }
             return Ok(Handle::File(File::new(open, read, write)));
         }
-        let state = match volume.lookup(&path).await? {
+        let read_only = !(writes || directory || names_dir || mutate_directory);
+        let opened = match volume.local_root() {
+            // Opened and checked at once: no lookup before, no check at the first read.
+            Some(root) if read_only => local::open_to_read(root, &path)?,
+            _ => None,
+        };
+        let entry = match &opened {
+            Some(local::OpenedToRead::File { size, modified, .. }) => Entry::File {
+                size: *size,
+                modified: volume.time_set(&path).unwrap_or(*modified),
+            },
+            Some(local::OpenedToRead::Dir) => {
+                volume.remember_dir(&path);
+                Entry::Dir
+            }
+            None => volume.lookup(&path).await?,
+        };
+        let state = match entry {
             Entry::Dir => {
                 if create && exclusive {
                     return Err(ErrorCode::Exist.into());
@@ -156,10 +173,15 @@ impl Dir {
                 if create && exclusive {
                     return Err(ErrorCode::Exist.into());
                 }
+                let local_reader = match opened {
+                    Some(local::OpenedToRead::File { file, .. }) => Some(file),
+                    _ => None,
+                };
                 let mut state = FileState {
                     stored_size: Some(size),
                     modified: Some(modified),
                     memory_object: volume.kept_content(&path, size),
+                    local_reader,
                     ..FileState::default()
                 };
                 if truncate && write {
@@ -270,6 +292,19 @@ impl Dir {
         let (path, names_dir) = self.volume().resolve(self.path(), path).await?;
         let volume = self.volume();
         volume.check_writable()?;
+        if let Some(root) = volume.local_root()
+            && !names_dir
+            && volume.live(&path).is_none()
+        {
+            // A local file nobody in the run has open: checked and removed in one directory
+            // (no lookup first); anything else takes the way below, which says why.
+            volume.forget_ancestors(&path);
+            if local::remove_if_file(root, &path, volume.parent_marked(&path))? {
+                volume.stored_gone(&path, Kind::File);
+                volume.unlink_live(&path);
+                return Ok(());
+            }
+        }
         match volume.lookup(&path).await? {
             Entry::Missing => Err(volume.missing(&path).await),
             Entry::Dir => Err(ErrorCode::IsDirectory.into()),
@@ -509,7 +544,7 @@ async fn delete_stored(volume: &Volume, path: &RelPath) -> FsResult<()> {
     volume.forget_ancestors(path);
     volume.stored_gone(path, Kind::File);
     match volume.local_root() {
-        Some(root) => local::remove(root, path),
+        Some(root) => local::remove(root, path, volume.parent_marked(path)),
         None => {
             let key = path.key_ref();
             let deleted = volume.store().delete(key).await;

@@ -6,7 +6,7 @@
 
 use std::time::SystemTime;
 
-use worldhost_store::{EntryKind, LocalRoot, names_nothing};
+use worldhost_store::{EntryKind, LocalRoot, names_nothing, out_of_descriptors};
 
 use super::error::{FsResult, spool_error};
 use super::path::{DIR_MARKER, RelPath};
@@ -31,10 +31,66 @@ pub fn lookup(root: &LocalRoot, path: &RelPath) -> FsResult<Entry> {
 
 /// Deletes a file of a local-directory store directly, then removes the directories left
 /// empty above it, as the store's automatic cleanup does (a marker keeps a directory; each
-/// `rmdir` is of a directory reached with no link followed).
-pub fn remove(root: &LocalRoot, path: &RelPath) -> FsResult<()> {
+/// `rmdir` is of a directory reached with no link followed). With `parent_marked` (the run
+/// wrote the marker of the file's directory) no `rmdir` is tried: it would fail.
+pub fn remove(root: &LocalRoot, path: &RelPath, parent_marked: bool) -> FsResult<()> {
     root.remove_file(path.key_ref().as_ref())
         .map_err(spool_error)?;
+    remove_empty_parents(root, path, parent_marked);
+    Ok(())
+}
+
+/// Deletes `path` if it is a regular file (the check and the removal in one directory opened
+/// beneath the root), then the directories left empty above it as [`remove`] does; `false`
+/// (and nothing done) if it is anything else or names nothing, for the caller to say why.
+pub fn remove_if_file(root: &LocalRoot, path: &RelPath, parent_marked: bool) -> FsResult<bool> {
+    match root.remove_if_file(path.key_ref().as_ref()) {
+        Ok(EntryKind::File) => {
+            remove_empty_parents(root, path, parent_marked);
+            Ok(true)
+        }
+        Ok(_) => Ok(false),
+        Err(e) if names_nothing(&e) => Ok(false),
+        Err(e) => Err(spool_error(e)),
+    }
+}
+
+/// What [`open_to_read`] found.
+pub enum OpenedToRead {
+    File {
+        file: std::fs::File,
+        size: u64,
+        modified: SystemTime,
+    },
+    Dir,
+}
+
+/// `path` opened for reading if it is a regular file ([`LocalRoot::open_to_read`]: one
+/// `openat2` and one `fstat`), or found to be a directory; `None` when it is anything else or
+/// names nothing (the caller's lookup then says why).
+pub fn open_to_read(root: &LocalRoot, path: &RelPath) -> FsResult<Option<OpenedToRead>> {
+    match root.open_to_read(path.key_ref().as_ref()) {
+        Ok((Some(file), stat)) => Ok(Some(OpenedToRead::File {
+            file,
+            size: stat.size,
+            modified: stat.modified,
+        })),
+        Ok((None, stat)) if stat.kind == EntryKind::Dir => Ok(Some(OpenedToRead::Dir)),
+        Ok((None, _)) => Ok(None),
+        Err(e) if names_nothing(&e) => Ok(None),
+        // Out of descriptors (many handles open at once): the file is opened at its first
+        // read instead, as before this fast path.
+        Err(e) if out_of_descriptors(&e) => Ok(None),
+        Err(e) => Err(spool_error(e)),
+    }
+}
+
+/// The directories above `path` left empty by its removal, removed (none when the parent
+/// keeps a marker).
+fn remove_empty_parents(root: &LocalRoot, path: &RelPath, parent_marked: bool) {
+    if parent_marked {
+        return;
+    }
     let mut dir = path.parent();
     while let Some(parent) = dir.filter(|parent| !parent.is_root()) {
         if root.remove_dir(parent.key_ref().as_ref()).is_err() {
@@ -42,7 +98,6 @@ pub fn remove(root: &LocalRoot, path: &RelPath) -> FsResult<()> {
         }
         dir = parent.parent();
     }
-    Ok(())
 }
 
 /// Whether a local directory holds nothing but (perhaps) its marker. Staged uploads and

@@ -243,11 +243,19 @@ impl Volume {
         (kept.bytes.len() as u64 == size).then(|| kept.bytes.clone())
     }
 
-    /// Records that the run made the directory `path`, empty.
+    /// Records that the run made the directory `path`, empty. On a local store this only
+    /// says that its marker keeps it ([`Volume::parent_marked`]): lookups there always ask.
     pub(super) fn made_dir(&self, path: &RelPath) {
-        if !self.is_local() {
-            self.known_now().made_dirs.insert(path.clone());
-        }
+        self.known_now().made_dirs.insert(path.clone());
+    }
+
+    /// Whether the directory holding `path` has a marker this run wrote, so removing `path`
+    /// cannot leave it empty (a removal of a local file then tries no `rmdir` above it). If
+    /// another process deletes the marker meanwhile, the directory stays, empty, which a local
+    /// store shows as an empty directory: what the marker would have kept.
+    pub(super) fn parent_marked(&self, path: &RelPath) -> bool {
+        path.parent()
+            .is_some_and(|parent| self.known_now().made_dirs.contains(&parent))
     }
 
     /// Records that nothing is stored at (or for a directory, below) `path` any more (an
