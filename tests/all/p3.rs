@@ -304,6 +304,33 @@ fn a_read_only_cloud_mount_refuses_a_p3_write_with_not_permitted() {
     assert_eq!(ran.code, 2, "{ran:#?}");
     assert!(ran.stderr.contains("ErrorCode::NotPermitted"), "{ran:#?}");
     assert!(!dir.path().join("x.txt").exists());
+    // Nor may it change a host file's time: tools that trust size and time would miss changes.
+    let kept = dir.path().join("kept.txt");
+    fs::write(&kept, "kept").unwrap();
+    let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30);
+    fs::File::options()
+        .write(true)
+        .open(&kept)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let ran = host()
+        .args(["run", "--world", "cloud", "--mount", &url])
+        .arg(p3_probe())
+        .args(["touch", "data/kept.txt"])
+        .ran();
+    assert_eq!(ran.code, 2, "{ran:#?}");
+    assert!(ran.stderr.contains("ErrorCode::NotPermitted"), "{ran:#?}");
+    assert_eq!(fs::metadata(&kept).unwrap().modified().unwrap(), old);
+    // On a writable mount the same call is made.
+    let writable = format!("{}::data", file_url(dir.path()));
+    let ran = host()
+        .args(["run", "--world", "cloud", "--mount", &writable])
+        .arg(p3_probe())
+        .args(["touch", "data/kept.txt"])
+        .ran();
+    assert_eq!(ran.success(), "touched data/kept.txt\n");
+    assert_ne!(fs::metadata(&kept).unwrap().modified().unwrap(), old);
 }
 
 /// The store-objects limit fails the creation past it with `quota` for a p3 guest, as for a

@@ -7,7 +7,8 @@
 //! `list DIR`; `symlink DIR` (tries links out of DIR and inside it, one line each); `spew BYTES`
 //! (writes BYTES bytes to stdout, for the output cap); `sleep`; `stat PATH`; `mkdir PATH`;
 //! `rmdir PATH`; `rename FROM TO`; `remove PATH`; `create DIR N` (N empty files `DIR/file-I`);
-//! `count DIR` (counts a directory's entries one at a time, holding none); `http URL` (GETs
+//! `count DIR` (counts a directory's entries one at a time, holding none); `touch PATH` (sets
+//! its modification time to now); `http URL` (GETs
 //! URL with `wasi:http/client@0.3`, prints `status N` and `body N bytes`, reading the body in
 //! 64 KiB reads; a refused request prints `error: CODE` and exits 1).
 
@@ -153,6 +154,16 @@ impl wasip3::exports::cli::run::Guest for Probe {
                 match dir.stat_at(PathFlags::SYMLINK_FOLLOW, inner).await {
                     Ok(stat) => print(&format!("{path}: {:?} {}\n", stat.type_, stat.size)).await,
                     Err(e) => fail(&format!("stat {path}: {e:?}")).await,
+                }
+            }
+            "touch" => {
+                use wasip3::filesystem::types::NewTimestamp;
+                let path = arg(rest, 0).await;
+                let (dir, inner) = preopen_for(&path).await;
+                let (accessed, modified) = (NewTimestamp::NoChange, NewTimestamp::Now);
+                match dir.set_times_at(PathFlags::empty(), inner, accessed, modified).await {
+                    Ok(()) => print(&format!("touched {path}\n")).await,
+                    Err(e) => fail(&format!("touch {path}: {e:?}")).await,
                 }
             }
             "mkdir" | "rmdir" | "remove" => {

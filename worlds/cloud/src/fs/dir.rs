@@ -488,6 +488,9 @@ impl Dir {
     /// `utimensat(2)`: `stat` reports it for the rest of the run, and local stores keep it on
     /// the stored file (other stores keep their own upload times; see the README).
     pub async fn set_times_at(&self, path: &str, modified: Option<SystemTime>) -> FsResult<()> {
+        // A read-only mount's times are not the guest's to change (on a local store they
+        // are the host files' own).
+        self.volume().check_writable()?;
         let (path, names_dir) = self.volume().resolve(self.path(), path).await?;
         let volume = self.volume();
         match volume.lookup(&path).await? {

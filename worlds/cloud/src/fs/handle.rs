@@ -91,7 +91,15 @@ impl Handle {
 
     /// Sets the modification time (`None`: unchanged). A directory's time is recorded for
     /// the run.
+    /// As wasmtime's: a read-only mount's handles, and a file handle opened without write
+    /// access, may not (`not-permitted`), even to leave the time as it is.
     pub async fn set_modified(&self, time: Option<SystemTime>) -> FsResult<()> {
+        self.volume().check_writable()?;
+        if let Handle::File(file) = self
+            && !file.write
+        {
+            return Err(ErrorCode::NotPermitted.into());
+        }
         let Some(time) = time else { return Ok(()) };
         match self {
             Handle::Dir(dir) => dir.volume().record_time(dir.path(), time),
