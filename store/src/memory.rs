@@ -4,7 +4,9 @@
 //! store across calls, so a per-run write limit does not bound it: the store itself refuses a
 //! write (a put, an upload's part, a copy) that would take it past its capacity, with
 //! [`MemoryStoreFull`] (the cloud filesystem answers `insufficient-space`, as a full disk does).
-//! Replacing or deleting objects gives their bytes back.
+//! Replacing or deleting objects gives their bytes back. An object's key counts too (its
+//! bytes and [`KEY_OVERHEAD`]), so a store of many empty objects with long names is bounded
+//! as well.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -22,6 +24,14 @@ use object_store::{
 
 /// What a `memory:` store holds at most, by default.
 pub const MEMORY_STORE_CAPACITY: u64 = 1 << 30;
+
+/// What an object costs beyond its data and its key's bytes: the map's entry, its metadata.
+pub const KEY_OVERHEAD: u64 = 64;
+
+/// The room an object at `key` takes beside its data.
+fn key_cost(key: &Key) -> u64 {
+    KEY_OVERHEAD + key.as_ref().len() as u64
+}
 
 /// A write refused because the memory store is full.
 #[derive(Debug)]
@@ -77,6 +87,12 @@ impl Room {
             })
     }
 
+    /// Takes `bytes` whatever the capacity (what a write already made, such as a key's
+    /// cost after a rename or a completed upload: it is given back with the object).
+    fn hold(&self, bytes: u64) {
+        self.held.fetch_add(bytes, Ordering::AcqRel);
+    }
+
     fn give_back(&self, bytes: u64) {
         let _ = self
             .held
@@ -102,9 +118,12 @@ impl MemoryStore {
         self.room.held.load(Ordering::Acquire)
     }
 
-    /// The size of the object at `key`, 0 if there is none.
-    async fn size_of(&self, key: &Key) -> u64 {
-        self.inner.head(key).await.map_or(0, |meta| meta.size)
+    /// The room the object at `key` takes (its data and its key's cost), 0 if there is none.
+    async fn held_by(&self, key: &Key) -> u64 {
+        self.inner
+            .head(key)
+            .await
+            .map_or(0, |meta| meta.size + key_cost(key))
     }
 
     /// Runs a write of `bytes` that replaces what is at `key`: what it adds is taken first
@@ -116,7 +135,7 @@ impl MemoryStore {
         bytes: u64,
         write: impl std::future::Future<Output = object_store::Result<T>>,
     ) -> object_store::Result<T> {
-        let replaced = self.size_of(key).await;
+        let replaced = self.held_by(key).await;
         let added = bytes.saturating_sub(replaced);
         self.room.take(added)?;
         match write.await {
@@ -146,7 +165,7 @@ impl ObjectStore for MemoryStore {
         payload: PutPayload,
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
-        let bytes = payload.content_length() as u64;
+        let bytes = payload.content_length() as u64 + key_cost(location);
         let put = self.inner.put_opts(location, payload, opts);
         self.replacing(location, bytes, put).await
     }
@@ -191,7 +210,7 @@ impl ObjectStore for MemoryStore {
                 let this = this.clone();
                 async move {
                     let key = key?;
-                    let size = this.size_of(&key).await;
+                    let size = this.held_by(&key).await;
                     this.inner.delete(&key).await?;
                     this.room.give_back(size);
                     Ok(key)
@@ -214,7 +233,7 @@ impl ObjectStore for MemoryStore {
         to: &Key,
         options: CopyOptions,
     ) -> object_store::Result<()> {
-        let bytes = self.inner.head(from).await?.size;
+        let bytes = self.inner.head(from).await?.size + key_cost(to);
         let copy = self.inner.copy_opts(from, to, options);
         self.replacing(to, bytes, copy).await
     }
@@ -225,10 +244,11 @@ impl ObjectStore for MemoryStore {
         to: &Key,
         options: RenameOptions,
     ) -> object_store::Result<()> {
-        // The moved bytes stay held; what `to` held goes.
-        let replaced = self.size_of(to).await;
+        // The moved bytes stay held; what `to` held goes, and the key's cost moves.
+        let replaced = self.held_by(to).await;
         self.inner.rename_opts(from, to, options).await?;
-        self.room.give_back(replaced);
+        self.room.hold(key_cost(to));
+        self.room.give_back(replaced + key_cost(from));
         Ok(())
     }
 }
@@ -256,8 +276,9 @@ impl MultipartUpload for CountedUpload {
     }
 
     async fn complete(&mut self) -> object_store::Result<PutResult> {
-        let replaced = self.store.size_of(&self.location).await;
+        let replaced = self.store.held_by(&self.location).await;
         let done = self.upload.complete().await?;
+        self.store.room.hold(key_cost(&self.location));
         self.store.room.give_back(replaced);
         self.taken = 0;
         Ok(done)
@@ -279,27 +300,44 @@ mod tests {
 
     #[tokio::test]
     async fn writes_past_the_capacity_are_refused_and_removals_give_room_back() {
-        let store = MemoryStore::new(100);
+        // Keys `a` and `b` cost 65 each beside their data.
+        let store = MemoryStore::new(300);
         let (a, b) = (Key::from("a"), Key::from("b"));
-        store.put(&a, vec![1u8; 60].into()).await.unwrap();
-        assert!(full(store.put(&b, vec![1u8; 41].into()).await));
+        store.put(&a, vec![1u8; 100].into()).await.unwrap();
+        assert_eq!(store.held(), 165);
+        assert!(full(store.put(&b, vec![1u8; 71].into()).await));
         // Replacing an object needs room only for the difference.
-        store.put(&a, vec![2u8; 90].into()).await.unwrap();
-        assert_eq!(store.held(), 90);
+        store.put(&a, vec![2u8; 160].into()).await.unwrap();
+        assert_eq!(store.held(), 225);
         assert!(full(store.copy(&a, &b).await));
         store.delete(&a).await.unwrap();
         assert_eq!(store.held(), 0);
         // Parts take room as they are sent; an abort gives it back.
         let mut upload = store.put_multipart(&b).await.unwrap();
-        upload.put_part(vec![3u8; 70].into()).await.unwrap();
-        assert!(full(upload.put_part(vec![3u8; 31].into()).await));
+        upload.put_part(vec![3u8; 100].into()).await.unwrap();
+        assert!(full(upload.put_part(vec![3u8; 201].into()).await));
         upload.abort().await.unwrap();
         assert_eq!(store.held(), 0);
         let mut upload = store.put_multipart(&b).await.unwrap();
-        upload.put_part(vec![3u8; 70].into()).await.unwrap();
+        upload.put_part(vec![3u8; 100].into()).await.unwrap();
         upload.complete().await.unwrap();
-        assert_eq!(store.held(), 70);
-        store.rename(&b, &a).await.unwrap();
-        assert_eq!(store.held(), 70);
+        assert_eq!(store.held(), 165);
+        store.rename(&b, &Key::from("longer")).await.unwrap();
+        assert_eq!(store.held(), 170);
+        store.delete(&Key::from("longer")).await.unwrap();
+        assert_eq!(store.held(), 0);
+    }
+
+    /// Empty objects with long names are not free: a guest cannot fill host memory with keys.
+    #[tokio::test]
+    async fn keys_count_against_the_capacity() {
+        let store = MemoryStore::new(4 * (KEY_OVERHEAD + 1000));
+        let key = |i: usize| Key::from(format!("{i}{}", "k".repeat(999)));
+        for i in 0..4 {
+            store.put(&key(i), PutPayload::default()).await.unwrap();
+        }
+        assert!(full(store.put(&key(4), PutPayload::default()).await));
+        store.delete(&key(0)).await.unwrap();
+        store.put(&key(4), PutPayload::default()).await.unwrap();
     }
 }
