@@ -526,15 +526,28 @@ impl OpenFile {
     /// Writes `data` at `position` (`None`: at the end), without waiting: for a stream's
     /// non-blocking write. The file must be ready for writes ([`OpenFile::prepare_write`]).
     pub fn write_now(&self, position: Option<u64>, data: &[u8]) -> FsResult<()> {
-        // A store runs one guest call at a time, so the lock is free unless a host call is
-        // in progress on this very file, which cannot happen during a non-blocking write.
-        let mut state = self.state.try_lock().map_err(|_| {
-            FsError::trap(wasmtime::format_err!(
+        // A WASI 0.2 store runs one guest call at a time, so the lock is free unless a host
+        // call is in progress on this very file, which cannot happen during a non-blocking
+        // write.
+        self.try_write_now(position, data).unwrap_or_else(|| {
+            Err(FsError::trap(wasmtime::format_err!(
                 "file state busy during a stream write"
-            ))
-        })?;
+            )))
+        })
+    }
+
+    /// [`OpenFile::write_now`], or `None` while another call holds the file (a WASI 0.3
+    /// guest's calls run at once: a read's fetch or a sync may be waiting on the store):
+    /// wait for [`OpenFile::idle`] and try again.
+    pub fn try_write_now(&self, position: Option<u64>, data: &[u8]) -> Option<FsResult<()>> {
+        let mut state = self.state.try_lock().ok()?;
         let offset = position.unwrap_or_else(|| state.size());
-        self.write_at(&mut state, offset, data)
+        Some(self.write_at(&mut state, offset, data))
+    }
+
+    /// Resolves once no call holds the file.
+    pub async fn idle(&self) {
+        drop(self.state.lock().await);
     }
 
     /// The last commit's failure, if it failed, without waiting: for a stream's flush.

@@ -143,6 +143,8 @@ pub struct FileWriter {
     /// first bytes are taken.
     preparing: Option<BoxFuture<fs::FsResult<Option<Arc<OpenFile>>>>>,
     file: Option<Arc<OpenFile>>,
+    /// Waits for another call on the file (running at once with this stream) to let go.
+    waiting: Option<BoxFuture<()>>,
     /// `None` appends.
     position: Option<u64>,
     outcome: Outcome,
@@ -153,6 +155,7 @@ impl FileWriter {
         FileWriter {
             preparing: Some(Box::pin(async move { file.writer().await })),
             file: None,
+            waiting: None,
             position,
             outcome,
         }
@@ -180,6 +183,10 @@ impl<D> StreamConsumer<D> for FileWriter {
                 Err(error) => return me.outcome.fail(error),
             }
         }
+        if let Some(waiting) = me.waiting.as_mut() {
+            std::task::ready!(waiting.as_mut().poll(cx));
+            me.waiting = None;
+        }
         let Some(file) = &me.file else {
             return Poll::Ready(Ok(StreamResult::Dropped));
         };
@@ -189,8 +196,17 @@ impl<D> StreamConsumer<D> for FileWriter {
         if len == 0 {
             return Poll::Ready(Ok(StreamResult::Completed));
         }
-        if let Err(error) = file.write_now(me.position, &bytes[..len]) {
-            return me.outcome.fail(error);
+        match file.try_write_now(me.position, &bytes[..len]) {
+            Some(Ok(())) => {}
+            Some(Err(error)) => return me.outcome.fail(error),
+            None => {
+                // Busy: poll again once the other call is done (this poll's waker is woken
+                // at once, so the wait is polled and registers itself).
+                let file = file.clone();
+                me.waiting = Some(Box::pin(async move { file.idle().await }));
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
         }
         src.mark_read(len);
         if let Some(position) = &mut me.position {
