@@ -195,3 +195,60 @@ fn inspect_says_how_a_wasip1_module_runs() {
         "{report}"
     );
 }
+
+/// The flags of both worlds with an empty directory as the first preopen (`.`).
+fn both_worlds(dir: &Path) -> [Vec<String>; 2] {
+    [
+        vec!["--dir".into(), format!("{}::.", dir.display())],
+        ["--world", "cloud", "--mount"]
+            .map(String::from)
+            .into_iter()
+            .chain([format!("file://{}", dir.display())])
+            .collect(),
+    ]
+}
+
+#[test]
+fn p1_descriptors_past_the_handle_limit_stop_the_run_in_both_worlds() {
+    let wasm = wat_guest("p1-open-many");
+    let dir = tempfile::tempdir().unwrap();
+    for world in both_worlds(dir.path()) {
+        let flags: Vec<&str> = world.iter().map(String::as_str).collect();
+        let limited = [flags.as_slice(), &["--max-handles", "100"]].concat();
+        let ran = run(&limited, &wasm, &[], &[]);
+        assert_eq!(ran.code, 200, "{world:?}: {ran:#?}");
+        assert!(
+            ran.stderr
+                .contains("limit on open handles of 100 handles (raise it with --max-handles)"),
+            "{world:?}: {ran:#?}"
+        );
+        // Within the default, the same module runs.
+        let ran = run(&flags, &wasm, &[], &[]);
+        assert_eq!(ran.code, 0, "{world:?}: {ran:#?}");
+    }
+}
+
+#[test]
+fn a_p1_path_past_the_end_of_memory_fails_the_run_in_both_worlds() {
+    // wasmtime's p1 fails the call on an out-of-bounds pointer (the witx rules), with an
+    // error that is not a trap: the run fails (exit 1, as `wasmtime run` exits). The cloud
+    // world's layer goes through the same wiggle glue, and the host does not panic.
+    let wasm = wat_guest("p1-bad-path");
+    let dir = tempfile::tempdir().unwrap();
+    for world in both_worlds(dir.path()) {
+        let flags: Vec<&str> = world.iter().map(String::as_str).collect();
+        let ran = run(&flags, &wasm, &[], &[]);
+        assert_eq!(ran.code, 1, "{world:?}: {ran:#?}");
+        assert!(
+            ran.stderr.contains("Pointer out of bounds"),
+            "{world:?}: {ran:#?}"
+        );
+        assert!(!ran.stderr.contains("panicked"), "{world:?}: {ran:#?}");
+    }
+    if let Some(wasmtime) = wasmtime_cli() {
+        let mut command = Command::new(wasmtime);
+        command.args(["run", "--dir", &format!("{}::.", dir.path().display())]);
+        let ran = in_directory_of(&mut command, &wasm, &[], &[]).ran();
+        assert_eq!(ran.code, 1, "`wasmtime run`: {ran:#?}");
+    }
+}
