@@ -1318,7 +1318,8 @@ impl WasiSnapshotPreview1 for CloudP1<'_> {
             return self.wasi.path_unlink_file(memory, dirfd, path).await;
         };
         let dir = ours.dir()?;
-        let path = self.files.read_string(memory, path)?;
+        // wasmtime copies this one path without charging fuel.
+        let path = memory.as_cow_str(path)?.into_owned();
         Ok(self.fs().unlink_file_at(dir, path).await?)
     }
 
