@@ -9,7 +9,9 @@ use std::process::Command;
 
 use crate::compile_cache::compiled_entries;
 use crate::support::conformance::{assert_wasip1_same_as_wasip2, cli_run, conformance};
-use crate::support::harness::{Ran, RunExt, Target, host, repo_root, run_host, wat_guest};
+use crate::support::harness::{
+    Ran, RunExt, TEST_GUESTS, Target, guest, host, repo_root, run_host, wat_guest,
+};
 
 /// The cloud world with an in-memory store as its working directory.
 const CLOUD: &[&str] = &["--world", "cloud", "--mount", "memory:"];
@@ -250,5 +252,29 @@ fn a_p1_path_past_the_end_of_memory_fails_the_run_in_both_worlds() {
         command.args(["run", "--dir", &format!("{}::.", dir.path().display())]);
         let ran = in_directory_of(&mut command, &wasm, &[], &[]).ran();
         assert_eq!(ran.code, 1, "`wasmtime run`: {ran:#?}");
+    }
+}
+
+#[test]
+fn a_directory_of_many_buffers_lists_the_same_in_both_worlds() {
+    // wasi-libc reads a directory a buffer at a time by cookie: 2,500 entries take many
+    // `fd_readdir` calls, each going on from where the last stopped (an entry cut at the end
+    // of a buffer comes again whole in the next).
+    let dir = tempfile::tempdir().unwrap();
+    let mut expected: Vec<String> = (0..2500)
+        .map(|i| format!("a-file-with-a-longer-name-{i}.txt"))
+        .collect();
+    for name in &expected {
+        std::fs::write(dir.path().join(name), "").unwrap();
+    }
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    expected.push("sub".into());
+    expected.sort();
+    let expected: String = expected.iter().map(|name| format!("{name}\n")).collect();
+    let probe = guest(TEST_GUESTS, "cli-probe", Target::P1);
+    for world in both_worlds(dir.path()) {
+        let flags: Vec<&str> = world.iter().map(String::as_str).collect();
+        let ran = run(&flags, &probe, &[], &["ls", "."]);
+        assert_eq!(ran.success(), expected, "{world:?}");
     }
 }

@@ -88,6 +88,25 @@ pub struct P1Files {
     free: BTreeSet<u32>,
     /// What the current call may copy out of or into guest memory (wasmtime's hostcall fuel).
     fuel: usize,
+    /// The listing the last `fd_readdir` stopped in, to go on from.
+    readdir: Option<ReaddirCursor>,
+}
+
+/// Where a directory listing stopped: the directory's number, the listing, the index of the
+/// listing's next entry (an entry's index is its cookie, `.` and `..` being 0 and 1), and the
+/// entry the last call cut short, with its index, already taken from the listing.
+struct ReaddirCursor {
+    fd: u32,
+    stream: Resource<crate::p2::descriptor::DirectoryEntryStream>,
+    next: usize,
+    pending: Option<(usize, (u64, types::Filetype, String))>,
+}
+
+impl ReaddirCursor {
+    /// The cookie a call must ask for to go on from here.
+    fn resumes_at(&self) -> usize {
+        self.pending.as_ref().map_or(self.next, |(index, _)| *index)
+    }
 }
 
 impl P1Files {
@@ -108,6 +127,7 @@ impl P1Files {
             theirs: (0..3).collect(),
             free: BTreeSet::new(),
             fuel: 0,
+            readdir: None,
         })
     }
 
@@ -337,11 +357,23 @@ impl<'a> CloudP1<'a> {
     async fn close_ours(&mut self, number: u32) -> Result<()> {
         let fd = self.files.fds.remove(&number).ok_or(types::Errno::Badf)?;
         self.files.free.insert(number);
+        self.forget_listing(number).await?;
         let (Fd::Dir { fd, .. } | Fd::File { fd, .. }) = fd;
         // Closing a file commits it; a commit that fails stops the run (as in p2).
         HostDescriptor::drop(&mut self.fs(), fd)
             .await
             .map_err(types::Error::trap)
+    }
+
+    /// Drops the listing kept for directory `number`, which is closed or moved.
+    async fn forget_listing(&mut self, number: u32) -> Result<()> {
+        match self.files.readdir.take() {
+            Some(cursor) if cursor.fd == number => self.drop_listing(cursor).await,
+            other => {
+                self.files.readdir = other;
+                Ok(())
+            }
+        }
     }
 
     async fn write_ours(
@@ -426,9 +458,17 @@ impl<'a> CloudP1<'a> {
         Ok((dir(a)?, dir(b)?))
     }
 
+    /// `fd_readdir` on our directory `number`. Entries are laid out as wasmtime lays them out:
+    /// `.` and `..` first, then the listing, the last entry cut at the end of the buffer.
+    /// Where wasmtime lists the directory again at every call and skips to the cookie, the
+    /// listing here is kept between calls while the guest reads on from where the last call
+    /// stopped (one pass over an object store's pages, not one per call); any other cookie
+    /// lists afresh and skips entries before it without looking at them. A call reads the
+    /// listing no further than its buffer reaches.
     async fn readdir_ours(
         &mut self,
         memory: &mut GuestMemory<'_>,
+        number: u32,
         dir: Resource<Descriptor>,
         buf: GuestPtr<u8>,
         buf_len: types::Size,
@@ -436,60 +476,85 @@ impl<'a> CloudP1<'a> {
     ) -> Result<types::Size> {
         let cookie = usize::try_from(cookie).map_err(|_| types::Errno::Overflow)?;
         let dir_ino = self.fs().metadata_hash(borrowed(&dir)).await?.lower;
-        let stream = self.fs().read_directory(borrowed(&dir)).await?;
-        let result = self
-            .write_dirents(memory, &dir, &stream, dir_ino, buf, buf_len, cookie)
+        let mut cursor = match self.files.readdir.take() {
+            Some(cursor) if cursor.fd == number && cursor.resumes_at() == cookie => cursor,
+            stale => {
+                if let Some(stale) = stale {
+                    self.drop_listing(stale).await?;
+                }
+                let stream = self.fs().read_directory(borrowed(&dir)).await?;
+                ReaddirCursor {
+                    fd: number,
+                    stream,
+                    next: 2,
+                    pending: None,
+                }
+            }
+        };
+        let filled = self
+            .fill_dirents(memory, &dir, dir_ino, &mut cursor, buf, buf_len, cookie)
             .await;
-        HostDirectoryEntryStream::drop(&mut self.fs(), stream)
-            .await
-            .map_err(types::Error::trap)?;
-        result
+        match filled {
+            // A full buffer: the guest may go on from here.
+            Ok(written) if written == buf_len && buf_len > 0 => {
+                self.files.readdir = Some(cursor);
+                Ok(written)
+            }
+            Ok(written) => {
+                self.drop_listing(cursor).await?;
+                Ok(written)
+            }
+            Err(error) => {
+                self.drop_listing(cursor).await?;
+                Err(error)
+            }
+        }
     }
 
-    /// Writes entries from `cookie` on, as wasmtime lays them out: `.` and `..` first, then
-    /// the listing; the last entry that does not fit is cut at the end of the buffer. Entries
-    /// before `cookie` are only skipped, and the listing is read no further than the buffer
-    /// reaches, so a call's work is bounded by where the guest is and what it asked for.
+    /// Writes entries from `cookie` on into the guest's buffer, from `cursor`'s listing.
     #[allow(clippy::too_many_arguments)]
-    async fn write_dirents(
+    async fn fill_dirents(
         &mut self,
         memory: &mut GuestMemory<'_>,
         dir: &Resource<Descriptor>,
-        stream: &Resource<crate::p2::descriptor::DirectoryEntryStream>,
         dir_ino: u64,
+        cursor: &mut ReaddirCursor,
         mut buf: GuestPtr<u8>,
         buf_len: types::Size,
         cookie: usize,
     ) -> Result<types::Size> {
         let mut cap = buf_len;
-        let mut index = 0usize;
+        let mut index = cookie;
         loop {
             let (d_ino, d_type, name) = match index {
                 0 => (dir_ino, types::Filetype::Directory, ".".to_owned()),
                 // wasmtime gives `..` the directory's own inode too.
                 1 => (dir_ino, types::Filetype::Directory, "..".to_owned()),
-                _ => {
-                    let stream = Resource::new_borrow(stream.rep());
-                    let Some(entry) = self.fs().read_directory_entry(stream).await? else {
-                        break;
-                    };
-                    if index < cookie {
-                        index += 1;
-                        continue;
+                _ => match cursor.pending.take() {
+                    Some((_, entry)) => entry,
+                    None => {
+                        let stream = Resource::new_borrow(cursor.stream.rep());
+                        let Some(entry) = self.fs().read_directory_entry(stream).await? else {
+                            return Ok(buf_len - cap);
+                        };
+                        cursor.next += 1;
+                        if cursor.next <= cookie {
+                            continue;
+                        }
+                        let ino = self
+                            .fs()
+                            .metadata_hash_at(
+                                borrowed(dir),
+                                PathFlags::empty(),
+                                entry.name.clone(),
+                            )
+                            .await?
+                            .lower;
+                        (ino, filetype(entry.type_), entry.name)
                     }
-                    let ino = self
-                        .fs()
-                        .metadata_hash_at(borrowed(dir), PathFlags::empty(), entry.name.clone())
-                        .await?
-                        .lower;
-                    (ino, filetype(entry.type_), entry.name)
-                }
+                },
             };
-            index += 1;
-            if index <= cookie {
-                continue;
-            }
-            let d_next = u64::try_from(index)?;
+            let d_next = u64::try_from(index + 1)?;
             let d_namlen = u32::try_from(name.len()).map_err(|_| types::Errno::Overflow)?;
             let mut dirent = vec![0; types::Dirent::guest_size() as usize];
             dirent[0..8].copy_from_slice(&d_next.to_le_bytes());
@@ -497,20 +562,30 @@ impl<'a> CloudP1<'a> {
             dirent[16..20].copy_from_slice(&d_namlen.to_le_bytes());
             dirent[20] = d_type as u8;
             let entry_len = cap.min(types::Dirent::guest_size());
+            let name_len = u32::try_from(name.len())
+                .unwrap_or(u32::MAX)
+                .min(cap - entry_len);
+            let whole = entry_len == types::Dirent::guest_size() && name_len as usize == name.len();
             cap -= entry_len;
             buf = write_bytes(memory, buf, &dirent[..entry_len as usize])?;
+            buf = write_bytes(memory, buf, &name.as_bytes()[..name_len as usize])?;
+            cap -= name_len;
+            index += 1;
             if cap == 0 {
-                return Ok(buf_len);
-            }
-            let mut name = name.into_bytes();
-            name.truncate(usize::try_from(cap).unwrap_or(usize::MAX));
-            cap -= u32::try_from(name.len())?;
-            buf = write_bytes(memory, buf, &name)?;
-            if cap == 0 {
+                // The guest asks next for the entry cut here (its cookie is this one's index),
+                // or for the one after it, the listing's next, if it fit exactly.
+                if !whole && index > 2 {
+                    cursor.pending = Some((index - 1, (d_ino, d_type, name)));
+                }
                 return Ok(buf_len);
             }
         }
-        Ok(buf_len - cap)
+    }
+
+    async fn drop_listing(&mut self, cursor: ReaddirCursor) -> Result<()> {
+        HostDirectoryEntryStream::drop(&mut self.fs(), cursor.stream)
+            .await
+            .map_err(types::Error::trap)
     }
 
     /// `poll_oneoff` when a subscription names one of our descriptors: files are always
@@ -975,6 +1050,7 @@ impl WasiSnapshotPreview1 for CloudP1<'_> {
                     self.wasi.fd_close(memory, to).await?;
                     self.files.theirs.remove(&to_n);
                 }
+                self.forget_listing(from_n).await?;
                 let moved = self.files.fds.remove(&from_n).ok_or(types::Errno::Badf)?;
                 self.files.free.insert(from_n);
                 self.files.free.remove(&to_n);
@@ -1050,7 +1126,8 @@ impl WasiSnapshotPreview1 for CloudP1<'_> {
         match self.ours(fd) {
             Some(ours) => {
                 let dir = ours.dir()?;
-                self.readdir_ours(memory, dir, buf, buf_len, cookie).await
+                self.readdir_ours(memory, fd.into(), dir, buf, buf_len, cookie)
+                    .await
             }
             None => self.wasi.fd_readdir(memory, fd, buf, buf_len, cookie).await,
         }
