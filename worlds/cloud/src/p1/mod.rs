@@ -543,11 +543,7 @@ impl<'a> CloudP1<'a> {
                         }
                         let ino = self
                             .fs()
-                            .metadata_hash_at(
-                                borrowed(dir),
-                                PathFlags::empty(),
-                                entry.name.clone(),
-                            )
+                            .metadata_hash_at(borrowed(dir), PathFlags::empty(), entry.name.clone())
                             .await?
                             .lower;
                         (ino, filetype(entry.type_), entry.name)
