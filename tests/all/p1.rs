@@ -1,6 +1,6 @@
-//! wasip1 core modules as `wasmtime run` runs them (issue 14). The cli world runs them with
-//! wasmtime-wasi's own p1; the cloud world through the preview1 adapter over its own
-//! filesystem (worlds/cloud/README.md, "wasip1 modules"). Each behaviour is checked against
+//! wasip1 core modules as `wasmtime run` runs them (issue 14). Both worlds run them with
+//! wasmtime-wasi's own p1; the cloud world serves the filesystem calls from its own p1 layer
+//! over its filesystem core (worlds/cloud/README.md, "wasip1 modules"). Each behaviour is checked against
 //! wasmtime's documented result, and against the `wasmtime` CLI itself when the benchmarks
 //! have installed it into `target/test-tools`.
 
@@ -10,7 +10,7 @@ use std::process::Command;
 use crate::compile_cache::compiled_entries;
 use crate::support::conformance::{assert_wasip1_same_as_wasip2, cli_run, conformance};
 use crate::support::harness::{
-    Ran, RunExt, Target, host, repo_root, run_host, wat_command, wat_guest, wat_source,
+    Ran, RunExt, TEST_GUESTS, Target, guest, host, repo_root, run_host, wat_guest,
 };
 
 /// The cloud world with an in-memory store as its working directory.
@@ -119,26 +119,43 @@ fn the_wasip1_conformance_transcript_equals_the_wasip2_one_in_the_cloud_world() 
 }
 
 #[test]
-fn an_assemblyscript_module_importing_the_filesystem_meets_the_adapter_in_the_cloud_world() {
-    // The same module with an `fd_prestat_get` import: the cloud world runs it through the
-    // preview1 adapter, whose state the module's allocator overwrites (worlds/cloud/README.md,
-    // "wasip1 modules"); the cli world still runs it as wasmtime does.
-    let dir = tempfile::tempdir().unwrap();
-    let text = wat_source("p1-assemblyscript-args").replacen(
-        "(module",
-        r#"(module
-  (import "wasi_snapshot_preview1" "fd_prestat_get" (func (param i32 i32) (result i32)))"#,
-        1,
-    );
-    let wasm = wat_command(dir.path(), "assemblyscript-fs", &text);
-    let cli = run(&[], &wasm, &[], &["x"]);
-    assert_eq!(cli.success(), "assemblyscript-fs.wasm\nx\n");
-    let cloud = run(CLOUD, &wasm, &[], &["x"]);
-    assert_eq!(cloud.code, 134, "{cloud:#?}");
-    assert!(
-        cloud.stderr.contains("assertion failed at adapter"),
-        "{cloud:#?}"
-    );
+fn an_assemblyscript_module_importing_the_filesystem_prints_its_arguments_and_makes_its_file() {
+    // Its allocator claims all memory up to `memory.size` on first use: the preview1 adapter
+    // kept its state there and trapped (exit 134); wasmtime's p1, with the cloud world's p1
+    // layer serving the filesystem, keeps nothing in guest memory.
+    let wasm = wat_guest("p1-assemblyscript-fs");
+    let made = "made-by-assemblyscript.txt";
+    let args = ["x", "y z"];
+    for host in ["the cli world", "the cloud world", "`wasmtime run`"] {
+        let dir = tempfile::tempdir().unwrap();
+        let preopen = format!("{}::.", dir.path().display());
+        let ran = match host {
+            "the cli world" => run(&["--dir", &preopen], &wasm, &[], &args),
+            "the cloud world" => {
+                let mount = format!("file://{}", dir.path().display());
+                run(&["--world", "cloud", "--mount", &mount], &wasm, &[], &args)
+            }
+            _ => {
+                let Some(wasmtime) = wasmtime_cli() else {
+                    continue;
+                };
+                let mut command = Command::new(wasmtime);
+                command.args(["run", "--dir", &preopen]);
+                in_directory_of(&mut command, &wasm, &[], &args).ran()
+            }
+        };
+        assert_eq!(
+            (ran.code, ran.stdout.as_str()),
+            (0, "p1-assemblyscript-fs.wasm\nx\ny z\n"),
+            "{host}: {ran:#?}"
+        );
+        let content = std::fs::read_to_string(dir.path().join(made));
+        assert_eq!(
+            content.ok().as_deref(),
+            Some("written by AssemblyScript\n"),
+            "{host} did not make {made}: {ran:#?}"
+        );
+    }
 }
 
 #[test]
@@ -179,4 +196,85 @@ fn inspect_says_how_a_wasip1_module_runs() {
         report.contains("wasi_snapshot_preview1::proc_exit"),
         "{report}"
     );
+}
+
+/// The flags of both worlds with an empty directory as the first preopen (`.`).
+fn both_worlds(dir: &Path) -> [Vec<String>; 2] {
+    [
+        vec!["--dir".into(), format!("{}::.", dir.display())],
+        ["--world", "cloud", "--mount"]
+            .map(String::from)
+            .into_iter()
+            .chain([format!("file://{}", dir.display())])
+            .collect(),
+    ]
+}
+
+#[test]
+fn p1_descriptors_past_the_handle_limit_stop_the_run_in_both_worlds() {
+    let wasm = wat_guest("p1-open-many");
+    let dir = tempfile::tempdir().unwrap();
+    for world in both_worlds(dir.path()) {
+        let flags: Vec<&str> = world.iter().map(String::as_str).collect();
+        let limited = [flags.as_slice(), &["--max-handles", "100"]].concat();
+        let ran = run(&limited, &wasm, &[], &[]);
+        assert_eq!(ran.code, 200, "{world:?}: {ran:#?}");
+        assert!(
+            ran.stderr
+                .contains("limit on open handles of 100 handles (raise it with --max-handles)"),
+            "{world:?}: {ran:#?}"
+        );
+        // Within the default, the same module runs.
+        let ran = run(&flags, &wasm, &[], &[]);
+        assert_eq!(ran.code, 0, "{world:?}: {ran:#?}");
+    }
+}
+
+#[test]
+fn a_p1_path_past_the_end_of_memory_fails_the_run_in_both_worlds() {
+    // wasmtime's p1 fails the call on an out-of-bounds pointer (the witx rules), with an
+    // error that is not a trap: the run fails (exit 1, as `wasmtime run` exits). The cloud
+    // world's layer goes through the same wiggle glue, and the host does not panic.
+    let wasm = wat_guest("p1-bad-path");
+    let dir = tempfile::tempdir().unwrap();
+    for world in both_worlds(dir.path()) {
+        let flags: Vec<&str> = world.iter().map(String::as_str).collect();
+        let ran = run(&flags, &wasm, &[], &[]);
+        assert_eq!(ran.code, 1, "{world:?}: {ran:#?}");
+        assert!(
+            ran.stderr.contains("Pointer out of bounds"),
+            "{world:?}: {ran:#?}"
+        );
+        assert!(!ran.stderr.contains("panicked"), "{world:?}: {ran:#?}");
+    }
+    if let Some(wasmtime) = wasmtime_cli() {
+        let mut command = Command::new(wasmtime);
+        command.args(["run", "--dir", &format!("{}::.", dir.path().display())]);
+        let ran = in_directory_of(&mut command, &wasm, &[], &[]).ran();
+        assert_eq!(ran.code, 1, "`wasmtime run`: {ran:#?}");
+    }
+}
+
+#[test]
+fn a_directory_of_many_buffers_lists_the_same_in_both_worlds() {
+    // wasi-libc reads a directory a buffer at a time by cookie: 2,500 entries take many
+    // `fd_readdir` calls, each going on from where the last stopped (an entry cut at the end
+    // of a buffer comes again whole in the next).
+    let dir = tempfile::tempdir().unwrap();
+    let mut expected: Vec<String> = (0..2500)
+        .map(|i| format!("a-file-with-a-longer-name-{i}.txt"))
+        .collect();
+    for name in &expected {
+        std::fs::write(dir.path().join(name), "").unwrap();
+    }
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    expected.push("sub".into());
+    expected.sort();
+    let expected: String = expected.iter().map(|name| format!("{name}\n")).collect();
+    let probe = guest(TEST_GUESTS, "cli-probe", Target::P1);
+    for world in both_worlds(dir.path()) {
+        let flags: Vec<&str> = world.iter().map(String::as_str).collect();
+        let ran = run(&flags, &probe, &[], &["ls", "."]);
+        assert_eq!(ran.success(), expected, "{world:?}");
+    }
 }

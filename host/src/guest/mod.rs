@@ -71,11 +71,8 @@ pub struct Guest {
     /// every world but `cli` runs, and what `host inspect` and the import checks read.
     pub component: Component,
     /// A wasip1 command importing only `wasi_snapshot_preview1`: its bytes (with the entry
-    /// point made its `_start`), which the cli world runs with wasmtime's own p1 ([`Self::p1_module`]).
+    /// point made its `_start`), which the cli and cloud worlds run with wasmtime's own p1 ([`Self::p1_module`]).
     pub p1_bytes: Option<Vec<u8>>,
-    /// Whether that command imports a wasip1 function that reaches preopened directories
-    /// ([`p1_uses_filesystem`]).
-    pub p1_uses_filesystem: bool,
     /// What a run calls.
     pub entry: EntryPoint,
     /// Whether the compiled code came from the cache (no compiling was needed).
@@ -114,16 +111,11 @@ impl Guest {
         tracing::debug!(path = %shown, ?format, %entry, "guest loaded");
         let p1_bytes = (format == GuestFormat::CoreModule && only_wasip1_imports(&bytes)?)
             .then(|| bytes.into_owned());
-        let p1_uses_filesystem = match &p1_bytes {
-            Some(bytes) => p1_uses_filesystem(bytes)?,
-            None => false,
-        };
         Ok(Guest {
             path: path.to_owned(),
             format,
             component,
             p1_bytes,
-            p1_uses_filesystem,
             entry,
             from_cache,
         })
@@ -381,23 +373,6 @@ pub fn only_wasip1_imports(bytes: &[u8]) -> Result<bool> {
         .imports
         .iter()
         .all(|import| import.starts_with(&wasip1)))
-}
-
-/// Whether a wasip1 module imports a function that finds or uses preopened directories:
-/// `fd_prestat_get` and `fd_prestat_dir_name` (how a module learns its preopens),
-/// `fd_readdir`, and every `path_*`. Without them it cannot open a file (every path call
-/// starts at a directory descriptor), so no filesystem is needed to run it.
-pub fn p1_uses_filesystem(bytes: &[u8]) -> Result<bool> {
-    let wasip1 = format!("{WASIP1_MODULE}::");
-    Ok(scan_core_module(bytes)?.imports.iter().any(|import| {
-        import.strip_prefix(&wasip1).is_some_and(|name| {
-            name.starts_with("path_")
-                || matches!(
-                    name,
-                    "fd_prestat_get" | "fd_prestat_dir_name" | "fd_readdir"
-                )
-        })
-    }))
 }
 
 /// A core module's imports as `module::name`.

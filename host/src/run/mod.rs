@@ -88,22 +88,22 @@ pub async fn run_command(
     world: &AnyWorld,
     options: &RunOptions,
 ) -> Result<Outcome> {
-    // A plain wasip1 command runs as `wasmtime run` runs it, by wasmtime's own p1, wherever
-    // that p1 serves everything it can reach: in the cli world (host directories), and in
-    // the cloud world when it imports no filesystem function (wasmtime's p1 cannot serve the
-    // cloud filesystem). Any other runs converted, through the world's own filesystem.
+    // A plain wasip1 command runs as `wasmtime run` runs it, by wasmtime's own p1: over host
+    // directories in the cli world, and in the cloud world with the calls on its filesystem
+    // served by the cloud world's p1 layer. A core module importing more than wasip1 runs
+    // converted, through the preview1 adapter.
     if let Some(module) = guest.p1_module(engine)? {
-        match world {
+        return match world {
             AnyWorld::Cli(cli) => {
-                let run = p1::run(engine, guest, &module, cli, options);
-                return run_with_deadline(engine, options, run).await;
+                let linking = p1::wasmtime_only();
+                let run = p1::run(engine, guest, &module, cli, options, linking);
+                run_with_deadline(engine, options, run).await
             }
-            AnyWorld::Cloud(cloud) if !guest.p1_uses_filesystem => {
-                let run = p1::run(engine, guest, &module, cloud, options);
-                return run_with_deadline(engine, options, run).await;
+            AnyWorld::Cloud(cloud) => {
+                let run = p1::run(engine, guest, &module, cloud, options, p1::cloud());
+                run_with_deadline(engine, options, run).await
             }
-            AnyWorld::Cloud(_) => {}
-        }
+        };
     }
     check_imports(&guest.path, &guest.imports(engine), world.name())?;
     with_world!(world, w => run_in_world(engine, guest, w, options).await)

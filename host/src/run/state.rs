@@ -115,32 +115,51 @@ pub async fn new_state<W: World>(
 
 /// The state of a wasip1 command run by wasmtime's own p1 ([`super::p1`]): the same context
 /// (args, env, capped stdio, network policy, the world's preopens of host directories) and
-/// limits as a component's. The world's own state `S` is made and finished as for a
-/// component, though p1 cannot reach it (the cloud world's filesystem).
-pub struct P1State<S> {
+/// limits as a component's, the world's own state `S`, and `F`, what the world serves p1
+/// through beside wasmtime (the cloud world's filesystem descriptors; nothing for `cli`).
+pub struct P1State<S, F = ()> {
     pub wasi: WasiP1Ctx,
     pub limiter: GuestLimiter,
     pub stopped: StoppedAt,
     pub world: S,
+    pub files: F,
 }
 
-/// The [`P1State`] of one instance of the wasip1 command at `guest_path` in `world`.
-pub async fn new_p1_state<W: World>(
+/// The cloud world's p1 modules: wasmtime's p1 with the filesystem calls served by the
+/// cloud world's p1 layer.
+impl worldhost_world_cloud::p1::CloudP1State
+    for P1State<worldhost_world_cloud::CloudFsCtx, worldhost_world_cloud::p1::P1Files>
+{
+    fn cloud_p1(&mut self) -> worldhost_world_cloud::p1::CloudP1<'_> {
+        worldhost_world_cloud::p1::CloudP1 {
+            wasi: &mut self.wasi,
+            files: &mut self.files,
+            fs: &mut self.world,
+        }
+    }
+}
+
+/// The [`P1State`] of one instance of the wasip1 command at `guest_path` in `world`; `files`
+/// makes what the world serves beside wasmtime's p1, from the world's state.
+pub async fn new_p1_state<W: World, F>(
     guest_path: &std::path::Path,
     world: &W,
     options: &RunOptions,
-) -> Result<P1State<W::State>> {
+    files: impl FnOnce(&W::State) -> Result<F>,
+) -> Result<P1State<W::State, F>> {
     let mut prepared = prepare(guest_path, world, options, FsCalls::InPlace).await?;
     let mut wasi = prepared.builder.build_p1();
     // p1 keeps its descriptors in its own table: the same cap on handles applies to it.
     wasi.ctx()
         .table
         .set_max_capacity(usize::try_from(options.limits.handles).unwrap_or(usize::MAX));
+    let files = files(&prepared.world)?;
     Ok(P1State {
         wasi,
         limiter: GuestLimiter::new(options.limits.clone()),
         stopped: prepared.stopped,
         world: prepared.world,
+        files,
     })
 }
 

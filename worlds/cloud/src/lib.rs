@@ -61,6 +61,7 @@ mod blobstore;
 pub mod fs;
 mod guest_interfaces;
 pub mod keyvalue;
+pub mod p1;
 pub mod p2;
 pub mod p3;
 mod standard;
