@@ -22,8 +22,8 @@ pub fn inspect(engine: &Engine, path: &Path) -> Result<String> {
         GuestFormat::Component => writeln!(out, "{shown}: a WebAssembly component")?,
         GuestFormat::CoreModule => {
             let how = if guest::only_wasip1_imports(&bytes)? {
-                "run by wasmtime's own wasip1 in the cli world, and as a component through the \
-                 preview1 adapter in the others"
+                "run by wasmtime's own wasip1 in the cli world and in the cloud world (whose p1 \
+                 layer serves its filesystem)"
             } else {
                 "run as a component through the preview1 adapter (it imports more than wasip1)"
             };

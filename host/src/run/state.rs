@@ -252,6 +252,11 @@ pub fn limited_store<T: Send + 'static>(
 ) -> Result<Store<T>> {
     let mut store = Store::new(engine, state);
     store.limiter(move |state| limiter(state));
+    // Handles the guest makes without a host call (its own resources, and each WASI 0.3
+    // call, stream or future in flight) are capped too. Twice the run's limit, so a guest
+    // holding host resources meets the resource table's limit (exit 200) first.
+    let component_handles = usize::try_from(limits.handles.saturating_mul(2)).unwrap_or(usize::MAX);
+    store.set_max_component_handles(component_handles);
     if let Some(fuel) = limits.fuel {
         store.set_fuel(fuel).map_err(|e| {
             anyhow::Error::from(e).context("a fuel limit needs an engine that meters fuel")

@@ -449,13 +449,23 @@ pub fn run_with_stdin(command: Command, input: &[u8]) -> Ran {
 pub struct Measured {
     pub ran: Ran,
     pub wall: Duration,
-    /// The process's peak resident set (ru_maxrss), in KiB.
+    /// The process's peak resident set, in KiB: the highest `VmHWM` read while it ran.
     pub peak_rss_kib: u64,
 }
 
+/// The peak resident set of the running process `pid` so far (`VmHWM`), in KiB.
+fn high_water_kib(pid: libc::pid_t) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// Runs `command` (a `host` command) to the end, at most `timeout` (then kills it and fails),
-/// and reaps it with `wait4`, which is what gives the child's own peak RSS (not the caller's,
-/// nor a test server's). A child killed by a signal has code -1.
+/// and measures its own peak RSS from `/proc/PID/status` (`VmHWM`, read every few
+/// milliseconds while it runs). Not `wait4`'s `ru_maxrss`: Linux carries the memory the
+/// spawning process had (this test binary, with its other tests' data) into the child's
+/// figure at `exec`, which made the figure the test binary's, not the host's. A child killed
+/// by a signal has code -1.
 // The child is reaped by `wait4` below (std's `wait` could not report its RSS).
 #[allow(clippy::zombie_processes)]
 pub fn run_measured(mut command: Command, timeout: Duration) -> Measured {
@@ -477,7 +487,17 @@ pub fn run_measured(mut command: Command, timeout: Duration) -> Measured {
     let stderr = drain(Box::new(child.stderr.take().unwrap()));
     let pid = child.id() as libc::pid_t;
     let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
+    let mut peak = None;
     loop {
+        // Before the reap: a reaped (or exited) process has no memory left to read. The
+        // first reads may still see the test binary's image before `exec`: those are not
+        // the host's, so only reads naming the host count.
+        if std::fs::read_link(format!("/proc/{pid}/exe"))
+            .is_ok_and(|exe| exe.file_name() == Some(std::ffi::OsStr::new("host")))
+            && let Some(kib) = high_water_kib(pid)
+        {
+            peak = peak.max(Some(kib));
+        }
         // SAFETY: `pid` is our unreaped child; status and usage are valid for writes.
         let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
         assert!(reaped >= 0, "wait4: {}", std::io::Error::last_os_error());
@@ -489,7 +509,7 @@ pub fn run_measured(mut command: Command, timeout: Duration) -> Measured {
             let _ = child.wait();
             panic!("{command:?} did not finish within {timeout:?}");
         }
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(2));
     }
     let wall = started.elapsed();
     let code = if libc::WIFEXITED(status) {
@@ -504,6 +524,7 @@ pub fn run_measured(mut command: Command, timeout: Duration) -> Measured {
             stderr: stderr.join().unwrap(),
         },
         wall,
-        peak_rss_kib: usage.ru_maxrss as u64, // KiB on Linux
+        // A run too short to be read at all: `ru_maxrss` (KiB on Linux), an upper bound.
+        peak_rss_kib: peak.unwrap_or(usage.ru_maxrss as u64),
     }
 }
