@@ -131,6 +131,24 @@ pub struct RunState {
     listings: Option<Arc<BufferMemory>>,
 }
 
+impl RunState {
+    /// The count of bytes staged before `write-data`, held to `limit` (the guest's memory).
+    fn staged(&mut self, limit: u64) -> Arc<BufferMemory> {
+        let staged = self
+            .staged
+            .get_or_insert_with(|| Arc::new(BufferMemory::new(limit)));
+        staged.clone()
+    }
+
+    /// A place among the open listings, if one is free.
+    fn listing_slot(&mut self) -> Option<ListingSlot> {
+        let slots = self
+            .listings
+            .get_or_insert_with(|| Arc::new(BufferMemory::new(OPEN_LISTINGS)));
+        slots.try_hold(1).then(|| ListingSlot(slots.clone()))
+    }
+}
+
 /// A place among the run's open listings, given back when the listing is dropped.
 struct ListingSlot(Arc<BufferMemory>);
 
@@ -544,13 +562,14 @@ impl container::HostContainer for CloudFsView<'_> {
             Sink::Pending(pending) => Some(pending),
             _ => None,
         };
+        // The staged bytes stay counted until `pending` goes, at the end of this call.
         if let Some(Pending {
             spill: Some(spill),
             len,
             ..
         }) = &pending
         {
-            let (spill, len) = (spill, *len);
+            let len = *len;
             let mut offset = 0;
             while offset < len {
                 let mut chunk = vec![0; (len - offset).min(CHUNK) as usize];
@@ -568,19 +587,12 @@ impl container::HostContainer for CloudFsView<'_> {
 
     /// A listing read lazily; at most [`OPEN_LISTINGS`] are open at once in a run.
     async fn list_objects(&mut self, this: Resource<Container>) -> Answer<Resource<ObjectNames>> {
-        let slots = self
-            .ctx
-            .blobstore()
-            .listings
-            .get_or_insert_with(|| Arc::new(BufferMemory::new(OPEN_LISTINGS)))
-            .clone();
-        if !slots.try_hold(1) {
+        let Some(slot) = self.ctx.blobstore().listing_slot() else {
             return Ok(Err(format!(
                 "a run may have {OPEN_LISTINGS} object listings open at once: drop one (its \
                  stream-object-names) before starting another"
             )));
-        }
-        let slot = ListingSlot(slots);
+        };
         let listing = self.container(&this)?.volume.store().list(None);
         Ok(Ok(self.table.push(ObjectNames {
             listing,
@@ -729,12 +741,7 @@ impl container::Host for CloudFsView<'_> {}
 impl types::HostOutgoingValue for CloudFsView<'_> {
     async fn new_outgoing_value(&mut self) -> wasmtime::Result<Resource<OutgoingValue>> {
         let limit = self.ctx.largest_read();
-        let staged = self
-            .ctx
-            .blobstore()
-            .staged
-            .get_or_insert_with(|| Arc::new(BufferMemory::new(limit)))
-            .clone();
+        let staged = self.ctx.blobstore().staged(limit);
         let sink = Sink::Pending(Pending {
             spill: None,
             len: 0,

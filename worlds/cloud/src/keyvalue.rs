@@ -244,8 +244,6 @@ impl Target {
         Ok(Some(bytes.to_vec()))
     }
 
-    /// Counts a write of `bytes`, and an object if the key may be `new`: past the byte limit
-    /// the run stops, as for files; past the object limit the call fails with `quota`.
     /// Refuses a batch of more than [`BATCH_MOST`] keys, before any is read or written.
     fn batch_size(&self, keys: usize) -> Result<(), Error> {
         if keys <= BATCH_MOST {
@@ -257,6 +255,8 @@ impl Target {
         )))
     }
 
+    /// Counts a write of `bytes`, and an object if the key may be `new`: past the byte limit
+    /// the run stops, as for files; past the object limit the call fails with `quota`.
     fn charge(&self, bytes: usize, new: bool) -> KvResult<()> {
         self.budget.spend(bytes as u64)?;
         if new && let Err(exceeded) = self.budget.create_object() {
