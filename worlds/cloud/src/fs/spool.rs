@@ -88,6 +88,35 @@ pub(super) fn read_exact_at(file: &std::fs::File, offset: u64, len: u64) -> io::
     Ok(Bytes::from(buffer))
 }
 
+/// Appends of at least this much have the pages they will fill made present in one call
+/// (`MADV_POPULATE_WRITE`) instead of one page fault each: a 64 MiB file staged in memory took
+/// 16,000 faults as it grew; one call per 64 KiB write took its write from 45 to 35 ms
+/// (issue 13).
+const POPULATE_FROM: usize = 64 << 10;
+
+/// Reserves room for `more` bytes after `buffer`'s end and, for a large append, has the kernel
+/// make those pages present at once. Best effort: a kernel without `MADV_POPULATE_WRITE`
+/// (before Linux 5.14) faults them in as they are written, as before.
+fn reserve_present(buffer: &mut Vec<u8>, more: usize) {
+    buffer.reserve(more);
+    if more < POPULATE_FROM {
+        return;
+    }
+    let page = rustix::param::page_size();
+    let start = buffer.as_ptr() as usize + buffer.len();
+    // Whole pages, each holding some of the appended bytes: within the allocation's mapping.
+    let (first, end) = (start / page * page, (start + more).next_multiple_of(page));
+    // SAFETY: the range lies within pages that hold part of `buffer`'s allocation, which is
+    // mapped and writable; populating a page does not change its contents.
+    let _ = unsafe {
+        rustix::mm::madvise(
+            first as *mut std::ffi::c_void,
+            end - first,
+            rustix::mm::Advice::LinuxPopulateWrite,
+        )
+    };
+}
+
 /// Staged file content: in memory, or on disk once it grows (an unnamed temporary file, or
 /// for a local store a hidden staged file beside the target, removed unless committed).
 pub enum Spool {
@@ -150,6 +179,7 @@ impl Spool {
         match self {
             // Appending, the common case, copies once (no zero-fill first).
             Spool::Memory(buffer) if offset as usize == buffer.len() => {
+                reserve_present(buffer, data.len());
                 buffer.extend_from_slice(data)
             }
             Spool::Memory(buffer) => {
