@@ -7,6 +7,8 @@
 //! - `write-big ROOT MIB`: writes `big.bin` of MIB MiB in 1 MiB chunks and closes it.
 //! - `read-one ROOT NAME OFFSET LEN`: preads LEN bytes of NAME at OFFSET, prints the count.
 //! - `make ROOT NAME MIB`: writes NAME, MIB MiB of `fill`'s content.
+//! - `rand-read ROOT COUNT`: COUNT of `all`'s random reads of a 64 MiB `big.bin` (made by
+//!   `make ROOT big.bin 64`), timed: for profiling one workload.
 
 use std::ffi::c_int;
 use std::fs::{self, File};
@@ -39,6 +41,9 @@ fn main() {
         "write-big" => write_file(&format!("{root}/big.bin"), num(2) as usize * MIB, MIB),
         "make" => write_file(&format!("{root}/{}", arg(2)), num(3) as usize * MIB, CHUNK),
         "read-one" => read_one(&format!("{root}/{}", arg(2)), num(3), num(4) as usize),
+        "rand-read" => timed("rand-read", || {
+            random_reads(&format!("{root}/big.bin"), num(2) as usize)
+        }),
         _ => usage(),
     };
     if let Err(e) = result {
@@ -49,7 +54,7 @@ fn main() {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: fs-bench all ROOT | write-big ROOT MIB | read-one ROOT NAME OFFSET LEN | make ROOT NAME MIB"
+        "usage: fs-bench all ROOT | write-big ROOT MIB | read-one ROOT NAME OFFSET LEN | make ROOT NAME MIB | rand-read ROOT COUNT"
     );
     std::process::exit(2);
 }
@@ -99,6 +104,25 @@ fn read_one(path: &str, offset: u64, len: usize) -> io::Result<()> {
     let file = File::open(path)?;
     let mut buf = vec![0u8; len];
     println!("{}", read_at(&file, &mut buf, offset)?);
+    Ok(())
+}
+
+/// `count` preads of 4 KiB at pseudo-random offsets of `path`, a 64 MiB file.
+fn random_reads(path: &str, count: usize) -> io::Result<()> {
+    let file = File::open(path)?;
+    let mut buf = vec![0u8; RANDOM_LEN];
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    for _ in 0..count {
+        // xorshift64: the same offsets in every run and world.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let offset = state % (BIG_SIZE - RANDOM_LEN) as u64;
+        let n = read_at(&file, &mut buf, offset)?;
+        if n != RANDOM_LEN {
+            return Err(fail(format!("rand-read: {n} bytes at {offset}")));
+        }
+    }
     Ok(())
 }
 
@@ -169,23 +193,7 @@ fn all(root: &str) -> io::Result<()> {
         }
         Ok(())
     })?;
-    timed("rand-read", || {
-        let file = File::open(&big)?;
-        let mut buf = vec![0u8; RANDOM_LEN];
-        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
-        for _ in 0..RANDOM_READS {
-            // xorshift64: the same offsets in every run and world.
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let offset = state % (BIG_SIZE - RANDOM_LEN) as u64;
-            let n = read_at(&file, &mut buf, offset)?;
-            if n != RANDOM_LEN {
-                return Err(fail(format!("rand-read: {n} bytes at {offset}")));
-            }
-        }
-        Ok(())
-    })?;
+    timed("rand-read", || random_reads(&big, RANDOM_READS))?;
     timed("small-write", || {
         fs::create_dir(&dir)?;
         let mut content = [0u8; SMALL_SIZE];

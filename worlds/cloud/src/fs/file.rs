@@ -223,15 +223,12 @@ impl OpenFile {
             None if self.volume.in_memory() || state.memory_object.is_some() => {
                 let object = match &state.memory_object {
                     Some(object) => object,
-                    None => {
-                        let path = self.path();
-                        let key = path.key_ref();
-                        let got = self.volume.store().get(key).await;
-                        let got = got.map_err(|e| store_error(e, key))?.bytes().await;
-                        state
-                            .memory_object
-                            .insert(got.map_err(|e| store_error(e, key))?)
-                    }
+                    // Boxed, as is the ranged read below: a store's futures are large, and
+                    // inline they made every read's future (the local `pread`'s too) 1.2 KB
+                    // to move at each call.
+                    None => state
+                        .memory_object
+                        .insert(Box::pin(self.fetch_whole()).await?),
                 };
                 // The object may be shorter than the size the handle was opened with (replaced
                 // since by another run): what is there is read.
@@ -241,18 +238,28 @@ impl OpenFile {
                 Ok(bytes)
             }
             None => {
-                let path = self.path();
-                let key = path.key_ref();
-                let bytes = self
-                    .volume
-                    .store()
-                    .get_range(key, offset..end)
-                    .await
-                    .map_err(|e| store_error(e, key))?;
+                let bytes = Box::pin(self.fetch_range(offset..end)).await?;
                 self.volume.mount().stats.read(bytes.len() as u64);
                 Ok(bytes)
             }
         }
+    }
+
+    /// The whole stored object.
+    async fn fetch_whole(&self) -> FsResult<Bytes> {
+        let path = self.path();
+        let key = path.key_ref();
+        let got = self.volume.store().get(key).await;
+        let got = got.map_err(|e| store_error(e, key))?.bytes().await;
+        got.map_err(|e| store_error(e, key))
+    }
+
+    /// `range` of the stored object.
+    async fn fetch_range(&self, range: std::ops::Range<u64>) -> FsResult<Bytes> {
+        let path = self.path();
+        let key = path.key_ref();
+        let got = self.volume.store().get_range(key, range).await;
+        got.map_err(|e| store_error(e, key))
     }
 
     /// Writes `data` at `offset` into the spool (which must exist).
