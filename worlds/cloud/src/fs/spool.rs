@@ -286,6 +286,34 @@ mod tests {
 }
 
 #[cfg(test)]
+mod populate_tests {
+    use super::*;
+
+    #[test]
+    fn large_appends_keep_every_byte() {
+        let policy = SpoolPolicy {
+            memory_limit: u64::MAX,
+            stage_beside: None,
+            run_memory: None,
+            holding: AtomicU64::new(0),
+        };
+        // Appends past POPULATE_FROM (pages made present first), some not page-aligned.
+        let chunks: Vec<Vec<u8>> = (0..5u8)
+            .map(|i| vec![i + 1; POPULATE_FROM + 1000 * usize::from(i)])
+            .collect();
+        let mut spool = Spool::Memory(Vec::new());
+        spool.write_at(0, b"head", &policy).unwrap();
+        let mut expected = b"head".to_vec();
+        for chunk in &chunks {
+            spool.write_at(spool.len(), chunk, &policy).unwrap();
+            expected.extend_from_slice(chunk);
+        }
+        assert_eq!(spool.len(), expected.len() as u64);
+        assert_eq!(spool.read_at(0, u64::MAX).unwrap(), expected);
+    }
+}
+
+#[cfg(test)]
 mod run_memory_tests {
     use super::*;
 
