@@ -64,8 +64,10 @@ pub fn add_to_linker<S, T: WorldHost<S>>(linker: &mut Linker<T>) -> Result<()> {
     let options = bindings::types::LinkOptions::default();
     bindings::outgoing_handler::add_to_linker::<T, WasiHttp>(linker, T::http)?;
     bindings::types::add_to_linker::<T, WasiHttp>(linker, &options, T::http)?;
-    p3_bindings::client::add_to_linker::<T, WasiHttp>(linker, T::http)?;
-    p3_bindings::types::add_to_linker::<T, WasiHttp>(linker, T::http)?;
+    if crate::links_wasi_p3(linker) {
+        p3_bindings::client::add_to_linker::<T, WasiHttp>(linker, T::http)?;
+        p3_bindings::types::add_to_linker::<T, WasiHttp>(linker, T::http)?;
+    }
     Ok(())
 }
 

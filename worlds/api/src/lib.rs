@@ -20,6 +20,14 @@ use worldhost_store::{Mount, StoreUrl};
 
 pub mod http;
 
+/// Whether `linker`'s engine runs WASI 0.3 guests, and so takes their imports: the plugin
+/// engine has no concurrency support (plugins are WASI 0.2 components; without it a call is
+/// a plain fiber, not wasmtime's concurrent task machinery), and wasmtime refuses a 0.3
+/// host function there.
+pub fn links_wasi_p3<T>(linker: &Linker<T>) -> bool {
+    linker.engine().get_concurrency_support()
+}
+
 /// One `[[mount]]` of a world definition, or one `--dir`/`--mount` flag: a guest path and
 /// what serves it. Each world says which sources it takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +138,8 @@ pub trait World: Sized + Send + Sync + 'static {
         anyhow::bail!("the `{}` world does not serve stores", Self::NAME)
     }
 
-    /// Links every import this world offers.
+    /// Links every import this world offers (WASI 0.3's only on an engine with concurrency
+    /// support: see [`links_wasi_p3`]).
     fn add_to_linker<T: WorldHost<Self::State>>(linker: &mut Linker<T>) -> Result<()>;
 
     /// The state of one instance; may add to its WASI context (preopened directories).

@@ -64,7 +64,9 @@ impl World for CliWorld {
     /// env, stdio, preopens): a guest may import either, or both.
     fn add_to_linker<T: WorldHost<()>>(linker: &mut Linker<T>) -> Result<()> {
         wasmtime_wasi::p2::add_to_linker_async(linker)?;
-        wasmtime_wasi::p3::add_to_linker(linker)?;
+        if worldhost_world_api::links_wasi_p3(linker) {
+            wasmtime_wasi::p3::add_to_linker(linker)?;
+        }
         worldhost_world_api::http::add_to_linker(linker)?;
         linker.allow_shadowing(true);
         let shadowed = shadow_filesystem(linker);
@@ -130,6 +132,9 @@ fn shadow_filesystem<T: WorldHost<()>>(linker: &mut Linker<T>) -> Result<()> {
     let mut types = linker.instance(FILESYSTEM_TYPES)?;
     refuse_escaping_symlinks(&mut types)?;
     listing::shadow(&mut types)?;
+    if !worldhost_world_api::links_wasi_p3(linker) {
+        return Ok(());
+    }
     let mut types = linker.instance(FILESYSTEM_TYPES_P3)?;
     refuse_escaping_symlinks_p3(&mut types)
 }

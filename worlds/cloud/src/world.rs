@@ -97,11 +97,13 @@ impl World for CloudWorld {
         crate::add_to_linker(linker)?;
         // WASI 0.3 guests: wasmtime-wasi's cli, clocks, random and sockets, and our
         // filesystem over the same stores as 0.2's.
-        crate::add_p3_filesystem_to_linker(linker)?;
-        wasmtime_wasi::p3::cli::add_to_linker(linker)?;
-        wasmtime_wasi::p3::clocks::add_to_linker(linker)?;
-        wasmtime_wasi::p3::random::add_to_linker(linker)?;
-        wasmtime_wasi::p3::sockets::add_to_linker(linker)?;
+        if worldhost_world_api::links_wasi_p3(linker) {
+            crate::add_p3_filesystem_to_linker(linker)?;
+            wasmtime_wasi::p3::cli::add_to_linker(linker)?;
+            wasmtime_wasi::p3::clocks::add_to_linker(linker)?;
+            wasmtime_wasi::p3::random::add_to_linker(linker)?;
+            wasmtime_wasi::p3::sockets::add_to_linker(linker)?;
+        }
         worldhost_world_api::http::add_to_linker(linker)?;
         crate::add_blob_to_linker(linker)?;
         crate::add_keyvalue_to_linker(linker)?;
