@@ -190,6 +190,16 @@ fn host_call_refuses_what_is_not_a_plugin() {
 }
 
 #[test]
+fn host_call_refuses_a_wasi_p3_component_naming_the_async_abi() {
+    // Plugins run on an engine without the component model's async ABI (plugin.rs).
+    let ran = host()
+        .args(["call", "--mount", "memory:"])
+        .arg(guest(TEST_GUESTS, "p3_probe", Target::P2))
+        .ran();
+    ran.refused_with(&["component-model-async", "plugins are WASI 0.2 components"]);
+}
+
+#[test]
 fn inspect_says_a_plugin_can_be_called() {
     let ran = host().arg("inspect").arg(echo()).ran();
     let text = ran.success();

@@ -235,9 +235,9 @@ pub fn compile(
     // Keyed on the file's own bytes: a cached core module skips its conversion too.
     let (component, from_cache) = compile_cache::load_or_compile(engine, bytes, || {
         let component_bytes = component_bytes(path, bytes, CoreRole::Command)
-            .map_err(|e| missing_features(path, bytes).unwrap_or(e))?;
+            .map_err(|e| missing_features(engine, path, bytes).unwrap_or(e))?;
         Component::from_binary(engine, &component_bytes).map_err(|e| {
-            missing_features(path, bytes).unwrap_or_else(|| {
+            missing_features(engine, path, bytes).unwrap_or_else(|| {
                 anyhow::anyhow!(
                     "`{}` is not a valid WebAssembly component (truncated or corrupt?): {e:#}",
                     path.display()
@@ -248,17 +248,24 @@ pub fn compile(
     Ok((format, component, from_cache))
 }
 
-/// The WebAssembly features the engine enables ([`crate::run::engine_config`]): wasmtime 48's
+/// The WebAssembly features `engine` enables ([`crate::run::engine_config`]): wasmtime 48's
 /// defaults as this host builds it (no `gc` or `threads` cargo features) with the component
-/// model's async ABI. Only used to name what a refused guest needs.
-fn host_features() -> wasmparser::WasmFeatures {
+/// model's async ABI, except on the plugin engine (no concurrency support). Only used to name
+/// what a refused guest needs.
+fn host_features(engine: &Engine) -> wasmparser::WasmFeatures {
     use wasmparser::WasmFeatures as F;
-    (F::WASM3 | F::COMPONENT_MODEL | F::CM_ASYNC) - (F::GC | F::THREADS | F::EXCEPTIONS)
+    let features =
+        (F::WASM3 | F::COMPONENT_MODEL | F::CM_ASYNC) - (F::GC | F::THREADS | F::EXCEPTIONS);
+    match engine.get_concurrency_support() {
+        true => features,
+        false => features - F::CM_ASYNC,
+    }
 }
 
 /// If `bytes` are valid with every WebAssembly feature but need some the host does not
 /// enable, an error naming those features (rather than calling the file corrupt).
-fn missing_features(path: &Path, bytes: &[u8]) -> Option<anyhow::Error> {
+fn missing_features(engine: &Engine, path: &Path, bytes: &[u8]) -> Option<anyhow::Error> {
+    let host_features = || host_features(engine);
     use wasmparser::{Validator, WasmFeatures};
     let valid_with = |features| {
         Validator::new_with_features(features)
@@ -284,10 +291,13 @@ fn missing_features(path: &Path, bytes: &[u8]) -> Option<anyhow::Error> {
             missing.join(", ")
         )
     };
+    let component_model = match engine.get_concurrency_support() {
+        true => "the component model with its async ABI, as WASI 0.3 needs",
+        false => "the component model without its async ABI: plugins are WASI 0.2 components",
+    };
     Some(anyhow::anyhow!(
         "`{}` cannot be loaded: it uses {named} (the host enables WebAssembly 2.0 and the 3.0 \
-         features wasmtime supports without GC, exceptions and threads, and the component model \
-         with its async ABI, as WASI 0.3 needs)",
+         features wasmtime supports without GC, exceptions and threads, and {component_model})",
         path.display()
     ))
 }
