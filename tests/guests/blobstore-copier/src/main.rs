@@ -74,7 +74,9 @@ fn run(parts: &[&str]) -> Result<(), String> {
             println!("opened {}", open.len());
         }
         ["stage", count, size] => {
-            let size: usize = size.parse().map_err(|e: std::num::ParseIntError| e.to_string())?;
+            let size: usize = size
+                .parse()
+                .map_err(|e: std::num::ParseIntError| e.to_string())?;
             let chunk = vec![b's'; 4096]; // the most one blocking-write-and-flush takes
             let mut held = Vec::new();
             for _ in 0..count.parse::<usize>().map_err(|e| e.to_string())? {

@@ -113,7 +113,9 @@ fn main() {
                 fail(&format!("{dir}: {listed} entries listed"));
             }
             for i in 0..files {
-                let size = std::fs::metadata(name(i)).unwrap_or_else(|e| fail(&e)).len();
+                let size = std::fs::metadata(name(i))
+                    .unwrap_or_else(|e| fail(&e))
+                    .len();
                 let read = std::fs::read(name(i)).unwrap_or_else(|e| fail(&e));
                 if (size, &read) != (100, &content(i)) {
                     fail(&format!("{}: size {size}, read {read:?}", name(i)));

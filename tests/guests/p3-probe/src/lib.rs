@@ -161,7 +161,10 @@ impl wasip3::exports::cli::run::Guest for Probe {
                 let path = arg(rest, 0).await;
                 let (dir, inner) = preopen_for(&path).await;
                 let (accessed, modified) = (NewTimestamp::NoChange, NewTimestamp::Now);
-                match dir.set_times_at(PathFlags::empty(), inner, accessed, modified).await {
+                match dir
+                    .set_times_at(PathFlags::empty(), inner, accessed, modified)
+                    .await
+                {
                     Ok(()) => print(&format!("touched {path}\n")).await,
                     Err(e) => fail(&format!("touch {path}: {e:?}")).await,
                 }
@@ -246,7 +249,10 @@ async fn http_get(url: &str) {
         && request.set_authority(Some(authority)).is_ok()
         && request.set_path_with_query(Some(path)).is_ok();
     if !set {
-        fail(&format!("`{url}`: the request refused its scheme, authority or path")).await;
+        fail(&format!(
+            "`{url}`: the request refused its scheme, authority or path"
+        ))
+        .await;
     }
     let response = match client::send(request).await {
         Ok(response) => response,

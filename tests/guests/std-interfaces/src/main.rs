@@ -60,7 +60,11 @@ fn main() {
             ["log", count] => {
                 let count: u64 = count.parse().expect("log:N takes a number");
                 for i in 0..count {
-                    log(Level::Info, "std-interfaces", &format!("hello from wasi:logging {i}"));
+                    log(
+                        Level::Info,
+                        "std-interfaces",
+                        &format!("hello from wasi:logging {i}"),
+                    );
                 }
                 println!("logged {count}");
             }
