@@ -265,19 +265,19 @@ fn host_features(engine: &Engine) -> wasmparser::WasmFeatures {
 /// If `bytes` are valid with every WebAssembly feature but need some the host does not
 /// enable, an error naming those features (rather than calling the file corrupt).
 fn missing_features(engine: &Engine, path: &Path, bytes: &[u8]) -> Option<anyhow::Error> {
-    let host_features = || host_features(engine);
     use wasmparser::{Validator, WasmFeatures};
+    let enabled = host_features(engine);
     let valid_with = |features| {
         Validator::new_with_features(features)
             .validate_all(bytes)
             .is_ok()
     };
-    if !valid_with(WasmFeatures::all()) || valid_with(host_features()) {
+    if !valid_with(WasmFeatures::all()) || valid_with(enabled) {
         return None;
     }
     // A feature is needed if the file is invalid without it alone.
     let missing: Vec<String> = WasmFeatures::all()
-        .difference(host_features())
+        .difference(enabled)
         .iter_names()
         .filter(|(_, flag)| !valid_with(WasmFeatures::all() - *flag))
         .map(|(name, _)| feature_name(name))
