@@ -5,6 +5,7 @@ use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+pub use worldhost_world_api::FsCalls;
 use worldhost_world_api::http::{AllowList, HttpState, HttpTimeouts};
 use worldhost_world_api::{GuestInfo, InstanceLimits, LogBudget, World, WorldHost};
 
@@ -70,19 +71,6 @@ pub fn engine_config(limits: &Limits, deadline: Deadline) -> wasmtime::Config {
     config
 }
 
-/// Where wasmtime-wasi makes the filesystem calls of preopened host directories (the cli
-/// world; the cloud world's filesystem is its own and async).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FsCalls {
-    /// On the thread running the guest, as `wasmtime run` does: a command has its runtime to
-    /// itself, and a hop to tokio's blocking pool and back costs more than most calls (a 4 KiB
-    /// read took 6x as long that way, issue 13).
-    InPlace,
-    /// On tokio's blocking pool: plugin calls share the runtime's worker threads, and one
-    /// call waiting on a disk must not hold up the others.
-    BlockingPool,
-}
-
 /// A linker with everything world `W` offers.
 pub fn linker<W: World>(engine: &Engine) -> Result<Linker<HostState<W::State>>> {
     let mut linker = Linker::new(engine);
@@ -107,6 +95,7 @@ pub async fn new_state<W: World>(
             name: guest_name(guest_path),
             config: options.config.clone(),
             log_budget: prepared.log_budget,
+            fs_calls,
         },
         stopped: prepared.stopped,
         http: prepared.http,

@@ -11,6 +11,10 @@
 //! or a name that is not UTF-8 (`illegal-byte-sequence`) reported for that entry, a failed
 //! directory read ending the listing after its error. Like wasmtime-wasi, `read-directory`
 //! checks no permission beyond the descriptor being a directory.
+//!
+//! Pages are read where the run makes its filesystem calls
+//! ([`FsCalls`](worldhost_world_api::FsCalls)): in place for a command, on tokio's blocking
+//! pool for a plugin.
 
 use std::ffi::CStr;
 use std::fs::File;
@@ -23,6 +27,7 @@ use wasmtime_wasi::filesystem::WasiFilesystemView;
 use wasmtime_wasi::p2::bindings::filesystem::types::{
     Descriptor, DescriptorType, DirectoryEntry, ErrorCode,
 };
+use worldhost_world_api::WorldHost;
 
 /// A page ends after this many entries...
 const PAGE_ENTRIES: usize = 256;
@@ -190,7 +195,7 @@ fn io_error(e: rustix::io::Errno) -> ErrorCode {
 
 /// Replaces wasmtime-wasi's `directory-entry-stream`, its destructor, and the two functions
 /// that use it in `types` (`wasi:filesystem/types`, shadowing allowed).
-pub fn shadow<T: WasiFilesystemView + 'static>(types: &mut LinkerInstance<'_, T>) -> Result<()> {
+pub fn shadow<T: WorldHost<()>>(types: &mut LinkerInstance<'_, T>) -> Result<()> {
     types.resource(
         "directory-entry-stream",
         ResourceType::host::<Listing>(),
@@ -208,11 +213,8 @@ pub fn shadow<T: WasiFilesystemView + 'static>(types: &mut LinkerInstance<'_, T>
                     Descriptor::Dir(d) => Arc::clone(&d.dir),
                     Descriptor::File(_) => return Ok((Err(ErrorCode::NotDirectory),)),
                 };
-                let listing = match wasmtime_wasi::runtime::spawn_blocking(move || {
-                    Listing::open(dir)
-                })
-                .await
-                {
+                let fs_calls = store.data_mut().guest().fs_calls;
+                let listing = match fs_calls.run(move || Listing::open(dir)).await {
                     Ok(listing) => listing,
                     Err(code) => return Ok((Err(code),)),
                 };
@@ -231,16 +233,18 @@ pub fn shadow<T: WasiFilesystemView + 'static>(types: &mut LinkerInstance<'_, T>
                         return Ok((entry,));
                     }
                     let (dir, cookie) = listing.page_source();
-                    let page = wasmtime_wasi::runtime::spawn_blocking(move || {
-                        read_page(&dir, cookie).unwrap_or_else(|code| {
-                            let page = Page {
-                                error: Some(code),
-                                ..Page::default()
-                            };
-                            (page, None)
+                    let fs_calls = store.data_mut().guest().fs_calls;
+                    let page = fs_calls
+                        .run(move || {
+                            read_page(&dir, cookie).unwrap_or_else(|code| {
+                                let page = Page {
+                                    error: Some(code),
+                                    ..Page::default()
+                                };
+                                (page, None)
+                            })
                         })
-                    })
-                    .await;
+                        .await;
                     let listing = store.data_mut().filesystem().table.get_mut(&stream)?;
                     listing.set_page(page);
                 }
