@@ -10,7 +10,7 @@ use worldhost::guest::Guest;
 use worldhost::job::report::HowItEnded;
 use worldhost::job::shard::{self, ShardId, Split, shard_count};
 use worldhost::limits::{self, LimitsSection};
-use worldhost::run::{Deadline, Outcome, RunOptions, engine, run_command};
+use worldhost::run::{AsyncAbi, Deadline, Outcome, RunOptions, engine, run_command};
 use worldhost::world::{AnyWorld, BUILT_IN, WorldFile, add_mount_flags};
 use worldhost_world_api::World;
 use worldhost_world_cli::CliWorld;
@@ -326,7 +326,7 @@ fn main() -> ExitCode {
         Command::Call(args) => exit_with(call(args)),
         Command::Compose(args) => exit_with(compose(args)),
         Command::Inspect { wasm } => exit_with(
-            engine(&Default::default(), Deadline::Epochs).and_then(|engine| {
+            engine(&Default::default(), Deadline::Epochs, AsyncAbi::On).and_then(|engine| {
                 print!("{}", worldhost::inspect::inspect(&engine, &wasm)?);
                 Ok(0)
             }),
@@ -476,8 +476,9 @@ fn run(args: RunArgs) -> Result<i32> {
         },
     };
 
-    let engine = engine(&options.limits, options.deadline)?;
-    let guest = Guest::load(&engine, &wasm)?;
+    let (engine, guest) = Guest::load_command(&wasm, |async_abi| {
+        engine(&options.limits, options.deadline, async_abi)
+    })?;
     let outcome = block_on(async {
         let world = AnyWorld::open(&definition).await?;
         run_command(&engine, &guest, &world, &options).await
@@ -498,7 +499,7 @@ fn run_job(path: &std::path::Path, args: &RunArgs) -> Result<i32> {
     if !args.wasm_and_args.is_empty() {
         job.options.args = args.wasm_and_args.clone();
     }
-    let engine = engine(&job.options.limits, job.options.deadline)?;
+    let engine = engine(&job.options.limits, job.options.deadline, AsyncAbi::On)?;
     let report = block_on(job.run(&engine))?;
     // The same lines as `host run` prints for a trap or a limit.
     match (report.outcome, &report.error) {

@@ -32,7 +32,7 @@ use crate::guest;
 use crate::limits::{Limit, Limits};
 use crate::run::enforce::EpochTicker;
 use crate::run::{
-    Deadline, FsCalls, HostState, Outcome, RunOptions, check_imports, classify_failure,
+    AsyncAbi, Deadline, FsCalls, HostState, Outcome, RunOptions, check_imports, classify_failure,
     engine_config, linker, new_state, new_store,
 };
 use crate::world::{AnyWorld, WorldFile, with_world};
@@ -92,13 +92,10 @@ const POOL_DECOMMIT_BATCH: usize = 32;
 /// one memory and one table per core module, and tables no larger than its own to begin with.
 pub fn plugin_engine_for(limits: &Limits) -> Result<Engine> {
     // Plugins serve many calls: a call past its time is stopped in-process, by epochs.
-    let mut config = engine_config(limits, Deadline::Epochs);
     // Plugins are WASI 0.2 components: without concurrency support a call runs on a plain
     // fiber, not through wasmtime's concurrent task machinery, and dropping its store resumes
     // no parked fiber with an error (which captured a backtrace under RUST_BACKTRACE).
-    config
-        .wasm_component_model_async(false)
-        .concurrency_support(false);
+    let mut config = engine_config(limits, Deadline::Epochs, AsyncAbi::Off);
     let mut pool = PoolingAllocationConfig::default();
     let table_elements = limits.table_elements.max(POOL_TABLE_ELEMENTS);
     pool.total_component_instances(1000)

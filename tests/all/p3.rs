@@ -11,7 +11,8 @@ use crate::support::conformance::{
     assert_p3_conforms, cli_mounts, conformance_p3, conformance_p3_guest,
 };
 use crate::support::harness::{
-    RunExt, TEST_GUESTS, Target, assert_stopped, file_url, guest, host, probe_command, run_host,
+    RunExt, TEST_GUESTS, Target, assert_stopped, file_url, guest, host, probe, probe_command,
+    run_host,
 };
 use crate::support::per_backend;
 use crate::support::stores::{Backend, StoreServer};
@@ -49,6 +50,33 @@ fn a_p3_command_gets_its_arguments_and_only_the_environment_given() {
         .args(["env", "SET", "NOT_PASSED"])
         .ran();
     assert_eq!(ran.success(), "SET=a=b\nNOT_PASSED unset\n");
+}
+
+/// Only a guest that uses the component model's async ABI runs on an engine with wasmtime's
+/// concurrency support, which every call between guest and host pays for (issue 13): the p3
+/// probe does, the wasip2 and wasip1 probes do not, in either world.
+#[test]
+fn only_wasi_p3_commands_run_on_the_engine_with_the_async_abi() {
+    let chosen = |wasm: PathBuf, world: &str| {
+        let ran = host()
+            .env("WORLDHOST_LOG", "worldhost::guest=debug")
+            .args(["run", "--world", world])
+            .arg(&wasm)
+            .arg("args")
+            .ran();
+        ran.success();
+        let line = ran
+            .stderr
+            .lines()
+            .find(|line| line.contains("command engine chosen"))
+            .unwrap_or_else(|| panic!("no engine choice logged: {ran:#?}"));
+        line.contains("async_abi=On")
+    };
+    for world in ["cli", "cloud"] {
+        assert!(chosen(p3_probe(), world), "p3 probe in {world}");
+        assert!(!chosen(probe(Target::P2), world), "wasip2 probe in {world}");
+        assert!(!chosen(probe(Target::P1), world), "wasip1 probe in {world}");
+    }
 }
 
 #[test]

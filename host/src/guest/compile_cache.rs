@@ -143,14 +143,7 @@ pub fn load_or_compile<C: Compiled>(
     let Some((dir, key)) = trusted_dir().and_then(|dir| Some((dir, cache_key(dir)?))) else {
         return Ok((compile()?, false));
     };
-    let mut settings = std::hash::DefaultHasher::new();
-    engine.precompile_compatibility_hash().hash(&mut settings);
-    CONVERSION.hash(&mut settings);
-    C::KIND.hash(&mut settings);
-    let digest = Sha256::digest(bytes);
-    let digest: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
-    let name = format!("{digest}-{:016x}", settings.finish());
-    let path = dir.join(format!("{name}.{ENTRY_SUFFIX}"));
+    let (name, path) = entry::<C>(dir, engine, bytes);
     match std::fs::read(&path) {
         Ok(entry) => match authenticated(key, &name, &entry) {
             Ok(code) => {
@@ -184,6 +177,20 @@ pub fn load_or_compile<C: Compiled>(
         tracing::warn!(dir = %dir.display(), %error, "cannot cache the compiled guest");
     }
     Ok((component, false))
+}
+
+/// The name of the entry for code of kind `C` compiled from `bytes` by `engine` (the guest's
+/// digest and a hash of the settings), and its path in `dir`.
+fn entry<C: Compiled>(dir: &Path, engine: &Engine, bytes: &[u8]) -> (String, PathBuf) {
+    let mut settings = std::hash::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut settings);
+    CONVERSION.hash(&mut settings);
+    C::KIND.hash(&mut settings);
+    let digest = Sha256::digest(bytes);
+    let digest: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    let name = format!("{digest}-{:016x}", settings.finish());
+    let path = dir.join(format!("{name}.{ENTRY_SUFFIX}"));
+    (name, path)
 }
 
 /// The code in `entry` (the file named `name`), if its tag is right.

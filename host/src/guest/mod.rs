@@ -19,6 +19,8 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
 
+use crate::run::AsyncAbi;
+
 /// The interface a command component exports: `0.2.x` (a sync `run`) or `0.3.x` (an async
 /// `run`, which the engine calls the same way).
 pub const RUN_INTERFACE: &str = "wasi:cli/run";
@@ -85,6 +87,29 @@ impl Guest {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
         Self::from_bytes(engine, path, &bytes, None)
+    }
+
+    /// Loads the command at `path` for a run, with the engine it runs on: `engine_for`'s
+    /// engine without the component model's async ABI unless the guest uses it (WASI 0.3),
+    /// then the one with it ([`AsyncAbi`], [`uses_async_abi`]).
+    pub fn load_command(
+        path: &Path,
+        engine_for: impl Fn(AsyncAbi) -> Result<Engine>,
+    ) -> Result<(Engine, Guest)> {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        let load = |async_abi| {
+            let engine = engine_for(async_abi)?;
+            let guest = Self::from_bytes(&engine, path, &bytes, None)?;
+            tracing::debug!(path = %path.display(), ?async_abi, "command engine chosen");
+            Ok((engine, guest))
+        };
+        if uses_async_abi(&bytes) {
+            return load(AsyncAbi::On);
+        }
+        // What cannot be loaded without the async ABI is loaded with it: a guest misjudged
+        // still runs, and a broken one is refused in the same words as by any other command.
+        load(AsyncAbi::Off).or_else(|_| load(AsyncAbi::On))
     }
 
     /// Like [`Guest::load`], for bytes already in memory; `path` is only used in messages.
@@ -259,6 +284,72 @@ fn host_features(engine: &Engine) -> wasmparser::WasmFeatures {
     match engine.get_concurrency_support() {
         true => features,
         false => features - F::CM_ASYNC,
+    }
+}
+
+/// Whether `bytes` are a component using the component model's async ABI (WASI 0.3): an
+/// async function type, a `stream` or `future` type, an `async` or `callback` canonical
+/// option, or a canonical built-in beyond lift, lower and the three resource ones. Read from
+/// the component's own sections and its nested components' (core modules hold none of
+/// these), unvalidated and in one pass; what cannot be parsed counts as using it.
+fn uses_async_abi(bytes: &[u8]) -> bool {
+    use wasmparser::{CanonicalFunction, CanonicalOption, Parser, Payload};
+    if !Parser::is_component(bytes) {
+        return false;
+    }
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload {
+            Ok(Payload::ComponentTypeSection(types)) => {
+                for ty in types {
+                    match ty {
+                        Ok(ty) if !is_async_type(&ty) => {}
+                        _ => return true,
+                    }
+                }
+            }
+            Ok(Payload::ComponentCanonicalSection(functions)) => {
+                for function in functions {
+                    match function {
+                        Ok(
+                            CanonicalFunction::Lift { options, .. }
+                            | CanonicalFunction::Lower { options, .. },
+                        ) if !options.iter().any(|o| {
+                            matches!(o, CanonicalOption::Async | CanonicalOption::Callback(_))
+                        }) => {}
+                        Ok(
+                            CanonicalFunction::ResourceNew { .. }
+                            | CanonicalFunction::ResourceDrop { .. }
+                            | CanonicalFunction::ResourceRep { .. },
+                        ) => {}
+                        _ => return true,
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+/// Whether a component type is or declares an async function, a `stream` or a `future`.
+fn is_async_type(ty: &wasmparser::ComponentType) -> bool {
+    use wasmparser::{
+        ComponentDefinedType, ComponentType, ComponentTypeDeclaration, InstanceTypeDeclaration,
+    };
+    match ty {
+        ComponentType::Defined(defined) => matches!(
+            defined,
+            ComponentDefinedType::Future(_) | ComponentDefinedType::Stream(_)
+        ),
+        ComponentType::Func(func) => func.async_,
+        ComponentType::Component(declarations) => declarations
+            .iter()
+            .any(|d| matches!(d, ComponentTypeDeclaration::Type(ty) if is_async_type(ty))),
+        ComponentType::Instance(declarations) => declarations
+            .iter()
+            .any(|d| matches!(d, InstanceTypeDeclaration::Type(ty) if is_async_type(ty))),
+        ComponentType::Resource { .. } => false,
     }
 }
 
@@ -573,4 +664,52 @@ fn find_function_export(engine: &Engine, component: &Component, entry: &str) -> 
         instance,
         name: name.to_owned(),
     })
+}
+
+#[cfg(test)]
+mod async_abi_tests {
+    use super::uses_async_abi;
+
+    fn uses(text: &str) -> bool {
+        uses_async_abi(&wat::parse_str(text).unwrap())
+    }
+
+    #[test]
+    fn components_without_async_types_or_built_ins_do_not_use_it() {
+        assert!(!uses("(module (func (export \"_start\")))"));
+        assert!(!uses("(component)"));
+        assert!(!uses(
+            r#"(component
+                (import "f" (func (param "x" u32) (result string)))
+                (type (instance (export "g" (func (param "l" (list u8))))))
+                (type (resource (rep i32)))
+                (core func (canon resource.new 1)))"#
+        ));
+    }
+
+    #[test]
+    fn async_functions_streams_futures_and_built_ins_use_it() {
+        assert!(uses(
+            r#"(component (import "f" (func async (param "x" u32))))"#
+        ));
+        assert!(uses("(component (type (stream u8)))"));
+        assert!(uses(
+            r#"(component (type (instance (type (future u32)) (export "g" (func)))))"#
+        ));
+        assert!(uses(
+            r#"(component (type (component (type (func async)) (export "h" (func)))))"#
+        ));
+        assert!(uses("(component (core func (canon waitable-set.new)))"));
+        assert!(uses(
+            r#"(component
+                (import "f" (func))
+                (core module $m (memory (export "m") 1))
+                (core instance $i (instantiate $m))
+                (core func (canon lower (func 0) async (memory (core memory $i "m")))))"#
+        ));
+        // Nested components count.
+        assert!(uses("(component (component (type (stream u8))))"));
+        // What cannot be read goes to the engine that reports every feature it lacks.
+        assert!(uses_async_abi(b"\0asm\x0d\0\x01\0\xff"));
+    }
 }

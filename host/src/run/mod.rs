@@ -18,7 +18,7 @@ use crate::world::{AnyWorld, with_world};
 pub use enforce::Deadline;
 use enforce::{EpochTicker, Watchdog};
 pub use state::{
-    FsCalls, HostState, engine, engine_config, guest_name, linker, new_state, new_store,
+    AsyncAbi, FsCalls, HostState, engine, engine_config, guest_name, linker, new_state, new_store,
 };
 
 /// The exit status of a guest that trapped, as `wasmtime run` (and a Unix abort) uses.

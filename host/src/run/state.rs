@@ -51,21 +51,35 @@ impl<S: Send + 'static> WorldHost<S> for HostState<S> {
     }
 }
 
+/// Whether an engine runs the component model's async ABI, which WASI 0.3 guests need. With
+/// it, wasmtime's concurrency support is on and every call between guest and host goes
+/// through its task machinery; without it a call is a plain fiber switch (a 4 KiB `pread` on
+/// a `file://` store took 15% longer with it, issue 13). Plugins never have it (they are WASI
+/// 0.2 components); a command has it only if it uses it ([`crate::guest::load_command`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsyncAbi {
+    On,
+    Off,
+}
+
 /// Creates the engine command guests run on within `limits`, their time limit enforced as
 /// `deadline` says.
-pub fn engine(limits: &Limits, deadline: Deadline) -> Result<Engine> {
-    Engine::new(&engine_config(limits, deadline)).map_err(anyhow::Error::from)
+pub fn engine(limits: &Limits, deadline: Deadline, async_abi: AsyncAbi) -> Result<Engine> {
+    Engine::new(&engine_config(limits, deadline, async_abi)).map_err(anyhow::Error::from)
 }
 
 /// The engine settings every guest runs with. Async host calls are always available in
-/// wasmtime 48 (blob stores are async), so is the component model's async ABI (WASIp3), and
-/// traps carry a wasm backtrace. Epochs let a guest
-/// in a loop be stopped on time, unless the process is ended instead; fuel is metered only
-/// when a fuel limit is set. Both slow all guest code ([`crate::limits`]).
-pub fn engine_config(limits: &Limits, deadline: Deadline) -> wasmtime::Config {
+/// wasmtime 48 (blob stores are async), and traps carry a wasm backtrace; the component
+/// model's async ABI (WASIp3) as `async_abi` says. Epochs let a guest in a loop be stopped on
+/// time, unless the process is ended instead; fuel is metered only when a fuel limit is set.
+/// Both slow all guest code ([`crate::limits`]).
+pub fn engine_config(limits: &Limits, deadline: Deadline, async_abi: AsyncAbi) -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
     // WASIp3 guests (async exports, streams and futures), on by default in `wasmtime run` 48.
-    config.wasm_component_model_async(true);
+    let on = async_abi == AsyncAbi::On;
+    config
+        .wasm_component_model_async(on)
+        .concurrency_support(on);
     config.consume_fuel(limits.fuel.is_some());
     config.epoch_interruption(deadline == Deadline::Epochs);
     config
