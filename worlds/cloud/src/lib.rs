@@ -141,6 +141,7 @@ pub fn add_to_linker<T: CloudFsState + 'static>(linker: &mut Linker<T>) -> Resul
     io::error::add_to_linker::<T, Io>(l, |t| t.ctx().table)?;
     io::poll::add_to_linker::<T, Io>(l, |t| t.ctx().table)?;
     io::streams::add_to_linker::<T, Io>(l, |t| t.ctx().table)?;
+    p2::stream_reads::shadow_reads(l)?;
     clocks::wall_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
     clocks::monotonic_clock::add_to_linker::<T, WasiClocks>(l, T::clocks)?;
     random::random::add_to_linker::<T, WasiRandom>(l, |t| t.ctx().ctx.random())?;

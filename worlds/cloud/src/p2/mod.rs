@@ -3,6 +3,7 @@
 
 pub mod bindings;
 pub mod descriptor;
+pub mod stream_reads;
 pub mod streams;
 
 use wasmtime::component::Resource;
