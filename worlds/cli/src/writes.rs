@@ -24,7 +24,7 @@ use wasmtime_wasi::p2::bindings::filesystem::types::{Descriptor, ErrorCode, Host
 use wasmtime_wasi::p2::{DynOutputStream, OutputStream, Pollable, StreamError, StreamResult};
 use worldhost_world_api::{FsCalls, WorldHost};
 
-/// What one `write` may hand over: wasmtime-wasi's own figure for file streams.
+/// What `check-write` permits at once: wasmtime-wasi's own figure for file streams.
 const WRITE_CAPACITY: usize = 64 << 10;
 
 /// Redefines `[method]descriptor.write-via-stream` (shadowing allowed).
