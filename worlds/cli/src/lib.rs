@@ -1,9 +1,10 @@
 //! The `cli` world: standard `wasi:cli` with real host directories preopened.
 //!
-//! This world is wasmtime-wasi's own implementation of WASI 0.2 and 0.3, but for three functions
+//! This world is wasmtime-wasi's own implementation of WASI 0.2 and 0.3, but for four functions
 //! of `wasi:filesystem/types`: `symlink-at` (0.2 and 0.3) refuses links out of their directory,
-//! 0.2's `read-directory` reads a page at a time ([`listing`]), and 0.2's `write-via-stream`
-//! writes on the guest's thread where a run allows it ([`writes`]). wasip1 core modules are run by
+//! 0.2's `read-directory` reads a page at a time ([`listing`]), and 0.2's `read-via-stream` and
+//! `write-via-stream` read and write on the guest's thread where a run allows it
+//! ([`in_place`]). wasip1 core modules are run by
 //! wasmtime-wasi's own p1 (`host/src/run/p1.rs`), which calls its filesystem directly: they
 //! get neither function (their `fd_readdir` pages by cookie already, and their
 //! `path_symlink` is wasmtime's). What it adds is the description of what
@@ -17,8 +18,8 @@ use wasmtime::component::{Linker, LinkerInstance};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use worldhost_world_api::{InstanceLimits, MountEntry, MountSource, World, WorldHost};
 
+mod in_place;
 mod listing;
-mod writes;
 
 /// The one version of `wasi:filesystem/types` wasmtime-wasi 48 defines; semver matching serves
 /// it to guests importing older 0.2 versions, so shadowing it covers them all.
@@ -128,13 +129,13 @@ fn check_is_dir(path: &Path) -> Result<()> {
     }
 }
 
-/// Our own `symlink-at` (0.2 and 0.3), 0.2 `read-directory` and 0.2 `write-via-stream` over
-/// wasmtime-wasi's (shadowing allowed).
+/// Our own `symlink-at` (0.2 and 0.3), 0.2 `read-directory`, `read-via-stream` and
+/// `write-via-stream` over wasmtime-wasi's (shadowing allowed).
 fn shadow_filesystem<T: WorldHost<()>>(linker: &mut Linker<T>) -> Result<()> {
     let mut types = linker.instance(FILESYSTEM_TYPES)?;
     refuse_escaping_symlinks(&mut types)?;
     listing::shadow(&mut types)?;
-    writes::shadow(&mut types)?;
+    in_place::shadow(&mut types)?;
     if !worldhost_world_api::links_wasi_p3(linker) {
         return Ok(());
     }
