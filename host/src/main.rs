@@ -499,8 +499,8 @@ fn run_job(path: &std::path::Path, args: &RunArgs) -> Result<i32> {
     if !args.wasm_and_args.is_empty() {
         job.options.args = args.wasm_and_args.clone();
     }
-    let engine = engine(&job.options.limits, job.options.deadline, AsyncAbi::On)?;
-    let report = block_on(job.run(&engine))?;
+    let (limits, deadline) = (&job.options.limits, job.options.deadline);
+    let report = block_on(job.run(|async_abi| engine(limits, deadline, async_abi)))?;
     // The same lines as `host run` prints for a trap or a limit.
     match (report.outcome, &report.error) {
         (HowItEnded::Trapped, Some(trap)) => eprintln!(

@@ -89,22 +89,32 @@ impl Guest {
         Self::from_bytes(engine, path, &bytes, None)
     }
 
-    /// Loads the command at `path` for a run, with the engine it runs on: `engine_for`'s
-    /// engine without the component model's async ABI unless the guest uses it (WASI 0.3),
-    /// then the one with it ([`AsyncAbi`], [`uses_async_abi`]).
+    /// Loads the command at `path` for a run, with the engine it runs on ([`Guest::for_run`]).
     pub fn load_command(
         path: &Path,
         engine_for: impl Fn(AsyncAbi) -> Result<Engine>,
     ) -> Result<(Engine, Guest)> {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        Self::for_run(path, &bytes, None, engine_for)
+    }
+
+    /// [`Guest::from_bytes`] for a run, with the engine it runs on: `engine_for`'s engine
+    /// without the component model's async ABI unless the guest uses it (WASI 0.3), then the
+    /// one with it ([`AsyncAbi`], [`uses_async_abi`]).
+    pub fn for_run(
+        path: &Path,
+        bytes: &[u8],
+        entry: Option<&str>,
+        engine_for: impl Fn(AsyncAbi) -> Result<Engine>,
+    ) -> Result<(Engine, Guest)> {
         let load = |async_abi| {
             let engine = engine_for(async_abi)?;
-            let guest = Self::from_bytes(&engine, path, &bytes, None)?;
+            let guest = Self::from_bytes(&engine, path, bytes, entry)?;
             tracing::debug!(path = %path.display(), ?async_abi, "command engine chosen");
             Ok((engine, guest))
         };
-        if uses_async_abi(&bytes) {
+        if uses_async_abi(bytes) {
             return load(AsyncAbi::On);
         }
         // What cannot be loaded without the async ABI is loaded with it: a guest misjudged

@@ -19,7 +19,7 @@ use worldhost_store::{Mount, StagedOutput};
 
 use crate::guest::compose::{ImportModule, compose};
 use crate::guest::{CoreRole, Guest};
-use crate::run::{Deadline, Outcome, RunOptions, run_command};
+use crate::run::{AsyncAbi, Deadline, Outcome, RunOptions, run_command};
 use crate::world::definition::one_line;
 use crate::world::{AnyWorld, WorldFile, parse_toml};
 use file::{JobFile, OnFailure, StoreMount, check_mounts, folder_of, import_name};
@@ -174,7 +174,9 @@ impl Job {
 
     /// Runs the job; the report says how it went, including a failure of the host (with
     /// exit code 1 and the error).
-    pub async fn run(&self, engine: &Engine) -> Report {
+    /// Runs the job on an engine `engine_for` makes, with or without the component model's
+    /// async ABI as its module needs ([`Guest::for_run`]).
+    pub async fn run(&self, engine_for: impl Fn(AsyncAbi) -> Result<Engine>) -> Report {
         let started = Instant::now();
         let mut report = Report {
             job: self.path.display().to_string(),
@@ -194,7 +196,7 @@ impl Job {
             shard: None,
         };
         let mut staged = Vec::new();
-        let result = self.run_staged(engine, &mut report, &mut staged).await;
+        let result = self.run_staged(&engine_for, &mut report, &mut staged).await;
         let outcome = match result {
             Ok(outcome) => Some(outcome),
             Err(error) => {
@@ -259,7 +261,7 @@ impl Job {
     /// Loads the modules, opens the stores (outputs staged) and runs the guest.
     async fn run_staged(
         &self,
-        engine: &Engine,
+        engine_for: impl Fn(AsyncAbi) -> Result<Engine>,
         report: &mut Report,
         staged: &mut Vec<StagedOutput>,
     ) -> Result<Outcome> {
@@ -268,17 +270,14 @@ impl Job {
         report.module = Some(module_report(&entry));
         report.imports = imports.iter().map(module_report).collect();
         let shown = PathBuf::from(&entry.source);
-        let guest = if imports.is_empty() {
-            Guest::from_bytes(
-                engine,
-                &shown,
-                &entry.bytes,
-                self.file.module.entry.as_deref(),
-            )?
+        let (engine, guest) = if imports.is_empty() {
+            let entry_point = self.file.module.entry.as_deref();
+            Guest::for_run(&shown, &entry.bytes, entry_point, engine_for)?
         } else {
             let (composed, entry_point) = self.composed(&entry, &imports)?;
-            Guest::from_bytes(engine, &shown, &composed, entry_point.as_deref())?
+            Guest::for_run(&shown, &composed, entry_point.as_deref(), engine_for)?
         };
+        let engine = &engine;
         report.compiled = !guest.from_cache;
         let mut mounts = Vec::new();
         // A shard's split input shows only its share (the others are mounted whole).
