@@ -23,7 +23,8 @@ use anyhow::Result;
 use bytes::Bytes;
 use rustix::buffer::spare_capacity;
 use wasmtime::component::{LinkerInstance, Resource};
-use wasmtime_wasi::filesystem::WasiFilesystemView;
+use wasmtime_wasi::filesystem::{File, WasiFilesystemCtxView, WasiFilesystemView};
+use wasmtime_wasi::p2::FsResult;
 use wasmtime_wasi::p2::bindings::filesystem::types::{Descriptor, ErrorCode, HostDescriptor};
 use wasmtime_wasi::p2::{
     DynInputStream, DynOutputStream, InputStream, OutputStream, Pollable, StreamError, StreamResult,
@@ -43,25 +44,23 @@ pub fn shadow<T: WorldHost<()>>(types: &mut LinkerInstance<'_, T>) -> Result<()>
             let in_place = store.data_mut().guest().fs_calls == FsCalls::InPlace;
             let mut view = store.data_mut().filesystem();
             if !in_place {
-                return match HostDescriptor::read_via_stream(&mut view, fd, offset) {
-                    Ok(stream) => Ok((Ok(stream),)),
-                    Err(error) => Ok((Err(error.downcast()?),)),
-                };
+                return answer(HostDescriptor::read_via_stream(&mut view, fd, offset));
             }
-            // As wasmtime-wasi: a descriptor not in the table traps; a directory is
-            // `is-directory` (POSIX `EISDIR` on read); no permission is checked here.
-            let file = match view.table.get(&fd)? {
-                wasmtime_wasi::filesystem::Descriptor::File(file) => file,
-                wasmtime_wasi::filesystem::Descriptor::Dir(_) => {
-                    return Ok((Err(ErrorCode::IsDirectory),));
-                }
-            };
-            let stream: DynInputStream = Box::new(InPlaceReads {
-                file: Arc::clone(&file.file),
-                position: offset,
-                closed: false,
-            });
-            Ok((Ok(view.table.push(stream)?),))
+            // As wasmtime-wasi: a directory is `is-directory` (POSIX `EISDIR` on read); no
+            // permission is checked here.
+            answer(push_stream(
+                &mut view,
+                &fd,
+                ErrorCode::IsDirectory,
+                |file| {
+                    let stream: DynInputStream = Box::new(InPlaceReads {
+                        file: Arc::clone(&file.file),
+                        position: offset,
+                        closed: false,
+                    });
+                    Ok(stream)
+                },
+            ))
         },
     )?;
     types.func_wrap(
@@ -70,31 +69,53 @@ pub fn shadow<T: WorldHost<()>>(types: &mut LinkerInstance<'_, T>) -> Result<()>
             let in_place = store.data_mut().guest().fs_calls == FsCalls::InPlace;
             let mut view = store.data_mut().filesystem();
             if !in_place {
-                return match HostDescriptor::write_via_stream(&mut view, fd, offset) {
-                    Ok(stream) => Ok((Ok(stream),)),
-                    Err(error) => Ok((Err(error.downcast()?),)),
-                };
+                return answer(HostDescriptor::write_via_stream(&mut view, fd, offset));
             }
-            // As wasmtime-wasi: a descriptor not in the table traps; one that is not a
-            // file, or not writable, is refused.
-            let file = match view.table.get(&fd)? {
-                wasmtime_wasi::filesystem::Descriptor::File(file) => file,
-                wasmtime_wasi::filesystem::Descriptor::Dir(_) => {
-                    return Ok((Err(ErrorCode::BadDescriptor),));
-                }
-            };
-            if file.perms.write_not_permitted() {
-                return Ok((Err(ErrorCode::NotPermitted),));
-            }
-            let stream: DynOutputStream = Box::new(InPlaceWrites {
-                file: Arc::clone(&file.file),
-                position: offset,
-                closed: false,
-            });
-            Ok((Ok(view.table.push(stream)?),))
+            // As wasmtime-wasi: a directory is a bad descriptor here, a file not writable
+            // under its preopen's permissions is refused.
+            answer(push_stream(
+                &mut view,
+                &fd,
+                ErrorCode::BadDescriptor,
+                |file| {
+                    if file.perms.write_not_permitted() {
+                        return Err(ErrorCode::NotPermitted.into());
+                    }
+                    let stream: DynOutputStream = Box::new(InPlaceWrites {
+                        file: Arc::clone(&file.file),
+                        position: offset,
+                        closed: false,
+                    });
+                    Ok(stream)
+                },
+            ))
         },
     )?;
     Ok(())
+}
+
+/// Pushes to the table the stream `make` makes over the file `fd` names: a descriptor not in the
+/// table traps (as in wasmtime-wasi), a directory is `on_dir`.
+fn push_stream<S: Send + 'static>(
+    view: &mut WasiFilesystemCtxView<'_>,
+    fd: &Resource<Descriptor>,
+    on_dir: ErrorCode,
+    make: impl FnOnce(&File) -> FsResult<S>,
+) -> FsResult<Resource<S>> {
+    let stream = match view.table.get(fd)? {
+        wasmtime_wasi::filesystem::Descriptor::File(file) => make(file)?,
+        wasmtime_wasi::filesystem::Descriptor::Dir(_) => return Err(on_dir.into()),
+    };
+    Ok(view.table.push(stream)?)
+}
+
+/// A stream-making call's result as the guest gets it: the stream or an error code; a trap
+/// fails the call.
+fn answer<S>(made: FsResult<Resource<S>>) -> wasmtime::Result<(Result<Resource<S>, ErrorCode>,)> {
+    match made {
+        Ok(stream) => Ok((Ok(stream),)),
+        Err(error) => Ok((Err(error.downcast()?),)),
+    }
 }
 
 /// A file's input stream that reads on the calling thread, from a position.
