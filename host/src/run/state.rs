@@ -54,8 +54,9 @@ impl<S: Send + 'static> WorldHost<S> for HostState<S> {
 /// Whether an engine runs the component model's async ABI, which WASI 0.3 guests need. With
 /// it, wasmtime's concurrency support is on and every call between guest and host goes
 /// through its task machinery; without it a call is a plain fiber switch (a 4 KiB `pread` on
-/// a `file://` store took 15% longer with it, issue 13). Plugins never have it (they are WASI
-/// 0.2 components); a command has it only if it uses it ([`crate::guest::load_command`]).
+/// a `file://` store took 17% longer with it, issue 13). Plugins never have it (they are WASI
+/// 0.2 components); a command or a job's module has it only if it uses it
+/// ([`crate::guest::Guest::for_run`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AsyncAbi {
     On,
@@ -75,7 +76,8 @@ pub fn engine(limits: &Limits, deadline: Deadline, async_abi: AsyncAbi) -> Resul
 /// Both slow all guest code ([`crate::limits`]).
 pub fn engine_config(limits: &Limits, deadline: Deadline, async_abi: AsyncAbi) -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
-    // WASIp3 guests (async exports, streams and futures), on by default in `wasmtime run` 48.
+    // WASIp3 guests (async exports, streams and futures) need both; `wasmtime run` 48 turns
+    // them on for every guest.
     let on = async_abi == AsyncAbi::On;
     config
         .wasm_component_model_async(on)
