@@ -82,14 +82,8 @@ pub struct Guest {
 }
 
 impl Guest {
-    /// Reads, converts if needed, compiles and checks the guest at `path`.
-    pub fn load(engine: &Engine, path: &Path) -> Result<Guest> {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-        Self::from_bytes(engine, path, &bytes, None)
-    }
-
-    /// Loads the command at `path` for a run, with the engine it runs on ([`Guest::for_run`]).
+    /// Reads, converts if needed, compiles and checks the command at `path`, with the engine
+    /// it runs on ([`Guest::for_run`]).
     pub fn load_command(
         path: &Path,
         engine_for: impl Fn(AsyncAbi) -> Result<Engine>,
@@ -122,7 +116,7 @@ impl Guest {
         load(AsyncAbi::Off).or_else(|_| load(AsyncAbi::On))
     }
 
-    /// Like [`Guest::load`], for bytes already in memory; `path` is only used in messages.
+    /// Converts if needed, compiles and checks a guest's bytes; `path` is only used in messages.
     /// `entry` names the function a run calls: `None`, `wasi:cli/run` or `_start` for the
     /// command's own, else an export taking and returning nothing (`NAME`, or
     /// `INTERFACE#NAME` in a component). A core module's entry becomes its `_start`.
