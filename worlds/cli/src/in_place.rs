@@ -31,6 +31,8 @@ use wasmtime_wasi::p2::{
 };
 use worldhost_world_api::{FsCalls, WorldHost};
 
+use crate::answer;
+
 /// What `check-write` permits at once, and the most one read returns: wasmtime-wasi's own
 /// figures for file streams.
 const WRITE_CAPACITY: usize = 64 << 10;
@@ -107,15 +109,6 @@ fn push_stream<S: Send + 'static>(
         wasmtime_wasi::filesystem::Descriptor::Dir(_) => return Err(on_dir.into()),
     };
     Ok(view.table.push(stream)?)
-}
-
-/// A stream-making call's result as the guest gets it: the stream or an error code; a trap
-/// fails the call.
-fn answer<S>(made: FsResult<Resource<S>>) -> wasmtime::Result<(Result<Resource<S>, ErrorCode>,)> {
-    match made {
-        Ok(stream) => Ok((Ok(stream),)),
-        Err(error) => Ok((Err(error.downcast()?),)),
-    }
 }
 
 /// A file's input stream that reads on the calling thread, from a position.

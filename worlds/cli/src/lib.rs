@@ -163,10 +163,7 @@ fn refuse_escaping_symlinks<T: WorldHost<()>>(types: &mut LinkerInstance<'_, T>)
                     return Ok((Err(ErrorCode::NotPermitted),));
                 }
                 let mut view = store.data_mut().filesystem();
-                match HostDescriptor::symlink_at(&mut view, fd, target, link).await {
-                    Ok(()) => Ok((Ok(()),)),
-                    Err(error) => Ok((Err(error.downcast()?),)),
-                }
+                answer(HostDescriptor::symlink_at(&mut view, fd, target, link).await)
             })
         },
     )?;
@@ -198,6 +195,17 @@ fn refuse_escaping_symlinks_p3<T: WorldHost<()>>(types: &mut LinkerInstance<'_, 
         },
     )?;
     Ok(())
+}
+
+/// A WASI 0.2 filesystem call's result as the guest gets it: the value or an error code; a
+/// trap fails the call.
+fn answer<R>(
+    result: wasmtime_wasi::p2::FsResult<R>,
+) -> wasmtime::Result<(Result<R, wasmtime_wasi::p2::bindings::filesystem::types::ErrorCode>,)> {
+    match result {
+        Ok(value) => Ok((Ok(value),)),
+        Err(error) => Ok((Err(error.downcast()?),)),
+    }
 }
 
 /// Whether a symlink at `link` (relative to a directory D) with content `target` points
