@@ -233,6 +233,27 @@ fn sizes_and_offsets_near_2_64_neither_panic_nor_wrap() {
             "{world:?}"
         );
     }
+    // A stream write at 2^64 − 1 grows the file past any budget in the cloud world (stopped
+    // there, as `write-end` is); the cli world's in-place streams refuse both ends, `invalid`,
+    // and leave the file as it was.
+    for world in CLOUD {
+        let ran = Place::new(world).attack(&[], &["at-top", "streams", "4096"]);
+        assert_stopped(
+            &ran,
+            205,
+            "limit on bytes written to stores of 16.0 GiB (raise it with --max-store-writes)",
+        );
+        assert_eq!(ran.stdout, "write 4096: ok 4096\n", "{world:?}");
+    }
+    assert_printed(
+        &Place::new(Cli).attack(&[], &["at-top", "streams", "4096"]),
+        &[
+            "write 4096: ok 4096",
+            "stream write 1 byte at 2^64-1: ok \"failed invalid\"",
+            "stream read 1 byte at 2^64-1: ok \"failed invalid\"",
+            "size: ok 4096",
+        ],
+    );
     let place = Place::new(Cli);
     for (step, line) in [
         ("set-size", "set-size 2^64-W: error invalid"),

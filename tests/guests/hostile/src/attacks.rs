@@ -120,6 +120,14 @@ fn at_top(step: &str, written: usize, then_fill: bool) {
                 file.read(u64::MAX, 1).map(|(bytes, _)| bytes.len()),
             );
         }
+        "streams" => {
+            let stream = file.write_via_stream(u64::MAX);
+            let wrote = stream.map(|out| stream_outcome(out.blocking_write_and_flush(b"x")));
+            report("stream write 1 byte at 2^64-1", wrote);
+            let stream = file.read_via_stream(u64::MAX);
+            let read = stream.map(|input| stream_outcome(input.blocking_read(1).map(|b| b.len())));
+            report("stream read 1 byte at 2^64-1", read);
+        }
         other => fail(&format!("unknown step `{other}`")),
     }
     report("size", file.stat().map(|stat| stat.size));
@@ -437,6 +445,21 @@ fn report<T: std::fmt::Debug>(step: &str, result: Result<T, ErrorCode>) {
     match result {
         Ok(value) => println!("{step}: ok {value:?}"),
         Err(code) => println!("{step}: error {}", code.name()),
+    }
+}
+
+/// A stream call's outcome in a line: its value, `closed`, or the filesystem error code of the
+/// failed operation.
+fn stream_outcome<T: std::fmt::Debug>(result: Result<T, StreamError>) -> String {
+    match result {
+        Ok(value) => format!("{value:?}"),
+        Err(StreamError::Closed) => "closed".to_owned(),
+        Err(StreamError::LastOperationFailed(error)) => {
+            match wasip2::filesystem::types::filesystem_error_code(&error) {
+                Some(code) => format!("failed {}", code.name()),
+                None => format!("failed: {}", error.to_debug_string()),
+            }
+        }
     }
 }
 
