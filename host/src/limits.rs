@@ -9,7 +9,7 @@
 //! | linear memories | 16 | wasmtime refuses the instantiation past it (the limiter's `memories()`) | 201 |
 //! | CPU (fuel) | none: off unless set (`--max-fuel`, key `fuel`); the wall clock bounds CPU meanwhile | wasmtime fuel, compiled in only when set | 207 |
 //! | stdout | 64 MiB | a counting stream | 208 |
-//! | wall clock | 10 minutes (a guest is single-threaded: also its CPU limit by default) | `host run` in the cli world: a watchdog thread ends the process; elsewhere (cloud world, jobs, plugins) epoch interruption every 10 ms stops the run in-process; plus a timer on host calls | 209 |
+//! | wall clock | 10 minutes (a guest is single-threaded: also its CPU limit by default) | `host run` in the cli world, and in the cloud world when every store it writes is local: a watchdog thread removes the run's staged files and ends the process; elsewhere (cloud stores written, jobs, plugins) epoch interruption every 10 ms stops the run in-process; plus a timer on host calls | 209 |
 //! | stderr | 16 MiB | a counting stream; the guest's log lines the host prints count too | 210 |
 //! | handles | 10,000 open at once | the run's resource table refuses the one past it (files, directories, streams, pollables, sockets, directory listings: everything a guest holds a handle to, each host memory) and stops the run. Handles the guest makes without the host (its own resources; each WASI 0.3 call, stream and future in flight) are capped at twice the limit by wasmtime's store (past it the run traps, exit 1) | 200 |
 //! | host memory for file buffers | 64 MiB per run (`--max-buffer-memory`, key `buffer-memory`) | the cloud filesystem's staged writes, read-ahead windows and directory listings' pages (1,000 entries each) take their memory from it: past it a staged write moves to a temporary file (its disk is the store-write limit's), a read window stops growing, and a listing page fails with the WASI error `insufficient-memory` | none: the run is not stopped |
@@ -46,9 +46,12 @@
 //! engine with fuel compiles different code. Without it the wall clock still stops a guest
 //! that never returns; fuel is for a bound that is the same on every machine and does not
 //! count the time the guest waits on the host. Epoch interruption has a price too (a check
-//! at every loop head and function entry: 30% of image-resize's CPU), so `host run` in the
-//! cli world, which has nothing to clean up after a guest stopped at its limit, compiles
-//! guests without it and ends the process at the deadline ([`crate::run::Deadline`]).
+//! at every loop head and function entry: 30% of image-resize's CPU), so `host run` compiles
+//! guests without it and ends the process at the deadline wherever that leaves nothing
+//! behind ([`crate::run::Deadline`]): in the cli world, and in the cloud world when every
+//! store it writes is `memory:` or a local directory (the watchdog removes the staged files
+//! first). A run that writes to S3, GCS or Azure keeps the checks: an unfinished multipart
+//! upload's parts are aborted in-process.
 //!
 //! Memory is counted as it is granted: a memory never shrinks, and a growth past a memory's
 //! own declared maximum is refused without counting (it would fail anyway). Plugins run on

@@ -466,14 +466,7 @@ fn run(args: RunArgs) -> Result<i32> {
         limits: definition.limits().with(&args.limits.section()),
         network_allow: definition.network.allow.clone(),
         config: definition.config.clone(),
-        // In the cli world nothing is left to do once a guest is stopped (the cloud world
-        // discards its staged writes), so the time limit may end the process, and guest code
-        // runs without epoch checks, as fast as under `wasmtime run`.
-        deadline: if definition.base == CliWorld::NAME {
-            Deadline::ExitProcess
-        } else {
-            Deadline::Epochs
-        },
+        deadline: deadline_of(&definition),
     };
 
     let (engine, guest) = Guest::load_command(&wasm, |async_abi| {
@@ -485,6 +478,22 @@ fn run(args: RunArgs) -> Result<i32> {
     })??;
     report(&wasm, &outcome);
     Ok(outcome.exit_code())
+}
+
+/// How `host run` enforces the time limit in the world `definition` describes. Guest code
+/// runs without epoch checks, as fast as under `wasmtime run`, and the limit ends the process,
+/// wherever that leaves nothing behind: in the cli world, and in the cloud world when every
+/// store it writes is local, whose staged files the watchdog removes before it ends the process
+/// (tracked from here on). A cloud store's multipart uploads are aborted in-process.
+fn deadline_of(definition: &WorldFile) -> Deadline {
+    if definition.base == CliWorld::NAME {
+        return Deadline::ExitProcess;
+    }
+    if definition.writes_stay_local() {
+        worldhost_store::staged_files::track();
+        return Deadline::ExitProcess;
+    }
+    Deadline::Epochs
 }
 
 /// `host run --job`: runs the job, prints why it stopped, writes the report if asked.

@@ -380,12 +380,20 @@ impl LocalRoot {
         use std::io::Write;
         let (dir, name) = self.open_parent(key)?;
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW;
-        let fd = rustix::fs::openat(
-            &dir,
-            staged,
-            flags | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o666),
-        )?;
+        // Its key, for a process ended at its time limit while it is written.
+        let staged_key = match key.rsplit_once('/') {
+            Some((parent, _)) => format!("{parent}/{staged}"),
+            None => staged.to_owned(),
+        };
+        let fd = crate::staged_files::create(self, &staged_key, || {
+            let mode = Mode::from_raw_mode(0o666);
+            Ok(rustix::fs::openat(
+                &dir,
+                staged,
+                flags | OFlags::CLOEXEC,
+                mode,
+            )?)
+        })?;
         let mut file = std::fs::File::from(fd);
         let written = file
             .write_all(data)
@@ -395,6 +403,7 @@ impl LocalRoot {
         if written.is_err() {
             let _ = rustix::fs::unlinkat(&dir, staged, AtFlags::empty());
         }
+        crate::staged_files::forget(self, &staged_key);
         written
     }
 
@@ -459,6 +468,29 @@ impl LocalRoot {
             OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd = rustix::fs::openat(&dir, name, flags, Mode::from_raw_mode(0o666))?;
         Ok(std::fs::File::from(fd))
+    }
+
+    /// [`LocalRoot::create_new_file`] for a staged file (`NAME#DIGITS`), which a process ended
+    /// at its time limit removes first ([`crate::staged_files`]). Leave it through
+    /// [`LocalRoot::rename_staged`] or [`LocalRoot::remove_staged`].
+    pub fn create_staged(&self, key: &str) -> io::Result<std::fs::File> {
+        crate::staged_files::create(self, key, || self.create_new_file(key))
+    }
+
+    /// Renames the staged file `from` over `to` ([`LocalRoot::rename_file`]).
+    pub fn rename_staged(&self, from: &str, to: &str) -> io::Result<()> {
+        let renamed = self.rename_file(from, to);
+        if renamed.is_ok() {
+            crate::staged_files::forget(self, from);
+        }
+        renamed
+    }
+
+    /// Removes the staged file `key` ([`LocalRoot::remove_file`]).
+    pub fn remove_staged(&self, key: &str) -> io::Result<()> {
+        let removed = self.remove_file(key);
+        crate::staged_files::forget(self, key);
+        removed
     }
 
     /// Renames the file `from` over `to` (replacing a file or a link there, never writing

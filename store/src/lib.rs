@@ -9,6 +9,8 @@
 //!   aborted when dropped.
 //! - [`move_prefix`]: the one way a group of objects moves (directory renames, publishing).
 //! - [`WriteBudget`]: the bytes a run may write to stores, across its mounts.
+//! - [`staged_files`]: the staged files of local stores, removed by a process ended at its
+//!   time limit.
 //! - [`StagedOutput`]: a job's output, staged and published only when the job succeeds.
 //! - [`ShardStore`]: a sharded job's input, showing only the shard's objects.
 //!
@@ -24,6 +26,7 @@ mod mount;
 pub mod names;
 mod prefix;
 mod shard;
+pub mod staged_files;
 mod staging;
 mod url;
 

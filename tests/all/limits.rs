@@ -11,9 +11,9 @@ use crate::support::harness::{
 };
 use crate::support::jobs::{Workspace, entry_job, job_guest};
 
-/// Fuel is off by default: the wall clock alone stops a tight loop. In the cli world a
-/// watchdog ends the process (guest code has no epoch checks); in the cloud world epoch
-/// interruption stops the run in-process.
+/// Fuel is off by default: the wall clock alone stops a tight loop. In both worlds on local
+/// stores a watchdog ends the process (guest code has no epoch checks); in the cloud world
+/// writing to a cloud store epoch interruption stops the run in-process (`s3::`, `jobs::`).
 #[test]
 fn an_infinite_loop_is_stopped_by_the_time_limit() {
     let cloud = ["--world", "cloud", "--mount", "memory:"];
@@ -37,6 +37,43 @@ fn an_infinite_loop_is_stopped_by_the_time_limit() {
             started.elapsed()
         );
     }
+}
+
+/// `host run` in the cloud world over local stores runs guest code without epoch checks, so
+/// the time limit ends the process: before it does, the watchdog removes the staged file of a
+/// write the guest never closed (spilled beside its target past the buffer memory), and the
+/// store keeps what it held, as when a run is stopped in-process.
+#[test]
+fn a_run_ended_at_its_time_limit_leaves_no_staged_file_in_a_local_store() {
+    let store = tempfile::tempdir().unwrap();
+    std::fs::write(store.path().join("out"), "before").unwrap();
+    let mount = format!("{}::/data", file_url(store.path()));
+    let ran = host()
+        .env("WORLDHOST_LOG", "worldhost::run=debug")
+        .args(["run", "--world", "cloud", "--mount", &mount])
+        .args(["--timeout", "2s", "--max-buffer-memory", "1MiB"])
+        .arg(probe(Target::P2))
+        .args(["write-spin", "/data/out", "8"])
+        .ran();
+    assert_stopped(
+        &ran,
+        209,
+        "the guest hit its time limit of 2s (raise it with --timeout)",
+    );
+    assert_eq!(ran.stdout, "written\n", "the write was staged: {ran:#?}");
+    assert!(
+        ran.stderr.contains("deadline=ExitProcess"),
+        "stopped by the watchdog: {ran:#?}"
+    );
+    let left: Vec<_> = std::fs::read_dir(store.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(left, ["out"], "nothing staged is left");
+    assert_eq!(
+        std::fs::read_to_string(store.path().join("out")).unwrap(),
+        "before"
+    );
 }
 
 #[test]

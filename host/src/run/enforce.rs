@@ -133,8 +133,10 @@ pub enum Deadline {
     Epochs,
     /// A watchdog thread ends the whole process at the deadline, with the limit's message and
     /// exit code, and guest code runs without checks, as under `wasmtime run`. Only for a
-    /// process that runs one guest and has nothing to do after it stops at a limit: `host
-    /// run` in the cli world (the cloud world still cleans up its stores).
+    /// process that runs one guest and has nothing to do after it stops at a limit but what
+    /// the watchdog does itself (removing the staged files of local stores,
+    /// `worldhost_store::staged_files`): `host run` in the cli world, and in the cloud world
+    /// when every store it writes is local (`WorldFile::writes_stay_local`).
     ExitProcess,
 }
 
@@ -154,6 +156,9 @@ impl Watchdog {
             }
             // Whoever claims first reports: this thread, or the run ending (then it is silent).
             if !flag.swap(true, Ordering::SeqCst) {
+                // What an in-process stop would have discarded: the staged files of the
+                // cloud world's local stores (none in the cli world).
+                worldhost_store::staged_files::remove_all();
                 // The same line and code as a run stopped in-process (`host run`'s report).
                 eprintln!("error: stopped: {exceeded}");
                 std::process::exit(Limit::Timeout.exit_code());

@@ -135,6 +135,7 @@ async fn run_with_deadline(
     run: impl Future<Output = Result<Outcome>>,
 ) -> Result<Outcome> {
     let limits = &options.limits;
+    tracing::debug!(deadline = ?options.deadline, "time limit enforced");
     // Dropped when the run ends, before its outcome is reported.
     let (_ticker, _watchdog) = match options.deadline {
         Deadline::Epochs => (Some(EpochTicker::start(engine)), None),

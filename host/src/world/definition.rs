@@ -303,6 +303,30 @@ impl WorldFile {
         self
     }
 
+    /// Whether every store a run may write to keeps what it holds on this machine (`memory:`
+    /// or a local directory; read-only mounts of any store count too). Then a process ended at
+    /// its time limit leaves nothing behind that it cannot remove first (staged files, see
+    /// `worldhost_store::staged_files`), where a cloud store would keep the parts of an
+    /// unfinished multipart upload until they are aborted in-process.
+    pub fn writes_stay_local(&self) -> bool {
+        let local = |url: &StoreUrl| {
+            matches!(
+                url.kind(),
+                worldhost_store::StoreKind::Memory | worldhost_store::StoreKind::Local(_)
+            )
+        };
+        let mounts = self.mounts.iter().all(|mount| match &mount.source {
+            MountSource::HostDir(_) => true,
+            MountSource::Store(url) => mount.read_only || url.is_read_only() || local(url),
+        });
+        mounts
+            && self
+                .keyvalue
+                .buckets
+                .values()
+                .all(|bucket| local(&bucket.0))
+    }
+
     /// Adds `mount`, replacing one at the same guest path.
     pub fn mount(&mut self, mount: MountEntry) {
         self.mounts.retain(|existing| existing.guest != mount.guest);
@@ -388,6 +412,31 @@ mod tests {
             assert_eq!(world.base, *name);
             assert!(world.description.is_some());
         }
+    }
+
+    #[test]
+    fn only_worlds_that_write_to_local_stores_keep_their_writes_local() {
+        let world = |mounts: &str| {
+            let text = format!("base = \"cloud\"\n{mounts}");
+            WorldFile::built_in("cloud")
+                .unwrap()
+                .extended_by(WorldFile::parse(&text, "w.toml").unwrap())
+                .writes_stay_local()
+        };
+        assert!(WorldFile::built_in("cloud").unwrap().writes_stay_local());
+        assert!(WorldFile::built_in("cli").unwrap().writes_stay_local());
+        let mount = |url: &str, extra: &str| {
+            format!("[[mount]]\nguest = \"/d\"\nstore = \"{url}\"\n{extra}")
+        };
+        assert!(world(&mount("memory:", "")));
+        assert!(world(&mount("file:///tmp/x", "")));
+        assert!(world(&mount("https://example.com/data", "")));
+        assert!(world(&mount("s3://bucket/p", "read-only = true")));
+        assert!(!world(&mount("s3://bucket/p", "")));
+        assert!(!world(&mount("gs://bucket", "")));
+        assert!(!world(&mount("az://container", "")));
+        assert!(world("[keyvalue.buckets]\nb = \"memory:\"\n"));
+        assert!(!world("[keyvalue.buckets]\nb = \"s3://bucket/kv\"\n"));
     }
 
     #[test]

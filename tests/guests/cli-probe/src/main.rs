@@ -138,6 +138,20 @@ fn main() {
         "spin" => loop {
             std::hint::black_box(());
         },
+        // Writes MIB MiB to PATH and spins with the file still open (never closed, so never
+        // committed): what the time limit must leave behind is nothing.
+        "write-spin" => {
+            let (path, mib) = (arg(rest, 0), arg(rest, 1));
+            let mib: usize = mib.parse().unwrap_or_else(|e| fail(&e));
+            let mut file = std::fs::File::create(path).unwrap_or_else(|e| fail(&e));
+            file.write_all(&vec![b's'; mib << 20])
+                .unwrap_or_else(|e| fail(&e));
+            println!("written");
+            std::io::stdout().flush().unwrap_or_else(|e| fail(&e));
+            loop {
+                std::hint::black_box(&file);
+            }
+        }
         "alloc" => {
             let mib: usize = arg(rest, 0).parse().unwrap_or_else(|e| fail(&e));
             let mut blocks = Vec::new();

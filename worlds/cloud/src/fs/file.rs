@@ -404,7 +404,7 @@ impl OpenFile {
                 let (root, target) = (&staged.root, key.as_ref());
                 if closing {
                     (if durable { file.sync_all() } else { Ok(()) })
-                        .and_then(|()| root.rename_file(&staged.key, target))
+                        .and_then(|()| root.rename_staged(&staged.key, target))
                         .and_then(|()| {
                             if durable {
                                 root.sync_parent(target)
@@ -421,17 +421,17 @@ impl OpenFile {
                     // the handle and its streams go on writing.
                     let copy = format!("{}0", staged.key);
                     let published = root
-                        .create_new_file(&copy)
+                        .create_staged(&copy)
                         .and_then(|mut to| {
                             let mut from = file.try_clone()?;
                             std::io::Seek::rewind(&mut from)?;
                             std::io::copy(&mut from, &mut to)?;
                             to.sync_all()
                         })
-                        .and_then(|()| root.rename_file(&copy, target))
+                        .and_then(|()| root.rename_staged(&copy, target))
                         .and_then(|()| root.sync_parent(target));
                     if published.is_err() {
-                        let _ = root.remove_file(&copy);
+                        let _ = root.remove_staged(&copy);
                     }
                     published.map_err(io_to_store)?;
                 }

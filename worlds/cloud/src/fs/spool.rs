@@ -146,7 +146,7 @@ impl Drop for Spool {
         } = self
             && !staged.key.is_empty()
         {
-            let _ = staged.root.remove_file(&staged.key);
+            let _ = staged.root.remove_staged(&staged.key);
         }
     }
 }
@@ -217,7 +217,7 @@ impl Spool {
             let (file, staged) = match &policy.stage_beside {
                 Some(target) => {
                     let key = super::file::staged_name(&target.key);
-                    let file = target.root.create_new_file(&key)?;
+                    let file = target.root.create_staged(&key)?;
                     let root = target.root.clone();
                     (file, Some(StagedAt { root, key }))
                 }
