@@ -3,8 +3,6 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use bytes::Bytes;
-
 use super::dir::Dir;
 use super::error::{ErrorCode, FsResult};
 use super::file::OpenFile;
@@ -154,11 +152,19 @@ impl File {
 
     /// Reads up to `len` bytes at `offset` (at most [`MAX_READ`]), saying whether that
     /// reached the end of the file. `bad-descriptor` without read access.
-    pub async fn read(&self, len: u64, offset: u64) -> FsResult<(Bytes, bool)> {
+    pub async fn read(&self, len: u64, offset: u64) -> FsResult<(super::ReadBytes, bool)> {
         if !self.read {
             return Err(ErrorCode::BadDescriptor.into());
         }
         self.open.read_with_end(offset, len.min(MAX_READ)).await
+    }
+
+    /// [`File::read`] without waiting, or `None` if that would wait (a store request).
+    pub fn read_now(&self, len: u64, offset: u64) -> Option<FsResult<(super::ReadBytes, bool)>> {
+        if !self.read {
+            return Some(Err(ErrorCode::BadDescriptor.into()));
+        }
+        self.open.read_with_end_now(offset, len.min(MAX_READ))
     }
 
     /// Writes `data` at `offset`, returning how many bytes were written (all of them).

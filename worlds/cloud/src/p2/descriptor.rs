@@ -126,6 +126,24 @@ impl CloudFsView<'_> {
     }
 }
 
+impl CloudFsView<'_> {
+    /// `read` without waiting, or `None` if it would wait (a store request): see
+    /// [`super::ready_reads`].
+    pub(super) fn read_now(
+        &self,
+        fd: &Resource<Descriptor>,
+        len: Filesize,
+        offset: Filesize,
+    ) -> Option<FsResult<(Vec<u8>, bool)>> {
+        let file = match self.handle(fd).and_then(|handle| Ok(handle.as_file()?)) {
+            Ok(file) => file,
+            Err(error) => return Some(Err(error)),
+        };
+        let read = file.read_now(len, offset)?;
+        Some(read.map(|(bytes, at_end)| (bytes.into_vec(), at_end)))
+    }
+}
+
 impl types::Host for CloudFsView<'_> {
     fn convert_error_code(&mut self, err: FsError) -> wasmtime::Result<ErrorCode> {
         match err {
@@ -229,8 +247,8 @@ impl types::HostDescriptor for CloudFsView<'_> {
         offset: Filesize,
     ) -> FsResult<(Vec<u8>, bool)> {
         let (bytes, at_end) = self.file(&fd)?.read(len, offset).await?;
-        // Without a copy when the read's buffer is the handle's alone (a local file's `pread`).
-        Ok((Vec::from(bytes), at_end))
+        // Without a copy when the read made its buffer (a local file's `pread`).
+        Ok((bytes.into_vec(), at_end))
     }
 
     async fn write(

@@ -46,6 +46,37 @@ async fn reads_are_ranged_short_at_most_max_read_and_say_where_the_end_is() {
     }
 }
 
+/// `read_now` answers without waiting whenever no store request is needed, with what `read`
+/// gives: a local file at once; a `memory:` file once its object is at hand (after a read);
+/// a file with writes from its staged copy. It refuses as `read` does.
+#[tokio::test]
+async fn reads_that_need_no_store_request_are_answered_at_once() {
+    for backend in BACKENDS {
+        let mut fs = Fs::new(backend);
+        fs.write_file("f", b"0123456789").await.unwrap();
+        let file = file_of(fs.open("f", read_only()).await.unwrap());
+        let now = |len, offset| {
+            file.read_now(len, offset)
+                .map(|read| read.map(|(bytes, at_end)| (bytes.to_vec(), at_end)))
+        };
+        if backend == Backend::Local {
+            assert_eq!(now(4, 2).unwrap().unwrap(), (b"2345".to_vec(), false));
+        }
+        let (bytes, at_end) = file.read(4, 6).await.unwrap();
+        assert_eq!((&bytes[..], at_end), (&b"6789"[..], true));
+        let ready = now(4, 6).expect("at hand after a read").unwrap();
+        assert_eq!(ready, (b"6789".to_vec(), true));
+        assert_eq!(now(4, 100).unwrap().unwrap(), (Vec::new(), true));
+
+        let writer = file_of(fs.open("f", read_write()).await.unwrap());
+        writer.write(b"AB", 0).await.unwrap();
+        let staged = writer.read_now(3, 0).expect("the staged copy").unwrap();
+        assert_eq!(&staged.0[..], b"AB2");
+        let write_only = file_of(fs.open("f", write_only()).await.unwrap());
+        assert_eq!(err(write_only.read_now(1, 0).unwrap()), BadDescriptor);
+    }
+}
+
 #[tokio::test]
 async fn writes_are_staged_until_sync_or_close() {
     for backend in BACKENDS {
