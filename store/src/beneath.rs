@@ -12,6 +12,13 @@
 //! directly); [`BeneathStore`] is the same rule around object_store's `LocalFileSystem`
 //! (which follows links by design) for everything that goes through the store.
 //!
+//! [`BeneathStore`] checks a key beneath the root, then lets `LocalFileSystem` act on the
+//! key's host path: another local process that swaps a checked directory for a link in
+//! between could redirect that one operation. So the cloud filesystem makes every write and
+//! removal of a file or a directory through [`LocalRoot`] (file commits, unlinks, `mkdir`'s
+//! marker, `rmdir`); what still goes through the store on a local mount is renames (a hard
+//! link, then a delete), `wasi:keyvalue` and blob writes, and jobs' staging.
+//!
 //! Lookups are the hot path (a guest's `stat`, and `read_dir`'s per-entry inode numbers), so a
 //! root keeps the last few directories it opened beneath itself, for at most
 //! [`DIR_CACHE_TTL`]: a lookup in one of them is one `fstatat(AT_SYMLINK_NOFOLLOW)` of a single
@@ -185,6 +192,15 @@ impl LocalRoot {
             "." => self.root.clone(),
             relative => self.root.join(relative),
         }
+    }
+
+    /// Where `key` is, for telling files apart without a host path: the open root directory
+    /// (one per store, shared by its clones and [`LocalRoot::below`]) and the key below it.
+    pub(crate) fn place(&self, key: &str) -> (usize, String) {
+        (
+            Arc::as_ptr(&self.dir) as usize,
+            self.relative(key).into_owned(),
+        )
     }
 
     /// `key` relative to the open root directory (`.` for the root itself).

@@ -14,7 +14,6 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -30,8 +29,9 @@ static STAGED: Mutex<Registry> = Mutex::new(Registry {
 struct Registry {
     /// Set by [`remove_all`]: no staged file may be made after it.
     closed: bool,
-    /// Each staged file by its host path, with the root it is removed through.
-    files: BTreeMap<PathBuf, (LocalRoot, String)>,
+    /// Each staged file by its place ([`LocalRoot::place`]), with the root it is removed
+    /// through and its key there.
+    files: BTreeMap<(usize, String), (LocalRoot, String)>,
 }
 
 impl Registry {
@@ -48,12 +48,12 @@ impl Registry {
         }
         let made = create()?;
         let entry = (root.clone(), key.to_owned());
-        self.files.insert(root.host_path(key), entry);
+        self.files.insert(root.place(key), entry);
         Ok(made)
     }
 
     fn forget(&mut self, root: &LocalRoot, key: &str) {
-        self.files.remove(&root.host_path(key));
+        self.files.remove(&root.place(key));
     }
 
     fn remove_all(&mut self) -> usize {

@@ -44,6 +44,7 @@ fn main() {
         "rand-read" => timed("rand-read", || {
             random_reads(&format!("{root}/big.bin"), num(2) as usize)
         }),
+        "remove" => removals(root, num(2) as usize),
         _ => usage(),
     };
     if let Err(e) = result {
@@ -54,7 +55,7 @@ fn main() {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: fs-bench all ROOT | write-big ROOT MIB | read-one ROOT NAME OFFSET LEN | make ROOT NAME MIB | rand-read ROOT COUNT"
+        "usage: fs-bench all ROOT | write-big ROOT MIB | read-one ROOT NAME OFFSET LEN | make ROOT NAME MIB | rand-read ROOT COUNT | remove ROOT ROUNDS"
     );
     std::process::exit(2);
 }
@@ -123,6 +124,27 @@ fn random_reads(path: &str, count: usize) -> io::Result<()> {
             return Err(fail(format!("rand-read: {n} bytes at {offset}")));
         }
     }
+    Ok(())
+}
+
+/// `rounds` times: writes the 1,000 small files (untimed), then removes them (timed, the
+/// total printed).
+fn removals(root: &str, rounds: usize) -> io::Result<()> {
+    let dir = format!("{root}/small");
+    let mut removing = std::time::Duration::ZERO;
+    for _ in 0..rounds {
+        fs::create_dir(&dir)?;
+        for i in 0..SMALL_FILES {
+            fs::write(format!("{dir}/f{i:04}"), [7u8; SMALL_SIZE])?;
+        }
+        let started = Instant::now();
+        for i in 0..SMALL_FILES {
+            fs::remove_file(format!("{dir}/f{i:04}"))?;
+        }
+        fs::remove_dir(&dir)?;
+        removing += started.elapsed();
+    }
+    println!("remove {}", removing.as_micros());
     Ok(())
 }
 

@@ -249,9 +249,16 @@ impl Dir {
         // lock directories (SQLite's `NAME.lock`) rely on.
         let marker = path.marker_key();
         let store = self.volume().store();
-        let created = store
-            .put_opts(&marker, PutPayload::default(), PutMode::Create.into())
-            .await;
+        let created = match self.volume().local_root() {
+            // Made beneath the root, every directory on the way reached with no link followed
+            // (object_store's local put would follow one planted there meanwhile).
+            Some(root) => local::create_marker(root, &marker),
+            None => {
+                store
+                    .put_opts(&marker, PutPayload::default(), PutMode::Create.into())
+                    .await
+            }
+        };
         match created {
             // New where nothing was (the lookup above): the run knows every name in it.
             Ok(_) => self.volume().made_dir(&path),
@@ -602,6 +609,10 @@ async fn remove_empty_dir(volume: &Volume, path: &RelPath) -> FsResult<()> {
     let marker = path.marker_key();
     volume.forget_dirs_under(path);
     volume.stored_gone(path, Kind::Dir);
+    if let Some(root) = volume.local_root() {
+        // Beneath the root, as a file's removal: never through a link planted meanwhile.
+        return local::remove_dir(root, path);
+    }
     match volume.store().delete(&marker).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
         Err(e) => Err(store_error(e, &marker)),

@@ -6,9 +6,11 @@
 
 use std::time::SystemTime;
 
+use object_store::PutResult;
+use object_store::path::Path as Key;
 use worldhost_store::{EntryKind, LocalRoot, names_nothing, out_of_descriptors};
 
-use super::error::{FsResult, spool_error};
+use super::error::{ErrorCode, FsResult, spool_error};
 use super::path::{DIR_MARKER, RelPath};
 use super::volume::Entry;
 
@@ -37,6 +39,54 @@ pub fn remove(root: &LocalRoot, path: &RelPath, parent_marked: bool) -> FsResult
     root.remove_file(path.key_ref().as_ref())
         .map_err(spool_error)?;
     remove_empty_parents(root, path, parent_marked);
+    Ok(())
+}
+
+/// Creates the empty marker `marker` of a new directory, and the directories it lies in, all
+/// beneath the root with no link followed; fails with the store's `AlreadyExists` if it is
+/// there, as a conditional put (`PutMode::Create`) does.
+pub fn create_marker(root: &LocalRoot, marker: &Key) -> object_store::Result<PutResult> {
+    match root.create_new_file(marker.as_ref()) {
+        Ok(_) => Ok(PutResult {
+            e_tag: None,
+            version: None,
+            extensions: Default::default(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(object_store::Error::AlreadyExists {
+                path: marker.to_string(),
+                source: Box::new(e),
+            })
+        }
+        // A link on the way names nothing, as for the store.
+        Err(e) if names_nothing(&e) => Err(object_store::Error::NotFound {
+            path: marker.to_string(),
+            source: Box::new(e),
+        }),
+        Err(e) => Err(super::spool::io_to_store(e)),
+    }
+}
+
+/// Removes the directory `path` of a local-directory store, empty but for its marker: the
+/// marker (if any), the directory, then the directories left empty above it, as the store's
+/// automatic cleanup does; each reached beneath the root with no link followed.
+pub fn remove_dir(root: &LocalRoot, path: &RelPath) -> FsResult<()> {
+    match root.remove_file(path.marker_key().as_ref()) {
+        Ok(()) => {}
+        Err(e) if names_nothing(&e) => {}
+        Err(e) => return Err(spool_error(e)),
+    }
+    match root.remove_dir(path.key_ref().as_ref()) {
+        Ok(()) => {}
+        // Gone already (another process), as a store's delete of a missing key.
+        Err(e) if names_nothing(&e) => {}
+        // Filled meanwhile by another process.
+        Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => {
+            return Err(ErrorCode::NotEmpty.into());
+        }
+        Err(e) => return Err(spool_error(e)),
+    }
+    remove_empty_parents(root, path, false);
     Ok(())
 }
 
@@ -116,4 +166,42 @@ pub fn holds_only_marker(root: &LocalRoot, path: &RelPath) -> FsResult<bool> {
 pub fn set_modified(root: &LocalRoot, path: &RelPath, time: SystemTime) -> std::io::Result<()> {
     root.open_file(path.key_ref().as_ref(), true)?
         .set_modified(time)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// A directory's marker is made, and a directory removed, beneath the root: through a
+    /// link (planted after the caller's checks, say) nothing is made or removed outside.
+    #[test]
+    fn markers_and_directory_removals_stay_beneath_the_root() {
+        let base = tempfile::tempdir().unwrap();
+        let (inside, outside) = (base.path().join("root"), base.path().join("outside"));
+        std::fs::create_dir_all(outside.join("victim")).unwrap();
+        let root = LocalRoot::open(&inside).unwrap();
+        symlink(&outside, inside.join("link")).unwrap();
+        let path = |text: &str| RelPath::root().join(text).unwrap();
+
+        let through_link = create_marker(&root, &path("link/new").marker_key());
+        assert!(
+            matches!(through_link, Err(object_store::Error::NotFound { .. })),
+            "{through_link:?}"
+        );
+        assert!(!outside.join("new").exists());
+        assert!(remove_dir(&root, &path("link/victim")).is_ok());
+        assert!(outside.join("victim").is_dir(), "removed through the link");
+
+        create_marker(&root, &path("a/b").marker_key()).unwrap();
+        assert!(inside.join("a/b/.worldhost-dir").is_file());
+        let again = create_marker(&root, &path("a/b").marker_key());
+        assert!(matches!(
+            again,
+            Err(object_store::Error::AlreadyExists { .. })
+        ));
+        // The directory goes, and `a`, left empty (as the store's own cleanup does).
+        remove_dir(&root, &path("a/b")).unwrap();
+        assert!(!inside.join("a").exists());
+    }
 }
