@@ -15,9 +15,9 @@
 //! [`BeneathStore`] checks a key beneath the root, then lets `LocalFileSystem` act on the
 //! key's host path: another local process that swaps a checked directory for a link in
 //! between could redirect that one operation. So the cloud filesystem makes every write and
-//! removal of a file or a directory through [`LocalRoot`] (file commits, unlinks, `mkdir`'s
-//! marker, `rmdir`); what still goes through the store on a local mount is renames (a hard
-//! link, then a delete), `wasi:keyvalue` and blob writes, and jobs' staging.
+//! removal of a file or a directory through [`LocalRoot`] (file commits, unlinks, file
+//! renames, `mkdir`'s marker, `rmdir`); what still goes through the store on a local mount is
+//! directory renames (object by object), `wasi:keyvalue` and blob writes, and jobs' staging.
 //!
 //! Lookups are the hot path (a guest's `stat`, and `read_dir`'s per-entry inode numbers), so a
 //! root keeps the last few directories it opened beneath itself, for at most

@@ -414,6 +414,14 @@ impl Dir {
                     return Ok(());
                 }
                 charge(size)?;
+                if let Some(root) = volume.local_root() {
+                    // One rename beneath the root, never through a link planted meanwhile.
+                    let parent_marked = volume.parent_marked(&from);
+                    local::rename_file(root, &from, &to, parent_marked)?;
+                    volume.mount().stats.wrote(0);
+                    volume.move_live(&from, &to);
+                    return Ok(());
+                }
                 let (from_key, to_key) = (from.key_ref(), to.key_ref());
                 let store = volume.store();
                 let limits = volume.mount().url.copy_limits();

@@ -90,6 +90,24 @@ pub fn remove_dir(root: &LocalRoot, path: &RelPath) -> FsResult<()> {
     Ok(())
 }
 
+/// Renames the file `from` of a local-directory store over `to` (its missing parents made),
+/// then removes the directories left empty above `from`, as a copy and a delete through the
+/// store would; all beneath the root with no link followed.
+pub fn rename_file(
+    root: &LocalRoot,
+    from: &RelPath,
+    to: &RelPath,
+    from_parent_marked: bool,
+) -> FsResult<()> {
+    match root.rename_file(from.key_ref().as_ref(), to.key_ref().as_ref()) {
+        Ok(()) => {}
+        Err(e) if names_nothing(&e) => return Err(ErrorCode::NoEntry.into()),
+        Err(e) => return Err(spool_error(e)),
+    }
+    remove_empty_parents(root, from, from_parent_marked);
+    Ok(())
+}
+
 /// Deletes `path` if it is a regular file (the check and the removal in one directory opened
 /// beneath the root), then the directories left empty above it as [`remove`] does; `false`
 /// (and nothing done) if it is anything else or names nothing, for the caller to say why.
@@ -173,10 +191,10 @@ mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
 
-    /// A directory's marker is made, and a directory removed, beneath the root: through a
+    /// A directory's marker is made, a directory removed and a file renamed beneath the root: through a
     /// link (planted after the caller's checks, say) nothing is made or removed outside.
     #[test]
-    fn markers_and_directory_removals_stay_beneath_the_root() {
+    fn markers_directory_removals_and_renames_stay_beneath_the_root() {
         let base = tempfile::tempdir().unwrap();
         let (inside, outside) = (base.path().join("root"), base.path().join("outside"));
         std::fs::create_dir_all(outside.join("victim")).unwrap();
@@ -203,5 +221,26 @@ mod tests {
         // The directory goes, and `a`, left empty (as the store's own cleanup does).
         remove_dir(&root, &path("a/b")).unwrap();
         assert!(!inside.join("a").exists());
+
+        // A rename moves the file beneath the root, removes what it left empty, and goes
+        // through no link at either end.
+        std::fs::create_dir_all(inside.join("x/y")).unwrap();
+        std::fs::write(inside.join("x/y/f"), "data").unwrap();
+        rename_file(&root, &path("x/y/f"), &path("z/f"), false).unwrap();
+        assert_eq!(std::fs::read_to_string(inside.join("z/f")).unwrap(), "data");
+        assert!(!inside.join("x").exists());
+        let out = rename_file(&root, &path("z/f"), &path("link/f"), false);
+        assert!(matches!(out.map_err(code), Err(ErrorCode::NoEntry)));
+        std::fs::write(outside.join("secret"), "s").unwrap();
+        let stolen = rename_file(&root, &path("link/secret"), &path("z/s"), false);
+        assert!(matches!(stolen.map_err(code), Err(ErrorCode::NoEntry)));
+        assert!(outside.join("secret").exists() && inside.join("z/f").exists());
+    }
+
+    fn code(error: crate::fs::FsError) -> ErrorCode {
+        match error {
+            crate::fs::FsError::Code(code) => code,
+            crate::fs::FsError::Trap(trap) => panic!("a trap: {trap}"),
+        }
     }
 }
