@@ -191,8 +191,9 @@ mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
 
-    /// A directory's marker is made, a directory removed and a file renamed beneath the root: through a
-    /// link (planted after the caller's checks, say) nothing is made or removed outside.
+    /// A directory's marker is made, a directory removed and a file renamed beneath the root:
+    /// through a link (planted after the caller's checks, say) nothing is made, removed or
+    /// moved outside.
     #[test]
     fn markers_directory_removals_and_renames_stay_beneath_the_root() {
         let base = tempfile::tempdir().unwrap();
