@@ -135,7 +135,7 @@ impl CloudFsView<'_> {
         len: Filesize,
         offset: Filesize,
     ) -> Option<FsResult<(Vec<u8>, bool)>> {
-        let file = match self.handle(fd).and_then(|handle| Ok(handle.as_file()?)) {
+        let file = match self.handle(fd).and_then(|handle| handle.as_file()) {
             Ok(file) => file,
             Err(error) => return Some(Err(error)),
         };
