@@ -686,18 +686,14 @@ impl OpenFile {
     ) -> Option<FsResult<(ReadBytes, bool)>> {
         let mut state = self.state.try_lock().ok()?;
         let read = self.read_ready(&mut state, offset, len)?;
-        Some(read.map(|bytes| {
-            let at_end = offset + bytes.len() as u64 >= state.size();
-            (bytes, at_end)
-        }))
+        Some(read.map(|bytes| with_end(bytes, offset, &state)))
     }
 
     /// Reads up to `len` bytes at `offset`, saying whether that reached the end.
     pub(super) async fn read_with_end(&self, offset: u64, len: u64) -> FsResult<(ReadBytes, bool)> {
         let mut state = self.state.lock().await;
         let bytes = self.read_at(&mut state, offset, len).await?;
-        let at_end = offset + bytes.len() as u64 >= state.size();
-        Ok((bytes, at_end))
+        Ok(with_end(bytes, offset, &state))
     }
 
     /// Writes `data` at `offset`, making the spool first if needed.
@@ -706,6 +702,13 @@ impl OpenFile {
         self.materialize(&mut state, false).await?;
         self.write_at(&mut state, offset, data)
     }
+}
+
+/// The bytes read at `offset`, and whether they reach the end of the file (a read at or past
+/// the end is empty, so the sum never wraps).
+fn with_end(bytes: ReadBytes, offset: u64, state: &FileState) -> (ReadBytes, bool) {
+    let at_end = offset + bytes.len() as u64 >= state.size();
+    (bytes, at_end)
 }
 
 /// `offset..end` of a whole object at hand. It may be shorter than the size the handle was
