@@ -124,9 +124,7 @@ impl CloudFsView<'_> {
     fn file(&self, fd: &Resource<Descriptor>) -> FsResult<fs::File> {
         Ok(self.handle(fd)?.as_file()?.clone())
     }
-}
 
-impl CloudFsView<'_> {
     /// `read` without waiting, or `None` if it would wait (a store request): see
     /// [`super::ready_reads`].
     pub(super) fn read_now(
