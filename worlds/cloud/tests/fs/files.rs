@@ -67,6 +67,13 @@ async fn reads_that_need_no_store_request_are_answered_at_once() {
         let ready = now(4, 6).expect("at hand after a read").unwrap();
         assert_eq!(ready, (b"6789".to_vec(), true));
         assert_eq!(now(4, 100).unwrap().unwrap(), (Vec::new(), true));
+        // A hostile length and offset: clamped, and the end never wraps.
+        assert_eq!(
+            now(u64::MAX, u64::MAX).unwrap().unwrap(),
+            (Vec::new(), true)
+        );
+        let (bytes, at_end) = now(u64::MAX, 9).unwrap().unwrap();
+        assert_eq!((&bytes[..], at_end), (&b"9"[..], true));
 
         let writer = file_of(fs.open("f", read_write()).await.unwrap());
         writer.write(b"AB", 0).await.unwrap();
