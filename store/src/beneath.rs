@@ -397,11 +397,11 @@ impl LocalRoot {
         let (dir, name) = self.open_parent(key)?;
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW;
         // Its key, for a process ended at its time limit while it is written.
-        let staged_key = match key.rsplit_once('/') {
+        let staged_key = || match key.rsplit_once('/') {
             Some((parent, _)) => format!("{parent}/{staged}"),
             None => staged.to_owned(),
         };
-        let fd = crate::staged_files::create(self, &staged_key, || {
+        let fd = crate::staged_files::create(self, staged_key, || {
             let mode = Mode::from_raw_mode(0o666);
             Ok(rustix::fs::openat(
                 &dir,
@@ -419,7 +419,7 @@ impl LocalRoot {
         if written.is_err() {
             let _ = rustix::fs::unlinkat(&dir, staged, AtFlags::empty());
         }
-        crate::staged_files::forget(self, &staged_key);
+        crate::staged_files::forget(self, staged_key);
         written
     }
 
@@ -490,14 +490,14 @@ impl LocalRoot {
     /// at its time limit removes first ([`crate::staged_files`]). Leave it through
     /// [`LocalRoot::rename_staged`] or [`LocalRoot::remove_staged`].
     pub fn create_staged(&self, key: &str) -> io::Result<std::fs::File> {
-        crate::staged_files::create(self, key, || self.create_new_file(key))
+        crate::staged_files::create(self, || key.to_owned(), || self.create_new_file(key))
     }
 
     /// Renames the staged file `from` over `to` ([`LocalRoot::rename_file`]).
     pub fn rename_staged(&self, from: &str, to: &str) -> io::Result<()> {
         let renamed = self.rename_file(from, to);
         if renamed.is_ok() {
-            crate::staged_files::forget(self, from);
+            crate::staged_files::forget(self, || from.to_owned());
         }
         renamed
     }
@@ -505,7 +505,7 @@ impl LocalRoot {
     /// Removes the staged file `key` ([`LocalRoot::remove_file`]).
     pub fn remove_staged(&self, key: &str) -> io::Result<()> {
         let removed = self.remove_file(key);
-        crate::staged_files::forget(self, key);
+        crate::staged_files::forget(self, || key.to_owned());
         removed
     }
 

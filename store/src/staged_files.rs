@@ -82,22 +82,23 @@ fn tracking() -> bool {
     TRACKING.load(Ordering::Relaxed)
 }
 
-/// Makes the staged file `key` beneath `root` with `create`, tracking it.
+/// Makes the staged file `key` beneath `root` with `create`, tracking it. `key` is asked for
+/// only while tracking: a local store's every publish passes here.
 pub(crate) fn create<T>(
     root: &LocalRoot,
-    key: &str,
+    key: impl FnOnce() -> String,
     create: impl FnOnce() -> io::Result<T>,
 ) -> io::Result<T> {
     if !tracking() {
         return create();
     }
-    registry().create(root, key, create)
+    registry().create(root, &key(), create)
 }
 
 /// Stops tracking the staged file `key` beneath `root`: it was renamed into place or removed.
-pub(crate) fn forget(root: &LocalRoot, key: &str) {
+pub(crate) fn forget(root: &LocalRoot, key: impl FnOnce() -> String) {
     if tracking() {
-        registry().forget(root, key);
+        registry().forget(root, &key());
     }
 }
 
