@@ -26,7 +26,16 @@
 //! either. The host's own removals and renames of directories clear the cache; a directory
 //! that another process renames or replaces is noticed within [`DIR_CACHE_TTL`] (a lookup
 //! never follows a link planted meanwhile: it reads the directory it opened, or nothing).
-//! Only lookups use the cache: every write, rename or delete opens its directory afresh.
+//!
+//! A file's removal uses the cache too (a guest removing a directory's files one by one opens
+//! that directory once, as a lookup would; `fs-bench remove` on tmpfs: 11.8 to 9.4 us a
+//! removal): the check and the `unlinkat` are made in a directory opened beneath the root with
+//! no link followed, at most [`DIR_CACHE_TTL`] ago. If another process has moved that
+//! directory out of the root since, the file goes where the directory now is; moving a
+//! directory to another parent takes write permission on the directory itself (`rename(2)`
+//! rewrites its `..`), so only a process that could remove the file itself can bring that
+//! about, and a link planted in its place is still never followed. Every write, rename and
+//! directory removal opens its directory afresh.
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -452,15 +461,16 @@ impl LocalRoot {
     }
 
     /// Deletes `key` if it is a regular file, and says what it was: a directory, a link or
-    /// anything else is left alone. Three system calls (open the directory beneath the root,
-    /// `fstatat` the name there, `unlinkat` it), the check and the removal in one directory.
+    /// anything else is left alone. Two system calls (`fstatat` the name, `unlinkat` it) in
+    /// its directory, kept from a recent lookup or removal or opened beneath the root now (see
+    /// the module's documentation): the check and the removal in one directory.
     pub fn remove_if_file(&self, key: &str) -> io::Result<EntryKind> {
         let (parent, name) = key.rsplit_once('/').unwrap_or(("", key));
-        let dir = self.open_at(parent, OFlags::PATH | OFlags::DIRECTORY)?;
-        let stat = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+        let dir = self.lookup_dir(&self.relative(parent))?;
+        let stat = rustix::fs::statat(&*dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
         let kind = entry_kind(&stat);
         if kind == EntryKind::File {
-            rustix::fs::unlinkat(&dir, name, AtFlags::empty())?;
+            rustix::fs::unlinkat(&*dir, name, AtFlags::empty())?;
         }
         Ok(kind)
     }
@@ -950,9 +960,17 @@ mod tests {
             2,
             "the directory opened"
         );
+        // A removal in the kept directory removes from the directory opened (where the
+        // process that moved it put it), never through the link now in its place.
+        assert_eq!(root.remove_if_file("a/b/file").unwrap(), EntryKind::File);
+        assert!(!base.path().join("moved/file").exists());
+        assert!(outside.join("file").exists());
+        std::fs::write(base.path().join("moved/file"), "in").unwrap();
         root.forget_dirs();
         let error = root.stat("a/b/file").unwrap_err();
         assert!(crosses_link(&error), "{error}");
+        assert!(crosses_link(&root.remove_if_file("a/b/file").unwrap_err()));
+        assert!(outside.join("file").exists());
         for key in ["a/out", "a/out-file", "top"] {
             assert_eq!(root.stat(key).unwrap().kind, EntryKind::Other, "{key}");
         }
