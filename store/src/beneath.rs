@@ -475,6 +475,21 @@ impl LocalRoot {
         Ok(kind)
     }
 
+    /// Deletes `key`, which the caller wrote as a regular file: one `unlinkat` in its
+    /// directory (kept, as in [`LocalRoot::remove_if_file`]), without asking what it is first.
+    /// Whatever another process has put at the name since (a link, a pipe) is removed itself,
+    /// never what a link points to; a directory there is left alone ([`EntryKind::Dir`]).
+    pub fn remove_written_file(&self, key: &str) -> io::Result<EntryKind> {
+        let (parent, name) = key.rsplit_once('/').unwrap_or(("", key));
+        let dir = self.lookup_dir(&self.relative(parent))?;
+        match rustix::fs::unlinkat(&*dir, name, AtFlags::empty()) {
+            Ok(()) => Ok(EntryKind::File),
+            // Linux says `EISDIR` for a directory (POSIX allows `EPERM`).
+            Err(Errno::ISDIR | Errno::PERM) => Ok(EntryKind::Dir),
+            Err(error) => Err(error.into()),
+        }
+    }
+
     /// Opens `key` for reading (not following links) and says what it is: two system calls
     /// (`openat2`, `fstat` of what it opened), where a lookup, an open and a check of the
     /// opened file take three. Only a regular file is kept open; anything else (a directory,

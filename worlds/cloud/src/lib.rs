@@ -165,7 +165,7 @@ pub fn add_to_linker<T: CloudFsState + 'static>(linker: &mut Linker<T>) -> Resul
     sockets::network::add_to_linker::<T, WasiSockets>(l, &Default::default(), T::sockets)?;
     sockets::ip_name_lookup::add_to_linker::<T, WasiSockets>(l, T::sockets)?;
     p2::bindings::wasi::filesystem::types::add_to_linker::<T, CloudFs>(l, T::cloud_fs)?;
-    p2::ready_reads::shadow_read(l)?;
+    p2::ready_calls::shadow_ready_calls(l)?;
     p2::bindings::wasi::filesystem::preopens::add_to_linker::<T, CloudFs>(l, T::cloud_fs)?;
     Ok(())
 }

@@ -299,18 +299,8 @@ impl Dir {
         let (path, names_dir) = self.volume().resolve(self.path(), path).await?;
         let volume = self.volume();
         volume.check_writable()?;
-        if let Some(root) = volume.local_root()
-            && !names_dir
-            && volume.live(&path).is_none()
-        {
-            // A local file nobody in the run has open: checked and removed in one directory
-            // (no lookup first); anything else takes the way below, which says why.
-            volume.forget_ancestors(&path);
-            if local::remove_if_file(root, &path, volume.parent_marked(&path))? {
-                volume.stored_gone(&path, Kind::File);
-                volume.unlink_live(&path);
-                return Ok(());
-            }
+        if self.unlink_local_file(&path, names_dir)? {
+            return Ok(());
         }
         match volume.lookup(&path).await? {
             Entry::Missing => Err(volume.missing(&path).await),
@@ -333,6 +323,48 @@ impl Dir {
                 Ok(())
             }
         }
+    }
+
+    /// [`Dir::unlink_file_at`] with no store request, or `None` if it needs one (not a local
+    /// store, a `..` to look up, or not a plain file nobody in the run has open).
+    pub fn unlink_file_now(&self, path: &str) -> Option<FsResult<()>> {
+        let (path, names_dir) = match self.volume().resolve_now(self.path(), path)? {
+            Ok(resolved) => resolved,
+            Err(error) => return Some(Err(error)),
+        };
+        let unlinked = self
+            .volume()
+            .check_writable()
+            .and_then(|()| self.unlink_local_file(&path, names_dir));
+        match unlinked {
+            Ok(true) => Some(Ok(())),
+            Ok(false) => None,
+            Err(error) => Some(Err(error)),
+        }
+    }
+
+    /// Removes `path` if it is a local store's file that nobody in the run has open: checked
+    /// and removed in one directory, no lookup first (not checked at all if the run wrote
+    /// it). `false` (nothing done) for anything else: the caller's lookup says why.
+    fn unlink_local_file(&self, path: &RelPath, names_dir: bool) -> FsResult<bool> {
+        let volume = self.volume();
+        let Some(root) = volume.local_root() else {
+            return Ok(false);
+        };
+        if names_dir || volume.live(path).is_some() {
+            return Ok(false);
+        }
+        let (marked, written) = (volume.parent_marked(path), volume.wrote_file(path));
+        if !marked {
+            // Removing its last file may remove the directories above (a marker keeps them).
+            volume.forget_ancestors(path);
+        }
+        if !local::remove_if_file(root, path, marked, written)? {
+            return Ok(false);
+        }
+        volume.stored_gone(path, Kind::File);
+        volume.unlink_live(path);
+        Ok(true)
     }
 
     /// Renames `old_path` here to `new_path` in `new_dir`, as `rename(2)`: a file by a

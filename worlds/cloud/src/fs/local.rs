@@ -111,8 +111,20 @@ pub fn rename_file(
 /// Deletes `path` if it is a regular file (the check and the removal in one directory opened
 /// beneath the root), then the directories left empty above it as [`remove`] does; `false`
 /// (and nothing done) if it is anything else or names nothing, for the caller to say why.
-pub fn remove_if_file(root: &LocalRoot, path: &RelPath, parent_marked: bool) -> FsResult<bool> {
-    match root.remove_if_file(path.key_ref().as_ref()) {
+/// A file the run wrote itself (`written`) is removed with no check first
+/// ([`LocalRoot::remove_written_file`]: `fstatat` is a fifth of a removal's time on tmpfs).
+pub fn remove_if_file(
+    root: &LocalRoot,
+    path: &RelPath,
+    parent_marked: bool,
+    written: bool,
+) -> FsResult<bool> {
+    let key = path.key_ref().as_ref();
+    let removed = match written {
+        true => root.remove_written_file(key),
+        false => root.remove_if_file(key),
+    };
+    match removed {
         Ok(EntryKind::File) => {
             remove_empty_parents(root, path, parent_marked);
             Ok(true)

@@ -52,14 +52,16 @@ pub struct Volume {
     /// Modification times the guest set, reported by `stat` for the rest of the run.
     times: Mutex<HashMap<RelPath, SystemTime>>,
     /// What the run knows of the store without asking it again (cloud and memory stores):
-    /// files it stored or listed, and directories it made.
+    /// files it stored or listed, and directories it made; on a local store, the files it
+    /// wrote (names only).
     known: Mutex<Known>,
 }
 
 /// Files this run stored or listed, and directories it made (their marker was new, so it
 /// knows every name in them): a lookup there needs no request (a cloud store's HEAD and
 /// listing). Another process changing the same keys during the run is not seen, as with any
-/// cache of an object store; a local store is always asked (a `stat` costs little).
+/// cache of an object store; a local store is always asked (a `stat` costs little), and only
+/// a removal uses what the run wrote there ([`Volume::wrote_file`]).
 #[derive(Default)]
 struct Known {
     files: HashMap<RelPath, KnownFile>,
@@ -199,7 +201,9 @@ impl Volume {
     }
 
     /// Records that the run stored the file `path` with `size` bytes, and keeps `content`
-    /// (what it stored, if small) for reads, while the room for kept content lasts.
+    /// (what it stored, if small) for reads, while the room for kept content lasts. On a local
+    /// store only the name is of use: lookups there always ask, but a file the run wrote is
+    /// removed without a check of what it is ([`Volume::wrote_file`]).
     pub(super) fn stored_file(
         &self,
         path: &RelPath,
@@ -207,10 +211,14 @@ impl Volume {
         modified: SystemTime,
         content: Option<Kept>,
     ) {
-        if self.is_local() {
-            return;
-        }
+        let content = content.filter(|_| !self.is_local());
         self.known_now().record(path, size, modified, content);
+    }
+
+    /// Whether the run stored the file `path` itself, and has not removed or replaced it since
+    /// (as far as the run knows: not if another process did).
+    pub(super) fn wrote_file(&self, path: &RelPath) -> bool {
+        self.known_now().files.contains_key(path)
     }
 
     /// Records that a listing showed the file `path`: its content, if kept, stays only if
@@ -474,15 +482,7 @@ impl Volume {
     /// `/` (so must name a directory). An empty path is `no-entry`. Every directory a `..` steps out of must exist, as in a
     /// real filesystem; on local stores, staged uploads' names (`NAME#DIGITS`) are refused.
     pub async fn resolve(&self, base: &RelPath, path: &str) -> FsResult<(RelPath, bool)> {
-        if path.is_empty() {
-            // An empty path names nothing, as on Linux (`ENOENT`) and in wasmtime-wasi.
-            return Err(ErrorCode::NoEntry.into());
-        }
-        let resolved = base.join_checked(path)?;
-        if self.is_local() && resolved.path.has_staging_name() {
-            // `NAME#DIGITS` is where a local store stages uploads: never the guest's.
-            return Err(ErrorCode::Access.into());
-        }
+        let resolved = self.join_guest_path(base, path)?;
         for dir in resolved
             .must_be_dirs
             .iter()
@@ -495,6 +495,33 @@ impl Volume {
             }
         }
         Ok((resolved.path, resolved.names_dir))
+    }
+
+    /// [`Volume::resolve`] with no store request: `None` if a directory a `..` steps out of
+    /// is not known to exist (the caller resolves it the async way instead).
+    pub fn resolve_now(&self, base: &RelPath, path: &str) -> Option<FsResult<(RelPath, bool)>> {
+        let resolved = match self.join_guest_path(base, path) {
+            Ok(resolved) => resolved,
+            Err(error) => return Some(Err(error)),
+        };
+        if resolved.must_be_dirs.iter().any(|dir| !self.dir_known(dir)) {
+            return None;
+        }
+        Some(Ok((resolved.path, resolved.names_dir)))
+    }
+
+    /// The guest's `path` joined to `base`, before any lookup.
+    fn join_guest_path(&self, base: &RelPath, path: &str) -> FsResult<super::path::Resolved> {
+        if path.is_empty() {
+            // An empty path names nothing, as on Linux (`ENOENT`) and in wasmtime-wasi.
+            return Err(ErrorCode::NoEntry.into());
+        }
+        let resolved = base.join_checked(path)?;
+        if self.is_local() && resolved.path.has_staging_name() {
+            // `NAME#DIGITS` is where a local store stages uploads: never the guest's.
+            return Err(ErrorCode::Access.into());
+        }
+        Ok(resolved)
     }
 
     /// Looks up what `path` names: an object, a directory (a marker or any key below it), or

@@ -126,7 +126,7 @@ impl CloudFsView<'_> {
     }
 
     /// `read` without waiting, or `None` if it would wait (a store request): see
-    /// [`super::ready_reads`].
+    /// [`super::ready_calls`].
     pub(super) fn read_now(
         &self,
         fd: &Resource<Descriptor>,
@@ -139,6 +139,19 @@ impl CloudFsView<'_> {
         };
         let read = file.read_now(len, offset)?;
         Some(read.map(|(bytes, at_end)| (bytes.into_vec(), at_end)))
+    }
+
+    /// `unlink-file-at` without waiting, or `None` if it would wait: see
+    /// [`super::ready_calls`].
+    pub(super) fn unlink_file_now(
+        &self,
+        fd: &Resource<Descriptor>,
+        path: &str,
+    ) -> Option<FsResult<()>> {
+        match self.handle(fd).and_then(|handle| handle.as_dir()) {
+            Ok(dir) => dir.unlink_file_now(path),
+            Err(error) => Some(Err(error)),
+        }
     }
 }
 

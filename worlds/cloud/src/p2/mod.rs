@@ -3,7 +3,7 @@
 
 pub mod bindings;
 pub mod descriptor;
-pub mod ready_reads;
+pub mod ready_calls;
 pub mod stream_reads;
 pub mod streams;
 

@@ -117,3 +117,38 @@ async fn writes_deletes_and_renames_stay_inside() {
     );
     assert_untouched(&outside);
 }
+
+/// A file the run wrote is removed with no check of what it is (one `unlinkat`): whatever
+/// another process put at its name since is removed itself, never a link's target; a
+/// directory there is left alone. A name the run did not write is checked first, so a link
+/// there is no entry and stays.
+#[tokio::test]
+async fn removing_a_file_the_run_wrote_never_reaches_through_a_link() {
+    let (mut fs, outside) = planted();
+    let local = fs.local.clone().unwrap();
+    for name in ["mine", "made-dir"] {
+        fs.write_file(&format!("real/{name}"), b"mine")
+            .await
+            .unwrap();
+        std::fs::remove_file(local.join("real").join(name)).unwrap();
+    }
+    symlink(outside.join("secret"), local.join("real/mine")).unwrap();
+    std::fs::create_dir(local.join("real/made-dir")).unwrap();
+    symlink(outside.join("secret"), local.join("real/theirs")).unwrap();
+
+    // Answered at once (no store request), the link itself removed.
+    assert!(matches!(fs.root.unlink_file_now("real/mine"), Some(Ok(()))));
+    assert!(std::fs::symlink_metadata(local.join("real/mine")).is_err());
+    // A directory now at a written name, and a link at a name the run did not write: left to
+    // the lookup, which says what they are.
+    for (name, code) in [("made-dir", IsDirectory), ("theirs", NoEntry)] {
+        let path = format!("real/{name}");
+        assert!(fs.root.unlink_file_now(&path).is_none(), "{name}");
+        assert_eq!(err(fs.root.unlink_file_at(&path).await), code, "{name}");
+        assert!(
+            std::fs::symlink_metadata(local.join(&path)).is_ok(),
+            "{name}"
+        );
+    }
+    assert_untouched(&outside);
+}

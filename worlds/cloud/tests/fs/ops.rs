@@ -237,6 +237,31 @@ async fn unlink_file_at_deletes_files_only() {
     }
 }
 
+/// `unlink_file_now` answers at once only what needs no store request: a bad path on every
+/// store, and the removal of a local file; anything else is left to `unlink_file_at`.
+#[tokio::test]
+async fn unlink_file_now_answers_only_what_needs_no_store_request() {
+    for backend in BACKENDS {
+        let mut fs = Fs::new(backend);
+        fs.mkdir("d").await.unwrap();
+        fs.write_file("d/f", b"x").await.unwrap();
+        let now = |path: &str| fs.root.unlink_file_now(path).map(|r| r.map_err(code));
+        assert_eq!(now(""), Some(Err(NoEntry)), "{backend:?}");
+        assert_eq!(now("/d/f"), Some(Err(NotPermitted)), "{backend:?}");
+        for path in ["missing", "d", "d/f/", "missing/../d/f"] {
+            assert_eq!(now(path), None, "{backend:?} {path}");
+        }
+        let expected = match backend {
+            Backend::Local => Some(Ok(())),
+            _ => None,
+        };
+        assert_eq!(now("d/f"), expected, "{backend:?}");
+        fs.root.unlink_file_at("d/f").await.unwrap_or(());
+        assert_eq!(fs.kind("d/f").await, Err(NoEntry), "{backend:?}");
+        assert_eq!(fs.kind("d").await, Ok(Kind::Dir), "{backend:?}");
+    }
+}
+
 #[tokio::test]
 async fn rename_at_moves_files() {
     for backend in BACKENDS {
