@@ -9,6 +9,9 @@
 //! - `make ROOT NAME MIB`: writes NAME, MIB MiB of `fill`'s content.
 //! - `rand-read ROOT COUNT`: COUNT of `all`'s random reads of a 64 MiB `big.bin` (made by
 //!   `make ROOT big.bin 64`), timed: for profiling one workload.
+//! - `remove ROOT ROUNDS`: ROUNDS times, 1,000 small files written (untimed) and removed.
+//! - `seq-read ROOT ROUNDS`: a 64 MiB `big.bin` written (untimed), then read ROUNDS times
+//!   as `all` reads it, with the checksum and without; each total printed.
 
 use std::ffi::c_int;
 use std::fs::{self, File};
@@ -45,6 +48,7 @@ fn main() {
             random_reads(&format!("{root}/big.bin"), num(2) as usize)
         }),
         "remove" => removals(root, num(2) as usize),
+        "seq-read" => seq_reads(root, num(2) as usize),
         _ => usage(),
     };
     if let Err(e) = result {
@@ -55,7 +59,7 @@ fn main() {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: fs-bench all ROOT | write-big ROOT MIB | read-one ROOT NAME OFFSET LEN | make ROOT NAME MIB | rand-read ROOT COUNT | remove ROOT ROUNDS"
+        "usage: fs-bench all ROOT | write-big ROOT MIB | read-one ROOT NAME OFFSET LEN | make ROOT NAME MIB | rand-read ROOT COUNT | remove ROOT ROUNDS | seq-read ROOT ROUNDS"
     );
     std::process::exit(2);
 }
@@ -127,6 +131,73 @@ fn random_reads(path: &str, count: usize) -> io::Result<()> {
     Ok(())
 }
 
+/// The checksum of a `BIG_SIZE` file of `fill`'s content, made in `buf` (a chunk long).
+fn expected_checksum(buf: &mut [u8]) -> u64 {
+    let mut expected = 0;
+    for index in 0..BIG_SIZE / CHUNK {
+        fill(buf, index);
+        expected = checksum(expected, buf);
+    }
+    expected
+}
+
+/// Reads `path` (`BIG_SIZE` bytes) from start to end in `buf`-sized reads; with `expected`,
+/// checksums each chunk as it comes (filling it whole first: a short read is legal) and
+/// compares.
+fn seq_read(path: &str, buf: &mut [u8], expected: Option<u64>) -> io::Result<()> {
+    let mut file = File::open(path)?;
+    let (mut sum, mut total) = (0, 0);
+    loop {
+        let filled = match expected {
+            Some(_) => {
+                let mut filled = 0;
+                while filled < buf.len() {
+                    match file.read(&mut buf[filled..])? {
+                        0 => break,
+                        n => filled += n,
+                    }
+                }
+                if filled > 0 {
+                    sum = checksum(sum, &buf[..filled]);
+                }
+                filled
+            }
+            None => file.read(buf)?,
+        };
+        if filled == 0 {
+            break;
+        }
+        total += filled;
+    }
+    if total != BIG_SIZE || expected.is_some_and(|expected| sum != expected) {
+        return Err(fail(format!(
+            "{path}: {total} bytes, checksum {sum:x} != {expected:x?}"
+        )));
+    }
+    Ok(())
+}
+
+/// `rounds` times each: the sequential read of `all` (writing `big.bin` first, untimed), with
+/// the guest's checksum and without; the two totals printed.
+fn seq_reads(root: &str, rounds: usize) -> io::Result<()> {
+    let big = format!("{root}/big.bin");
+    write_file(&big, BIG_SIZE, CHUNK)?;
+    let mut buf = vec![0u8; CHUNK];
+    let expected = expected_checksum(&mut buf);
+    let (mut summed, mut raw) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+    for _ in 0..rounds {
+        let started = Instant::now();
+        seq_read(&big, &mut buf, Some(expected))?;
+        summed += started.elapsed();
+        let started = Instant::now();
+        seq_read(&big, &mut buf, None)?;
+        raw += started.elapsed();
+    }
+    println!("seq-read {}", summed.as_micros());
+    println!("seq-read-raw {}", raw.as_micros());
+    Ok(())
+}
+
 /// `rounds` times: writes the 1,000 small files (untimed), then removes them (timed, the
 /// total printed).
 fn removals(root: &str, rounds: usize) -> io::Result<()> {
@@ -167,54 +238,13 @@ fn all(root: &str) -> io::Result<()> {
 
     // The expected checksum, computed outside every timed section.
     let mut buf = vec![0u8; CHUNK];
-    let mut expected = 0;
-    for index in 0..BIG_SIZE / CHUNK {
-        fill(&mut buf, index);
-        expected = checksum(expected, &buf);
-    }
+    let expected = expected_checksum(&mut buf);
 
     timed("seq-write", || write_file(&big, BIG_SIZE, CHUNK))?;
-    timed("seq-read", || {
-        let mut file = File::open(&big)?;
-        let (mut sum, mut total) = (0, 0);
-        loop {
-            // read_exact-like: a short read is legal, so keep filling the chunk.
-            let mut filled = 0;
-            while filled < CHUNK {
-                match file.read(&mut buf[filled..])? {
-                    0 => break,
-                    n => filled += n,
-                }
-            }
-            if filled == 0 {
-                break;
-            }
-            sum = checksum(sum, &buf[..filled]);
-            total += filled;
-        }
-        if total != BIG_SIZE || sum != expected {
-            return Err(fail(format!(
-                "seq-read: {total} bytes, checksum {sum:x} != {expected:x}"
-            )));
-        }
-        Ok(())
-    })?;
+    timed("seq-read", || seq_read(&big, &mut buf, Some(expected)))?;
     // The same reads with no checksum: what a native `read(2)` loop is compared with (the
     // checksum is guest code, the same in every world).
-    timed("seq-read-raw", || {
-        let mut file = File::open(&big)?;
-        let mut total = 0;
-        loop {
-            match file.read(&mut buf)? {
-                0 => break,
-                n => total += n,
-            }
-        }
-        if total != BIG_SIZE {
-            return Err(fail(format!("seq-read-raw: {total} bytes")));
-        }
-        Ok(())
-    })?;
+    timed("seq-read-raw", || seq_read(&big, &mut buf, None))?;
     timed("rand-read", || random_reads(&big, RANDOM_READS))?;
     timed("small-write", || {
         fs::create_dir(&dir)?;
