@@ -15,7 +15,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use object_store::{ObjectStoreExt, PutPayload};
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
 use worldhost_store::LocalRoot;
 
 use super::ctx::WriteBudget;
@@ -86,6 +86,12 @@ pub(super) struct FileState {
     /// On a cloud store, a small file's content as its last upload stored it, for the
     /// volume to keep (reads of it in this run then need no GET).
     pub kept: Option<Kept>,
+}
+
+/// The rest of a stored object from some offset, streamed by one GET ([`OpenFile::stored_body`]):
+/// what a sequential reader of a cloud store's file reads once past its first window.
+pub struct StoredBody {
+    chunks: futures::stream::BoxStream<'static, object_store::Result<Bytes>>,
 }
 
 impl FileState {
@@ -216,6 +222,52 @@ impl OpenFile {
         let bytes = Box::pin(self.fetch_range(offset..end)).await?;
         self.volume.mount().stats.read(bytes.len() as u64);
         Ok(ReadBytes::Shared(bytes))
+    }
+
+    /// One GET of the stored object from `offset` to its end, for a sequential reader to take
+    /// chunk by chunk ([`OpenFile::next_stored_chunk`]): a whole-file read in one request, not
+    /// one a window. `None` if the handle reads from elsewhere (its staged copy, an object at
+    /// hand, a local or in-memory store) or nothing is left. Host memory holds a chunk at a
+    /// time: the connection is read only as the guest reads, so a reader that stops early has
+    /// fetched what it read and what the socket buffered.
+    pub async fn stored_body(&self, offset: u64) -> FsResult<Option<StoredBody>> {
+        let state = self.state.lock().await;
+        let from_store = state.spool.is_none()
+            && state.memory_object.is_none()
+            && !self.volume.is_local()
+            && !self.volume.in_memory();
+        let size = match state.stored_size {
+            Some(size) if from_store && offset < size => size,
+            _ => return Ok(None),
+        };
+        let path = self.path();
+        let key = path.key_ref();
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(offset..size)),
+            ..Default::default()
+        };
+        let got = Box::pin(self.volume.store().get_opts(key, options)).await;
+        let got = got.map_err(|e| store_error(e, key))?;
+        Ok(Some(StoredBody {
+            chunks: got.into_stream(),
+        }))
+    }
+
+    /// The next chunk of `body`; `None` when it has ended, failed, or no longer streams the
+    /// file's content: the reader goes on by ranged reads, which see the content as it is now
+    /// and report any error. The content changes only through a staged copy, which stays while
+    /// a stream holds the file (only the last holder's close lets it go).
+    pub async fn next_stored_chunk(&self, body: &mut StoredBody) -> Option<Bytes> {
+        if self.state.lock().await.spool.is_some() {
+            return None;
+        }
+        match body.chunks.next().await {
+            Some(Ok(chunk)) if !chunk.is_empty() => {
+                self.volume.mount().stats.read(chunk.len() as u64);
+                Some(chunk)
+            }
+            _ => None,
+        }
     }
 
     /// [`OpenFile::read_at`] when it needs no store request: from the staged copy, a local

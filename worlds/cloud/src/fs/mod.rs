@@ -33,7 +33,7 @@ use std::time::SystemTime;
 pub use ctx::{FsCtx, WriteBudget, WriteLimitExceeded};
 pub use dir::Dir;
 pub use error::{ErrorCode, FsError, FsResult, is_not_found, spool_error, store_error};
-pub use file::{MEMORY_SPOOL_LIMIT, OpenFile, ReadBytes, UPLOAD_PART_SIZE};
+pub use file::{MEMORY_SPOOL_LIMIT, OpenFile, ReadBytes, StoredBody, UPLOAD_PART_SIZE};
 pub use handle::{File, Handle, MAX_READ};
 pub use held::{BufferMemory, RUN_BUFFER_MEMORY};
 pub use listing::Listing;

@@ -7,12 +7,14 @@ use bytes::Bytes;
 use wasmtime_wasi_io::poll::Pollable;
 use wasmtime_wasi_io::streams::{InputStream, OutputStream, StreamError, StreamResult};
 
-use crate::fs::{ErrorCode, FsError, OpenFile};
+use crate::fs::{ErrorCode, FsError, OpenFile, StoredBody};
 
-/// The first ranged read of a stream fetches this much; each further sequential read doubles
-/// it, up to [`MAX_READ_WINDOW`], so a whole-file read takes few requests and a short read
-/// fetches little. A local file is read as asked (the page cache is its window): one `pread`
-/// into a buffer that goes to the guest whole, as wasmtime's own file streams do.
+/// The first ranged read of a stream fetches this much, so a short read fetches little; a
+/// reader that goes on past it gets the rest of the object by one GET, read as the guest reads
+/// ([`OpenFile::stored_body`]). Should that GET end early or the file change under it, ranged
+/// reads take over, each doubling the window up to [`MAX_READ_WINDOW`]. A local file is read
+/// as asked (the page cache is its window): one `pread` into a buffer that goes to the guest
+/// whole, as wasmtime's own file streams do.
 const FIRST_READ_WINDOW: u64 = 64 << 10;
 const MAX_READ_WINDOW: u64 = 8 << 20;
 /// How much a write may hand over at once.
@@ -37,6 +39,8 @@ fn stream_error(error: FsError) -> StreamError {
 pub struct FileInputStream {
     file: Arc<OpenFile>,
     position: u64,
+    /// Where the stream started.
+    start: u64,
     /// Fetched but not yet handed to the guest.
     buffer: Bytes,
     window: u64,
@@ -45,6 +49,10 @@ pub struct FileInputStream {
     at_end: bool,
     /// A failed fetch from `ready`, for the next `read` to report.
     failure: Option<StreamError>,
+    /// The rest of a cloud store's object, streamed by one GET, once the first window is read.
+    body: Option<StoredBody>,
+    /// Whether the stream has tried a GET of the rest (once: after it, windows go on).
+    streamed: bool,
 }
 
 impl FileInputStream {
@@ -52,11 +60,14 @@ impl FileInputStream {
         FileInputStream {
             file,
             position,
+            start: position,
             buffer: Bytes::new(),
             window: FIRST_READ_WINDOW,
             holding: 0,
             at_end: false,
             failure: None,
+            body: None,
+            streamed: false,
         }
     }
 
@@ -72,6 +83,26 @@ impl FileInputStream {
                 want => want.min(MAX_READ_WINDOW),
             }
         } else {
+            if self.position > self.start && !self.streamed {
+                // Read on past the first window: the rest in one request.
+                self.streamed = true;
+                self.body = self
+                    .file
+                    .stored_body(self.position)
+                    .await
+                    .map_err(stream_error)?;
+            }
+            if let Some(body) = &mut self.body {
+                match self.file.next_stored_chunk(body).await {
+                    Some(chunk) => {
+                        self.position += chunk.len() as u64;
+                        self.buffer = chunk;
+                        return Ok(());
+                    }
+                    // Ended, failed, or out of date: ranged reads from here say which.
+                    None => self.body = None,
+                }
+            }
             self.window_len(want)
         };
         let bytes = self

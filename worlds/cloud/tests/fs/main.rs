@@ -8,4 +8,5 @@ mod names;
 mod ops;
 mod posix;
 mod props;
+mod streams;
 mod support;

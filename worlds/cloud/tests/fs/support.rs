@@ -251,3 +251,129 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// A memory store seen as a cloud store: reads go by ranged GETs and streamed bodies, as on S3,
+/// with each body in 16 KiB chunks (as an HTTP response arrives) and the GETs (not HEADs)
+/// counted.
+pub struct CloudLike {
+    pub fs: Fs,
+    pub gets: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl CloudLike {
+    pub fn new() -> CloudLike {
+        let whole = open_mount("memory:", false);
+        let mut mount = whole.staged(PREFIX);
+        let gets = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        mount.store = Arc::new(Chunked {
+            inner: mount.store.clone(),
+            gets: gets.clone(),
+        });
+        mount.in_memory = false;
+        let ctx = FsCtx::with_volumes(vec![Volume::new(Arc::new(mount))]);
+        let root = Dir::root(ctx.volumes()[0].clone());
+        let fs = Fs {
+            backend: Backend::PrefixedMemory,
+            ctx,
+            root,
+            base: whole.store.clone(),
+            local: None,
+            _temp: None,
+        };
+        CloudLike { fs, gets }
+    }
+
+    pub fn gets(&self) -> usize {
+        self.gets.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// [`CloudLike`]'s store: `inner`, with GETs counted and their bodies cut in 16 KiB chunks.
+#[derive(Debug)]
+struct Chunked {
+    inner: Arc<dyn ObjectStore>,
+    gets: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl std::fmt::Display for Chunked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Chunked({})", self.inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for Chunked {
+    async fn put_opts(
+        &self,
+        location: &Key,
+        payload: PutPayload,
+        opts: object_store::PutOptions,
+    ) -> object_store::Result<object_store::PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Key,
+        opts: object_store::PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Key,
+        options: object_store::GetOptions,
+    ) -> object_store::Result<object_store::GetResult> {
+        use futures::StreamExt;
+        if !options.head {
+            self.gets.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        let mut got = self.inner.get_opts(location, options).await?;
+        let object_store::GetResultPayload::Stream(body) = got.payload else {
+            unreachable!("a memory store streams");
+        };
+        let chunked = body.flat_map(|chunk| {
+            let pieces: Vec<object_store::Result<bytes::Bytes>> = match chunk {
+                Ok(chunk) => (0..chunk.len())
+                    .step_by(16 << 10)
+                    .map(|at| Ok(chunk.slice(at..chunk.len().min(at + (16 << 10)))))
+                    .collect(),
+                Err(error) => vec![Err(error)],
+            };
+            futures::stream::iter(pieces)
+        });
+        got.payload = object_store::GetResultPayload::Stream(chunked.boxed());
+        Ok(got)
+    }
+
+    fn delete_stream(
+        &self,
+        locations: futures::stream::BoxStream<'static, object_store::Result<Key>>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<Key>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(
+        &self,
+        prefix: Option<&Key>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&Key>,
+    ) -> object_store::Result<object_store::ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Key,
+        to: &Key,
+        options: object_store::CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}

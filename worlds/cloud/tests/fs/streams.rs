@@ -1,0 +1,68 @@
+//! A file stream on a cloud store (`p2::streams::FileInputStream`, which WASI 0.3's reads use
+//! too): a short read fetches one window; a reader that goes on gets the rest of the object by
+//! one GET, read as it reads; a change to the file under the stream is seen once what the
+//! stream has in hand is read.
+
+use wasmtime_wasi_io::streams::{InputStream, StreamError};
+use worldhost_world_cloud::p2::streams::FileInputStream;
+
+use crate::support::*;
+
+const SIZE: usize = 3 << 20;
+const READ: usize = 64 << 10;
+
+fn content(seed: u8) -> Vec<u8> {
+    (0..SIZE).map(|i| (i / 7) as u8 ^ seed).collect()
+}
+
+async fn stream(cloud: &mut CloudLike, path: &str) -> FileInputStream {
+    let handle = cloud.fs.open(path, read_only()).await.unwrap();
+    let file = handle
+        .as_file()
+        .unwrap()
+        .reader()
+        .expect("a readable handle");
+    FileInputStream::new(file, 0)
+}
+
+/// Reads `stream` in `READ`-byte reads into `into` until it is closed, or `limit` is reached.
+async fn read_on(stream: &mut FileInputStream, into: &mut Vec<u8>, limit: usize) {
+    while into.len() < limit {
+        match stream.blocking_read(READ).await {
+            Ok(bytes) => into.extend_from_slice(&bytes),
+            Err(StreamError::Closed) => break,
+            Err(error) => panic!("the stream failed: {error:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_whole_file_read_takes_a_window_and_one_get_for_the_rest() {
+    let mut cloud = CloudLike::new();
+    cloud.fs.put("f", &content(0)).await;
+    let mut stream = stream(&mut cloud, "f").await;
+    let mut read = Vec::new();
+    read_on(&mut stream, &mut read, 1).await;
+    assert_eq!(read.len(), READ);
+    assert_eq!(cloud.gets(), 1, "a short read fetches its window only");
+    read_on(&mut stream, &mut read, usize::MAX).await;
+    assert!(read == content(0), "{} bytes read", read.len());
+    assert_eq!(cloud.gets(), 2, "the rest in one GET");
+}
+
+#[tokio::test]
+async fn a_file_replaced_under_a_stream_is_read_as_it_now_is() {
+    let mut cloud = CloudLike::new();
+    cloud.fs.put("f", &content(0)).await;
+    let mut stream = stream(&mut cloud, "f").await;
+    let mut read = Vec::new();
+    read_on(&mut stream, &mut read, 4 * READ).await;
+    // The same size, other bytes: committed by the run through another handle.
+    cloud.fs.write_file("f", &content(0xff)).await.unwrap();
+    // Nothing fetched is in hand (each read took a whole chunk): all that follows is new.
+    let before = read.len();
+    read_on(&mut stream, &mut read, usize::MAX).await;
+    assert_eq!(read.len(), SIZE);
+    assert!(read[..before] == content(0)[..before]);
+    assert!(read[before..] == content(0xff)[before..]);
+}
