@@ -12,6 +12,8 @@
 //! - `remove ROOT ROUNDS`: ROUNDS times, 1,000 small files written (untimed) and removed.
 //! - `seq-read ROOT ROUNDS`: a 64 MiB `big.bin` written (untimed), then read ROUNDS times
 //!   as `all` reads it, with the checksum and without; each total printed.
+//! - `small-read ROOT ROUNDS`: 1,000 small files written (untimed), then read back whole
+//!   ROUNDS times.
 
 use std::ffi::c_int;
 use std::fs::{self, File};
@@ -49,6 +51,7 @@ fn main() {
         }),
         "remove" => removals(root, num(2) as usize),
         "seq-read" => seq_reads(root, num(2) as usize),
+        "small-read" => small_reads(root, num(2) as usize),
         _ => usage(),
     };
     if let Err(e) = result {
@@ -59,7 +62,7 @@ fn main() {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: fs-bench all ROOT | write-big ROOT MIB | read-one ROOT NAME OFFSET LEN | make ROOT NAME MIB | rand-read ROOT COUNT | remove ROOT ROUNDS | seq-read ROOT ROUNDS"
+        "usage: fs-bench all ROOT | write-big ROOT MIB | read-one ROOT NAME OFFSET LEN | make ROOT NAME MIB | rand-read ROOT COUNT | remove ROOT ROUNDS | seq-read ROOT ROUNDS | small-read ROOT ROUNDS"
     );
     std::process::exit(2);
 }
@@ -198,6 +201,34 @@ fn seq_reads(root: &str, rounds: usize) -> io::Result<()> {
     Ok(())
 }
 
+/// Reads back the small files in `dir`, whole, checking each one's length.
+fn read_small_files(dir: &str) -> io::Result<()> {
+    for i in 0..SMALL_FILES {
+        let path = format!("{dir}/f{i:04}");
+        let len = fs::read(&path)?.len();
+        if len != SMALL_SIZE {
+            return Err(fail(format!("small-read: {len} bytes in {path}")));
+        }
+    }
+    Ok(())
+}
+
+/// The 1,000 small files written (untimed), then read back `rounds` times (timed, the
+/// total printed).
+fn small_reads(root: &str, rounds: usize) -> io::Result<()> {
+    let dir = format!("{root}/small");
+    fs::create_dir(&dir)?;
+    for i in 0..SMALL_FILES {
+        fs::write(format!("{dir}/f{i:04}"), [7u8; SMALL_SIZE])?;
+    }
+    let started = Instant::now();
+    for _ in 0..rounds {
+        read_small_files(&dir)?;
+    }
+    println!("small-read {}", started.elapsed().as_micros());
+    Ok(())
+}
+
 /// `rounds` times: writes the 1,000 small files (untimed), then removes them (timed, the
 /// total printed).
 fn removals(root: &str, rounds: usize) -> io::Result<()> {
@@ -255,15 +286,7 @@ fn all(root: &str) -> io::Result<()> {
         }
         Ok(())
     })?;
-    timed("small-read", || {
-        for i in 0..SMALL_FILES {
-            let len = fs::read(small(i))?.len();
-            if len != SMALL_SIZE {
-                return Err(fail(format!("small-read: {len} bytes in {}", small(i))));
-            }
-        }
-        Ok(())
-    })?;
+    timed("small-read", || read_small_files(&dir))?;
     timed("small-stat", || {
         for i in 0..SMALL_FILES {
             let len = fs::metadata(small(i))?.len();
