@@ -112,7 +112,7 @@ pub fn rename_file(
 /// beneath the root), then the directories left empty above it as [`remove`] does; `false`
 /// (and nothing done) if it is anything else or names nothing, for the caller to say why.
 /// A file the run wrote itself (`written`) is removed with no check first
-/// ([`LocalRoot::remove_written_file`]: `fstatat` is a fifth of a removal's time on tmpfs).
+/// ([`LocalRoot::remove_written_file`]: the `fstatat` was about a tenth of a removal on tmpfs).
 pub fn remove_if_file(
     root: &LocalRoot,
     path: &RelPath,
