@@ -17,6 +17,11 @@ use crate::fs::{ErrorCode, FsError, OpenFile, StoredBody};
 /// whole, as wasmtime's own file streams do.
 const FIRST_READ_WINDOW: u64 = 64 << 10;
 const MAX_READ_WINDOW: u64 = 8 << 20;
+/// What an open GET of the rest of an object counts against the run's buffer memory: about
+/// what its connection may hold ahead of the guest. It bounds how many a run keeps open at once
+/// (64 with the default 64 MiB, however many files the guest reads); past it, streams read by
+/// windows.
+const STREAMED_BODY_HOLD: u64 = 1 << 20;
 /// How much a write may hand over at once.
 pub(crate) const WRITE_BUDGET: usize = 1 << 20;
 
@@ -85,12 +90,7 @@ impl FileInputStream {
         } else {
             if self.position > self.start && !self.streamed {
                 // Read on past the first window: the rest in one request.
-                self.streamed = true;
-                self.body = self
-                    .file
-                    .stored_body(self.position)
-                    .await
-                    .map_err(stream_error)?;
+                self.open_body().await;
             }
             if let Some(body) = &mut self.body {
                 match self.file.next_stored_chunk(body).await {
@@ -100,7 +100,7 @@ impl FileInputStream {
                         return Ok(());
                     }
                     // Ended, failed, or out of date: ranged reads from here say which.
-                    None => self.body = None,
+                    None => self.close_body(),
                 }
             }
             self.window_len(want)
@@ -114,6 +114,37 @@ impl FileInputStream {
         self.at_end = bytes.is_empty();
         self.buffer = bytes;
         Ok(())
+    }
+
+    /// Opens one GET of the rest of the object (once a stream), if the run's buffer memory has
+    /// room for one more ([`STREAMED_BODY_HOLD`]). Any failure leaves the stream to ranged
+    /// reads, which report errors.
+    async fn open_body(&mut self) {
+        self.streamed = true;
+        let memory = self.file.run_memory().cloned();
+        if memory
+            .as_ref()
+            .is_some_and(|memory| !memory.try_hold(STREAMED_BODY_HOLD))
+        {
+            return;
+        }
+        match self.file.stored_body(self.position).await {
+            Ok(Some(body)) => self.body = Some(body),
+            _ => {
+                if let Some(memory) = memory {
+                    memory.release(STREAMED_BODY_HOLD);
+                }
+            }
+        }
+    }
+
+    /// Drops the GET of the rest, giving back what it held of the run's buffer memory.
+    fn close_body(&mut self) {
+        if self.body.take().is_some()
+            && let Some(memory) = self.file.run_memory()
+        {
+            memory.release(STREAMED_BODY_HOLD);
+        }
     }
 
     /// The next window of a ranged read (at least `want` bytes), which then doubles. Windows
@@ -153,6 +184,7 @@ impl FileInputStream {
 
 impl Drop for FileInputStream {
     fn drop(&mut self) {
+        self.close_body();
         if let Some(memory) = self.file.run_memory() {
             memory.release(self.holding);
         }

@@ -258,6 +258,8 @@ pub fn runtime() -> tokio::runtime::Runtime {
 pub struct CloudLike {
     pub fs: Fs,
     pub gets: Arc<std::sync::atomic::AtomicUsize>,
+    /// How many of the next GETs fail (as a dropped connection would).
+    pub failing: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl CloudLike {
@@ -265,9 +267,11 @@ impl CloudLike {
         let whole = open_mount("memory:", false);
         let mut mount = whole.staged(PREFIX);
         let gets = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let failing = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         mount.store = Arc::new(Chunked {
             inner: mount.store.clone(),
             gets: gets.clone(),
+            failing: failing.clone(),
         });
         mount.in_memory = false;
         let ctx = FsCtx::with_volumes(vec![Volume::new(Arc::new(mount))]);
@@ -280,7 +284,7 @@ impl CloudLike {
             local: None,
             _temp: None,
         };
-        CloudLike { fs, gets }
+        CloudLike { fs, gets, failing }
     }
 
     pub fn gets(&self) -> usize {
@@ -288,11 +292,13 @@ impl CloudLike {
     }
 }
 
-/// [`CloudLike`]'s store: `inner`, with GETs counted and their bodies cut in 16 KiB chunks.
+/// [`CloudLike`]'s store: `inner`, with GETs counted (and failed on demand) and their bodies cut
+/// in 16 KiB chunks.
 #[derive(Debug)]
 struct Chunked {
     inner: Arc<dyn ObjectStore>,
     gets: Arc<std::sync::atomic::AtomicUsize>,
+    failing: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl std::fmt::Display for Chunked {
@@ -328,6 +334,17 @@ impl ObjectStore for Chunked {
         use futures::StreamExt;
         if !options.head {
             self.gets.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let fail = self.failing.fetch_update(
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+                |left| left.checked_sub(1),
+            );
+            if fail.is_ok() {
+                return Err(object_store::Error::Generic {
+                    store: "chunked",
+                    source: "the connection dropped".into(),
+                });
+            }
         }
         let mut got = self.inner.get_opts(location, options).await?;
         let object_store::GetResultPayload::Stream(body) = got.payload else {
