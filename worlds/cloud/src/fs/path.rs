@@ -22,10 +22,18 @@ pub const MAX_NAME: usize = 255;
 
 /// A key below a mount's root, as its segments (empty for the root) and as an object key.
 /// Keys hold the guest's names unencoded, so listings give back exactly what was written.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RelPath {
     segments: Vec<String>,
     key: Key,
+}
+
+/// The key alone names the path (the segments are the key split at `/`): hashed once, not
+/// twice, in every map of paths.
+impl std::hash::Hash for RelPath {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key.hash(state);
+    }
 }
 
 impl RelPath {
