@@ -11,8 +11,9 @@ use crate::fs::{ErrorCode, FsError, OpenFile, StoredBody};
 
 /// The first ranged read of a stream fetches this much, so a short read fetches little; a
 /// reader that goes on past it gets the rest of the object by one GET, read as the guest reads
-/// ([`OpenFile::stored_body`]). Should that GET end early or the file change under it, ranged
-/// reads take over, each doubling the window up to [`MAX_READ_WINDOW`]. A local file is read
+/// ([`OpenFile::stored_body`]). Should that GET not fit the run's buffer memory, fail, end
+/// early or the file change under it, ranged reads take over, each doubling the window up to
+/// [`MAX_READ_WINDOW`]. A local file is read
 /// as asked (the page cache is its window): one `pread` into a buffer that goes to the guest
 /// whole, as wasmtime's own file streams do.
 const FIRST_READ_WINDOW: u64 = 64 << 10;

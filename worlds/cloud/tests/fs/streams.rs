@@ -15,6 +15,13 @@ fn content(seed: u8) -> Vec<u8> {
     (0..SIZE).map(|i| (i / 7) as u8 ^ seed).collect()
 }
 
+/// A cloud-like store holding `f`, `content(0)`.
+async fn holding_f() -> CloudLike {
+    let cloud = CloudLike::new();
+    cloud.fs.put("f", &content(0)).await;
+    cloud
+}
+
 async fn stream(cloud: &mut CloudLike, path: &str) -> FileInputStream {
     let handle = cloud.fs.open(path, read_only()).await.unwrap();
     let file = handle
@@ -38,8 +45,7 @@ async fn read_on(stream: &mut FileInputStream, into: &mut Vec<u8>, limit: usize)
 
 #[tokio::test]
 async fn a_whole_file_read_takes_a_window_and_one_get_for_the_rest() {
-    let mut cloud = CloudLike::new();
-    cloud.fs.put("f", &content(0)).await;
+    let mut cloud = holding_f().await;
     let mut stream = stream(&mut cloud, "f").await;
     let mut read = Vec::new();
     read_on(&mut stream, &mut read, 1).await;
@@ -52,8 +58,7 @@ async fn a_whole_file_read_takes_a_window_and_one_get_for_the_rest() {
 
 #[tokio::test]
 async fn a_file_replaced_under_a_stream_is_read_as_it_now_is() {
-    let mut cloud = CloudLike::new();
-    cloud.fs.put("f", &content(0)).await;
+    let mut cloud = holding_f().await;
     let mut stream = stream(&mut cloud, "f").await;
     let mut read = Vec::new();
     read_on(&mut stream, &mut read, 4 * READ).await;
@@ -73,8 +78,7 @@ async fn a_file_replaced_under_a_stream_is_read_as_it_now_is() {
 #[tokio::test]
 async fn open_gets_of_the_rest_are_bounded_by_the_runs_buffer_memory() {
     const STREAMS: usize = 70;
-    let mut cloud = CloudLike::new();
-    cloud.fs.put("f", &content(0)).await;
+    let mut cloud = holding_f().await;
     let mut streams = Vec::new();
     for _ in 0..STREAMS {
         streams.push(stream(&mut cloud, "f").await);
@@ -100,8 +104,7 @@ async fn open_gets_of_the_rest_are_bounded_by_the_runs_buffer_memory() {
 /// gets every byte.
 #[tokio::test]
 async fn a_failed_get_of_the_rest_leaves_the_stream_to_windows() {
-    let mut cloud = CloudLike::new();
-    cloud.fs.put("f", &content(0)).await;
+    let mut cloud = holding_f().await;
     let mut stream = stream(&mut cloud, "f").await;
     let mut read = Vec::new();
     read_on(&mut stream, &mut read, 1).await;

@@ -76,6 +76,17 @@ impl Fs {
                 (Arc::new(staged), whole.store.clone(), None, None)
             }
         };
+        Fs::over(backend, mount, base, temp, local)
+    }
+
+    /// A run context over `mount` alone (`base`: the store beneath it).
+    fn over(
+        backend: Backend,
+        mount: Arc<Mount>,
+        base: Arc<dyn ObjectStore>,
+        temp: Option<tempfile::TempDir>,
+        local: Option<std::path::PathBuf>,
+    ) -> Fs {
         let ctx = FsCtx::with_volumes(vec![Volume::new(mount)]);
         let root = Dir::root(ctx.volumes()[0].clone());
         Fs {
@@ -274,16 +285,8 @@ impl CloudLike {
             failing: failing.clone(),
         });
         mount.in_memory = false;
-        let ctx = FsCtx::with_volumes(vec![Volume::new(Arc::new(mount))]);
-        let root = Dir::root(ctx.volumes()[0].clone());
-        let fs = Fs {
-            backend: Backend::PrefixedMemory,
-            ctx,
-            root,
-            base: whole.store.clone(),
-            local: None,
-            _temp: None,
-        };
+        let base = whole.store.clone();
+        let fs = Fs::over(Backend::PrefixedMemory, Arc::new(mount), base, None, None);
         CloudLike { fs, gets, failing }
     }
 
