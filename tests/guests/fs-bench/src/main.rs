@@ -14,6 +14,8 @@
 //!   as `all` reads it, with the checksum and without; each total printed.
 //! - `small-read ROOT ROUNDS`: 1,000 small files written (untimed), then read back whole
 //!   ROUNDS times.
+//! - `list ROOT ROUNDS`: 1,000 small files written (untimed), then their directory read
+//!   ROUNDS times.
 
 use std::ffi::c_int;
 use std::fs::{self, File};
@@ -52,6 +54,7 @@ fn main() {
         "remove" => removals(root, num(2) as usize),
         "seq-read" => seq_reads(root, num(2) as usize),
         "small-read" => small_reads(root, num(2) as usize),
+        "list" => lists(root, num(2) as usize),
         _ => usage(),
     };
     if let Err(e) = result {
@@ -62,7 +65,7 @@ fn main() {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: fs-bench all ROOT | write-big ROOT MIB | read-one ROOT NAME OFFSET LEN | make ROOT NAME MIB | rand-read ROOT COUNT | remove ROOT ROUNDS | seq-read ROOT ROUNDS | small-read ROOT ROUNDS"
+        "usage: fs-bench all ROOT | write-big ROOT MIB | read-one ROOT NAME OFFSET LEN | make ROOT NAME MIB | rand-read ROOT COUNT | remove ROOT ROUNDS | seq-read ROOT ROUNDS | small-read ROOT ROUNDS | list ROOT ROUNDS"
     );
     std::process::exit(2);
 }
@@ -213,19 +216,45 @@ fn read_small_files(dir: &str) -> io::Result<()> {
     Ok(())
 }
 
+/// Reads the directory of the 1,000 small files `rounds` times.
+fn list_small_files(dir: &str, rounds: usize) -> io::Result<()> {
+    for _ in 0..rounds {
+        let count = fs::read_dir(dir)?.collect::<io::Result<Vec<_>>>()?.len();
+        if count != SMALL_FILES {
+            return Err(fail(format!("list: {count} entries in {dir}")));
+        }
+    }
+    Ok(())
+}
+
 /// The 1,000 small files written (untimed), then read back `rounds` times (timed, the
 /// total printed).
 fn small_reads(root: &str, rounds: usize) -> io::Result<()> {
+    timed_on_small_files(root, "small-read", |dir| {
+        (0..rounds).try_for_each(|_| read_small_files(dir))
+    })
+}
+
+/// The 1,000 small files written (untimed), then their directory read `rounds` times (timed,
+/// the total printed).
+fn lists(root: &str, rounds: usize) -> io::Result<()> {
+    timed_on_small_files(root, "list", |dir| list_small_files(dir, rounds))
+}
+
+/// Writes the 1,000 small files under `ROOT/small`, then times `work` on that directory.
+fn timed_on_small_files(
+    root: &str,
+    name: &str,
+    work: impl FnOnce(&str) -> io::Result<()>,
+) -> io::Result<()> {
     let dir = format!("{root}/small");
     fs::create_dir(&dir)?;
     for i in 0..SMALL_FILES {
         fs::write(format!("{dir}/f{i:04}"), [7u8; SMALL_SIZE])?;
     }
     let started = Instant::now();
-    for _ in 0..rounds {
-        read_small_files(&dir)?;
-    }
-    println!("small-read {}", started.elapsed().as_micros());
+    work(&dir)?;
+    println!("{name} {}", started.elapsed().as_micros());
     Ok(())
 }
 
@@ -296,15 +325,7 @@ fn all(root: &str) -> io::Result<()> {
         }
         Ok(())
     })?;
-    timed("list", || {
-        for _ in 0..LISTS {
-            let count = fs::read_dir(&dir)?.collect::<io::Result<Vec<_>>>()?.len();
-            if count != SMALL_FILES {
-                return Err(fail(format!("list: {count} entries in {dir}")));
-            }
-        }
-        Ok(())
-    })?;
+    timed("list", || list_small_files(&dir, LISTS))?;
     timed("remove", || {
         for i in 0..SMALL_FILES {
             fs::remove_file(small(i))?;
