@@ -368,7 +368,7 @@ impl<'a> CloudP1<'a> {
     /// Drops the listing kept for directory `number`, which is closed or moved.
     async fn forget_listing(&mut self, number: u32) -> Result<()> {
         match self.files.readdir.take() {
-            Some(cursor) if cursor.fd == number => self.drop_listing(cursor).await,
+            Some(cursor) if cursor.fd == number => self.drop_listing(cursor),
             other => {
                 self.files.readdir = other;
                 Ok(())
@@ -475,12 +475,12 @@ impl<'a> CloudP1<'a> {
         cookie: types::Dircookie,
     ) -> Result<types::Size> {
         let cookie = usize::try_from(cookie).map_err(|_| types::Errno::Overflow)?;
-        let dir_ino = self.fs().metadata_hash(borrowed(&dir)).await?.lower;
+        let dir_ino = self.fs().metadata_hash(borrowed(&dir))?.lower;
         let mut cursor = match self.files.readdir.take() {
             Some(cursor) if cursor.fd == number && cursor.resumes_at() == cookie => cursor,
             stale => {
                 if let Some(stale) = stale {
-                    self.drop_listing(stale).await?;
+                    self.drop_listing(stale)?;
                 }
                 let stream = self.fs().read_directory(borrowed(&dir)).await?;
                 ReaddirCursor {
@@ -501,11 +501,11 @@ impl<'a> CloudP1<'a> {
                 Ok(written)
             }
             Ok(written) => {
-                self.drop_listing(cursor).await?;
+                self.drop_listing(cursor)?;
                 Ok(written)
             }
             Err(error) => {
-                self.drop_listing(cursor).await?;
+                self.drop_listing(cursor)?;
                 Err(error)
             }
         }
@@ -578,10 +578,8 @@ impl<'a> CloudP1<'a> {
         }
     }
 
-    async fn drop_listing(&mut self, cursor: ReaddirCursor) -> Result<()> {
-        HostDirectoryEntryStream::drop(&mut self.fs(), cursor.stream)
-            .await
-            .map_err(types::Error::trap)
+    fn drop_listing(&mut self, cursor: ReaddirCursor) -> Result<()> {
+        HostDirectoryEntryStream::drop(&mut self.fs(), cursor.stream).map_err(types::Error::trap)
     }
 
     /// `poll_oneoff` when a subscription names one of our descriptors: files are always
@@ -790,8 +788,8 @@ impl WasiSnapshotPreview1 for CloudP1<'_> {
                 ..
             }) => (borrowed(fd), *nonblocking, *append),
         };
-        let flags = self.fs().get_flags(borrowed(&desc)).await?;
-        let fs_filetype = filetype(self.fs().get_type(desc).await?);
+        let flags = self.fs().get_flags(borrowed(&desc))?;
+        let fs_filetype = filetype(self.fs().get_type(desc)?);
         let mut fs_flags = types::Fdflags::empty();
         let mut fs_rights_base = types::Rights::all();
         if let types::Filetype::Directory = fs_filetype {
@@ -878,7 +876,7 @@ impl WasiSnapshotPreview1 for CloudP1<'_> {
         };
         let desc = ours.any();
         let stat = self.fs().stat(borrowed(&desc)).await?;
-        let hash = self.fs().metadata_hash(desc).await?;
+        let hash = self.fs().metadata_hash(desc)?;
         filestat(stat, hash.lower)
     }
 
@@ -1293,7 +1291,7 @@ impl WasiSnapshotPreview1 for CloudP1<'_> {
             .fs()
             .open_at(dir, path_flags(dirflags), path, open, flags)
             .await?;
-        let entry = match self.fs().get_type(borrowed(&fd)).await? {
+        let entry = match self.fs().get_type(borrowed(&fd))? {
             DescriptorType::Directory => Fd::Dir { fd, preopen: None },
             _ => Fd::File {
                 fd,

@@ -178,7 +178,7 @@ impl types::Host for CloudFsView<'_> {
 }
 
 impl types::HostDescriptor for CloudFsView<'_> {
-    async fn read_via_stream(
+    fn read_via_stream(
         &mut self,
         fd: Resource<Descriptor>,
         offset: Filesize,
@@ -228,11 +228,11 @@ impl types::HostDescriptor for CloudFsView<'_> {
         self.sync(fd).await
     }
 
-    async fn get_flags(&mut self, fd: Resource<Descriptor>) -> FsResult<DescriptorFlags> {
+    fn get_flags(&mut self, fd: Resource<Descriptor>) -> FsResult<DescriptorFlags> {
         Ok(self.table.get(&fd)?.flags)
     }
 
-    async fn get_type(&mut self, fd: Resource<Descriptor>) -> FsResult<DescriptorType> {
+    fn get_type(&mut self, fd: Resource<Descriptor>) -> FsResult<DescriptorType> {
         Ok(descriptor_type(self.handle(&fd)?.kind()))
     }
 
@@ -401,7 +401,7 @@ impl types::HostDescriptor for CloudFsView<'_> {
         self.dir(&fd)?.unlink_file_at(&path).await
     }
 
-    async fn is_same_object(
+    fn is_same_object(
         &mut self,
         a: Resource<Descriptor>,
         b: Resource<Descriptor>,
@@ -410,7 +410,7 @@ impl types::HostDescriptor for CloudFsView<'_> {
         Ok(a.handle.is_same_object(&b.handle))
     }
 
-    async fn metadata_hash(&mut self, fd: Resource<Descriptor>) -> FsResult<MetadataHashValue> {
+    fn metadata_hash(&mut self, fd: Resource<Descriptor>) -> FsResult<MetadataHashValue> {
         Ok(hash_value(self.handle(&fd)?.metadata_hash()))
     }
 
@@ -445,7 +445,7 @@ impl types::HostDirectoryEntryStream for CloudFsView<'_> {
         }))
     }
 
-    async fn drop(&mut self, stream: Resource<DirectoryEntryStream>) -> wasmtime::Result<()> {
+    fn drop(&mut self, stream: Resource<DirectoryEntryStream>) -> wasmtime::Result<()> {
         self.table.delete(stream)?;
         Ok(())
     }
