@@ -357,7 +357,7 @@ impl<'a> CloudP1<'a> {
     async fn close_ours(&mut self, number: u32) -> Result<()> {
         let fd = self.files.fds.remove(&number).ok_or(types::Errno::Badf)?;
         self.files.free.insert(number);
-        self.forget_listing(number).await?;
+        self.forget_listing(number)?;
         let (Fd::Dir { fd, .. } | Fd::File { fd, .. }) = fd;
         // Closing a file commits it; a commit that fails stops the run (as in p2).
         HostDescriptor::drop(&mut self.fs(), fd)
@@ -366,7 +366,7 @@ impl<'a> CloudP1<'a> {
     }
 
     /// Drops the listing kept for directory `number`, which is closed or moved.
-    async fn forget_listing(&mut self, number: u32) -> Result<()> {
+    fn forget_listing(&mut self, number: u32) -> Result<()> {
         match self.files.readdir.take() {
             Some(cursor) if cursor.fd == number => self.drop_listing(cursor),
             other => {
@@ -1044,7 +1044,7 @@ impl WasiSnapshotPreview1 for CloudP1<'_> {
                     self.wasi.fd_close(memory, to).await?;
                     self.files.theirs.remove(&to_n);
                 }
-                self.forget_listing(from_n).await?;
+                self.forget_listing(from_n)?;
                 let moved = self.files.fds.remove(&from_n).ok_or(types::Errno::Badf)?;
                 self.files.free.insert(from_n);
                 self.files.free.remove(&to_n);
