@@ -20,20 +20,12 @@ pub const MAX_PATH: usize = 4095;
 /// The longest name of one file or directory, in bytes (Linux's `NAME_MAX`).
 pub const MAX_NAME: usize = 255;
 
-/// A key below a mount's root, as its segments (empty for the root) and as an object key.
-/// Keys hold the guest's names unencoded, so listings give back exactly what was written.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// A key below a mount's root (empty for the root). Keys hold the guest's names unencoded, so
+/// listings give back exactly what was written. The key is the only state: segments are its
+/// parts between `/`, found when asked, so resolving a path allocates one string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct RelPath {
-    segments: Vec<String>,
     key: Key,
-}
-
-/// The key alone names the path (the segments are the key split at `/`): hashed once, not
-/// twice, in every map of paths.
-impl std::hash::Hash for RelPath {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.key.hash(state);
-    }
 }
 
 impl RelPath {
@@ -42,29 +34,29 @@ impl RelPath {
         RelPath::default()
     }
 
-    fn from_segments(segments: Vec<String>) -> RelPath {
-        // Every segment passed `PathPart::parse`, so the joined key parses too.
-        let key = Key::parse(segments.join("/")).unwrap_or_default();
-        RelPath { segments, key }
+    pub fn is_root(&self) -> bool {
+        self.key.as_ref().is_empty()
     }
 
-    pub fn is_root(&self) -> bool {
-        self.segments.is_empty()
+    /// The path's segments, from the root (none for the root).
+    fn segments(&self) -> impl Iterator<Item = &str> {
+        let key = self.key.as_ref();
+        key.split('/').filter(move |_| !key.is_empty())
     }
 
     /// How many segments deep the path lies (0 for the root).
     pub fn depth(&self) -> usize {
-        self.segments.len()
+        self.key.parts_count()
     }
 
     /// The segment at `index` (from the root).
     pub fn segment(&self, index: usize) -> &str {
-        &self.segments[index]
+        self.segments().nth(index).unwrap_or_default()
     }
 
     /// Whether any segment is a local store's staging name.
     pub fn has_staging_name(&self) -> bool {
-        self.segments.iter().any(|segment| is_staging_name(segment))
+        self.segments().any(is_staging_name)
     }
 
     /// Resolves the guest's `path` relative to `self`, refusing escapes and odd encodings.
@@ -83,33 +75,34 @@ impl RelPath {
             // WASI paths are relative to a descriptor; cap-std answers the same way.
             return Err(ErrorCode::NotPermitted);
         }
-        let mut segments = self.segments.clone();
+        // The key only grows by checked parts and shrinks to a parent, so it stays valid.
+        let mut key = self.key.clone();
         let mut must_be_dirs = Vec::new();
         for segment in path.split('/') {
             match segment {
                 "" | "." => {}
                 ".." => {
-                    if segments.len() > self.segments.len() {
-                        must_be_dirs.push(RelPath::from_segments(segments.clone()));
+                    // `self` and the directories above it exist; any other must be checked.
+                    if !self.key.prefix_matches(&key) {
+                        must_be_dirs.push(RelPath { key: key.clone() });
                     }
-                    if segments.pop().is_none() {
-                        return Err(ErrorCode::NotPermitted);
-                    }
+                    key = key.parent().ok_or(ErrorCode::NotPermitted)?;
                 }
                 name => {
                     if name.len() > MAX_NAME {
                         return Err(ErrorCode::NameTooLong);
                     }
-                    PathPart::parse(name).map_err(|_| ErrorCode::IllegalByteSequence)?;
+                    let part =
+                        PathPart::parse(name).map_err(|_| ErrorCode::IllegalByteSequence)?;
                     if is_host_name(name) {
                         return Err(ErrorCode::Access);
                     }
-                    segments.push(name.to_owned());
+                    key = key.join(part);
                 }
             }
         }
         Ok(Resolved {
-            path: RelPath::from_segments(segments),
+            path: RelPath { key },
             must_be_dirs,
             names_dir: path.ends_with('/') || path.ends_with("/."),
         })
@@ -137,33 +130,31 @@ impl RelPath {
 
     /// The parent directory, or `None` for the root.
     pub fn parent(&self) -> Option<RelPath> {
-        let (_, parent) = self.segments.split_last()?;
-        Some(RelPath::from_segments(parent.to_vec()))
+        self.key.parent().map(|key| RelPath { key })
     }
 
     /// The last segment (the file or directory's own name); empty for the root.
     pub fn name(&self) -> &str {
-        self.segments.last().map_or("", String::as_str)
+        self.key.filename().unwrap_or_default()
     }
 
     /// Whether `self` is `other` or lies below it.
     pub fn starts_with(&self, other: &RelPath) -> bool {
-        self.segments.starts_with(&other.segments)
+        self.key.prefix_matches(&other.key)
     }
 
     /// `self` with the leading `from` replaced by `to` (for directory renames).
     pub fn rebase(&self, from: &RelPath, to: &RelPath) -> RelPath {
-        let mut segments = to.segments.clone();
-        segments.extend_from_slice(&self.segments[from.segments.len()..]);
-        RelPath::from_segments(segments)
+        let mut key = to.key.clone();
+        if let Some(below) = self.key.prefix_match(&from.key) {
+            key.extend(below);
+        }
+        RelPath { key }
     }
 
     /// Builds the path of a listed key (its parts below the mount root).
     pub fn from_key(key: &Key) -> RelPath {
-        RelPath {
-            segments: key.parts().map(|part| part.as_ref().to_owned()).collect(),
-            key: key.clone(),
-        }
+        RelPath { key: key.clone() }
     }
 }
 
@@ -192,7 +183,7 @@ mod tests {
     use super::*;
 
     fn join(base: &[&str], path: &str) -> Result<String, ErrorCode> {
-        let base = RelPath::from_segments(base.iter().map(|s| s.to_string()).collect());
+        let base = RelPath::from_key(&base.iter().map(|s| PathPart::parse(s).unwrap()).collect());
         base.join(path).map(|p| p.to_string())
     }
 
@@ -264,6 +255,12 @@ mod tests {
         // Stepping out of the descriptor's own directory needs no check: it exists.
         let base = RelPath::root().join("x/y").unwrap();
         assert!(base.join_checked("../z").unwrap().must_be_dirs.is_empty());
+        // A sibling entered and left again is checked, however long its name.
+        let checks = |path: &str| base.join_checked(path).unwrap().must_be_dirs;
+        assert_eq!(checks("../w/..").len(), 1);
+        assert_eq!(checks("../long-name/..").len(), 1);
+        assert_eq!(checks("../../q/y/../..").len(), 2);
+        assert!(checks("../../x/y/..").is_empty());
     }
 
     #[test]
