@@ -148,23 +148,7 @@ impl FsCtx {
     /// staged copy for further writes, and the file is kept so those writes are committed
     /// at exit. A failed commit stops the run: the error names the file and the store.
     pub async fn close(&mut self, file: File) -> wasmtime::Result<()> {
-        let open = file.into_open_file();
-        // Files kept for streams that are gone by now are committed and let go: only files
-        // something still uses stay in memory.
-        let (idle, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.closed_with_streams)
-            .into_iter()
-            .partition(|kept| Arc::strong_count(kept) == 1 && !Arc::ptr_eq(kept, &open));
-        self.closed_with_streams = kept;
-        let closing = Arc::strong_count(&open) == 1;
-        if !closing
-            && !self
-                .closed_with_streams
-                .iter()
-                .any(|kept| Arc::ptr_eq(kept, &open))
-        {
-            self.closed_with_streams.push(open.clone());
-        }
-        for file in idle.into_iter().chain([open]) {
+        for file in self.let_go(file) {
             let closing = Arc::strong_count(&file) == 1;
             match file.commit_or_say_why(closing).await {
                 Ok(()) => {}
@@ -180,6 +164,44 @@ impl FsCtx {
             }
         }
         Ok(())
+    }
+
+    /// [`FsCtx::close`] with no wait, when it would store nothing: neither the handle's file
+    /// nor any file kept for its streams has new content. Otherwise gives the handle back.
+    pub fn close_now(&mut self, file: File) -> Result<(), File> {
+        let kept_clean = self
+            .closed_with_streams
+            .iter()
+            .all(|kept| kept.nothing_to_commit_now());
+        if !(kept_clean && file.nothing_to_commit_now()) {
+            return Err(file);
+        }
+        // Each commit would return at once: nothing is new.
+        drop(self.let_go(file));
+        Ok(())
+    }
+
+    /// Lets go of a closed handle's file: returns the files to commit (it, and the files
+    /// kept for streams that are gone by now), keeping it while its streams are open.
+    fn let_go(&mut self, file: File) -> Vec<Arc<OpenFile>> {
+        let open = file.into_open_file();
+        // Files kept for streams that are gone by now are committed and let go: only files
+        // something still uses stay in memory.
+        let (mut idle, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.closed_with_streams)
+            .into_iter()
+            .partition(|kept| Arc::strong_count(kept) == 1 && !Arc::ptr_eq(kept, &open));
+        self.closed_with_streams = kept;
+        let closing = Arc::strong_count(&open) == 1;
+        if !closing
+            && !self
+                .closed_with_streams
+                .iter()
+                .any(|kept| Arc::ptr_eq(kept, &open))
+        {
+            self.closed_with_streams.push(open.clone());
+        }
+        idle.push(open);
+        idle
     }
 
     /// Commits files the guest left open, as closing them would have. Call after the guest's

@@ -54,6 +54,11 @@ impl Dir {
         !self.volume().read_only()
     }
 
+    /// `stat` of the directory itself: size 0, and the time the guest set on it, if any.
+    pub fn stat(&self) -> Stat {
+        Stat::dir(self.volume().time_set(self.path()))
+    }
+
     async fn resolve(&self, path: &str) -> FsResult<RelPath> {
         Ok(self.volume().resolve(self.path(), path).await?.0)
     }
@@ -70,17 +75,42 @@ impl Dir {
     }
 
     async fn stat_at_following(&self, path: &str, follow: bool) -> FsResult<Stat> {
+        let (resolved, names_dir) = self.volume().resolve(self.path(), path).await?;
+        let entry = self.volume().lookup(&resolved).await?;
+        match self.stat_of(path, &resolved, names_dir, follow, entry) {
+            Some(stat) => stat,
+            None => Err(self.volume().missing(&resolved).await),
+        }
+    }
+
+    /// [`Dir::stat_at`] (with `follow`) or [`Dir::lstat_at`] with no wait: `None` if it would
+    /// wait (a store request, or working out why a path names nothing).
+    pub fn stat_at_now(&self, path: &str, follow: bool) -> Option<FsResult<Stat>> {
+        let (resolved, names_dir) = now!(self.volume().resolve_now(self.path(), path));
+        let entry = now!(self.volume().lookup_now(&resolved));
+        self.stat_of(path, &resolved, names_dir, follow, entry)
+    }
+
+    /// The `stat` of the guest's `path`, found to be `entry` at `resolved`; `None` if it names
+    /// nothing (the caller finds the error).
+    fn stat_of(
+        &self,
+        path: &str,
+        resolved: &RelPath,
+        names_dir: bool,
+        follow: bool,
+        entry: Entry,
+    ) -> Option<FsResult<Stat>> {
         // `f/.` steps into `f`, which a file cannot be stepped into.
         let through = path.trim_end_matches('/').ends_with("/.");
-        let (path, names_dir) = self.volume().resolve(self.path(), path).await?;
-        match self.volume().lookup(&path).await? {
+        Some(match entry {
             Entry::File { .. } if through || (names_dir && follow) => {
                 Err(ErrorCode::NotDirectory.into())
             }
             Entry::File { size, modified } => Ok(Stat::file(size, Some(modified))),
-            Entry::Dir => Ok(Stat::dir(self.volume().time_set(&path))),
-            Entry::Missing => Err(self.volume().missing(&path).await),
-        }
+            Entry::Dir => Ok(Stat::dir(self.volume().time_set(resolved))),
+            Entry::Missing => return None,
+        })
     }
 
     /// Opens `path`, as `openat(2)` with `options`: a directory handle, or a file handle
@@ -110,17 +140,12 @@ impl Dir {
         let (path, names_dir) = self.volume().resolve(self.path(), path).await?;
         let OpenOptions {
             create,
-            exclusive,
             truncate,
             directory,
-            read,
             write,
-            mutate_directory,
+            ..
         } = options;
-        let writes = write || truncate || create;
-        if self.volume().read_only() && (writes || mutate_directory) {
-            return Err(ErrorCode::NotPermitted.into());
-        }
+        self.check_open(options)?;
         let volume = self.volume().clone();
         if create && names_dir && !matches!(volume.lookup(&path).await?, Entry::Dir) {
             // `open("name/", O_CREAT)`: a file cannot have a directory's name (Linux says so
@@ -128,90 +153,193 @@ impl Dir {
             return Err(ErrorCode::IsDirectory.into());
         }
         if let Some(open) = volume.live(&path) {
-            if directory || names_dir {
-                return Err(ErrorCode::NotDirectory.into());
-            }
-            if create && exclusive {
-                return Err(ErrorCode::Exist.into());
-            }
             if truncate && write {
+                check_live_open(options, names_dir)?;
                 open.set_size(0).await?;
             }
-            return Ok(Handle::File(File::new(open, read, write)));
+            return open_live(open, options, names_dir);
         }
-        let read_only = !(writes || directory || names_dir || mutate_directory);
+        let (entry, local_reader) = match self.open_local_to_read(&path, options, names_dir)? {
+            Some(found) => found,
+            None => (volume.lookup(&path).await?, None),
+        };
+        if !matches!(entry, Entry::Missing) {
+            return self.open_found(
+                path,
+                names_dir,
+                entry,
+                local_reader,
+                options,
+                budget,
+                memory,
+            );
+        }
+        if !create {
+            return Err(volume.missing(&path).await);
+        }
+        if directory {
+            return Err(ErrorCode::Invalid.into());
+        }
+        volume.check_parent(&path).await?;
+        // Every new file becomes an object (empty or not) when it is closed.
+        budget.create_object().map_err(|_| ErrorCode::Quota)?;
+        volume.forget_dirs_under(&path);
+        // A new file: it reaches the store, empty or not, when the guest closes or syncs it.
+        let state = FileState {
+            spool: Some(Spool::Memory(Vec::new())),
+            dirty: true,
+            modified: Some(SystemTime::now()),
+            ..FileState::default()
+        };
+        Ok(self.open_file(path, state, options, budget, memory))
+    }
+
+    /// [`Dir::open_within`] with no wait, for an open that changes nothing (no create,
+    /// truncate or write access): `None` for any other open, or if it would wait.
+    pub fn open_now(
+        &self,
+        budget: &Arc<WriteBudget>,
+        memory: &Arc<BufferMemory>,
+        path: &str,
+        options: OpenOptions,
+    ) -> Option<FsResult<Handle>> {
+        if options.create || options.truncate || options.write {
+            return None;
+        }
+        let (path, names_dir) = now!(self.volume().resolve_now(self.path(), path));
+        if let Err(error) = self.check_open(options) {
+            return Some(Err(error));
+        }
+        let volume = self.volume();
+        if let Some(open) = volume.live(&path) {
+            return Some(open_live(open, options, names_dir));
+        }
+        let (entry, local_reader) = match self.open_local_to_read(&path, options, names_dir) {
+            Ok(Some(found)) => found,
+            Ok(None) => (now!(volume.lookup_now(&path)), None),
+            Err(error) => return Some(Err(error)),
+        };
+        if matches!(entry, Entry::Missing) {
+            // The async way says why (`no-entry` or `not-directory`).
+            return None;
+        }
+        Some(self.open_found(
+            path,
+            names_dir,
+            entry,
+            local_reader,
+            options,
+            budget,
+            memory,
+        ))
+    }
+
+    /// `not-permitted` for an open that would change a read-only mount.
+    fn check_open(&self, options: OpenOptions) -> FsResult<()> {
+        let writes = options.write || options.truncate || options.create;
+        if self.volume().read_only() && (writes || options.mutate_directory) {
+            return Err(ErrorCode::NotPermitted.into());
+        }
+        Ok(())
+    }
+
+    /// On a local store, a read-only open of a file opens it and finds its size at once
+    /// (no lookup before, no check at the first read); `None` for other opens and stores,
+    /// or when nothing readable is there (the caller's lookup says what is).
+    fn open_local_to_read(
+        &self,
+        path: &RelPath,
+        options: OpenOptions,
+        names_dir: bool,
+    ) -> FsResult<Option<(Entry, Option<std::fs::File>)>> {
+        let volume = self.volume();
+        let writes = options.write || options.truncate || options.create;
+        let read_only = !(writes || options.directory || names_dir || options.mutate_directory);
         let opened = match volume.local_root() {
-            // Opened and checked at once: no lookup before, no check at the first read.
-            Some(root) if read_only => local::open_to_read(root, &path)?,
+            Some(root) if read_only => local::open_to_read(root, path)?,
             _ => None,
         };
-        let entry = match &opened {
-            Some(local::OpenedToRead::File { size, modified, .. }) => Entry::File {
-                size: *size,
-                modified: volume.time_set(&path).unwrap_or(*modified),
-            },
-            Some(local::OpenedToRead::Dir) => {
-                volume.remember_dir(&path);
-                Entry::Dir
+        Ok(opened.map(|opened| match opened {
+            local::OpenedToRead::File {
+                file,
+                size,
+                modified,
+            } => {
+                let modified = volume.time_set(path).unwrap_or(modified);
+                (Entry::File { size, modified }, Some(file))
             }
-            None => volume.lookup(&path).await?,
-        };
-        let state = match entry {
-            Entry::Dir => {
+            local::OpenedToRead::Dir => {
+                volume.remember_dir(path);
+                (Entry::Dir, None)
+            }
+        }))
+    }
+
+    /// The handle for an open of `path`, which exists as `entry` (a directory or a file;
+    /// `local_reader` if it was opened already).
+    #[allow(clippy::too_many_arguments)]
+    fn open_found(
+        &self,
+        path: RelPath,
+        names_dir: bool,
+        entry: Entry,
+        local_reader: Option<std::fs::File>,
+        options: OpenOptions,
+        budget: &Arc<WriteBudget>,
+        memory: &Arc<BufferMemory>,
+    ) -> FsResult<Handle> {
+        let OpenOptions {
+            create,
+            exclusive,
+            truncate,
+            directory,
+            write,
+            ..
+        } = options;
+        let (size, modified) = match entry {
+            Entry::File { size, modified } => (size, modified),
+            _ => {
                 if create && exclusive {
                     return Err(ErrorCode::Exist.into());
                 }
                 if write || truncate {
                     return Err(ErrorCode::IsDirectory.into());
                 }
-                return Ok(Handle::Dir(Dir::new(volume, path)));
-            }
-            Entry::File { size, modified } => {
-                if directory || names_dir {
-                    return Err(ErrorCode::NotDirectory.into());
-                }
-                if create && exclusive {
-                    return Err(ErrorCode::Exist.into());
-                }
-                let local_reader = match opened {
-                    Some(local::OpenedToRead::File { file, .. }) => Some(file),
-                    _ => None,
-                };
-                let mut state = FileState {
-                    stored_size: Some(size),
-                    modified: Some(modified),
-                    memory_object: volume.kept_content(&path, size),
-                    local_reader,
-                    ..FileState::default()
-                };
-                if truncate && write {
-                    state.spool = Some(Spool::Memory(Vec::new()));
-                    state.dirty = true;
-                    state.modified = Some(SystemTime::now());
-                }
-                state
-            }
-            Entry::Missing => {
-                if !create {
-                    return Err(volume.missing(&path).await);
-                }
-                if directory {
-                    return Err(ErrorCode::Invalid.into());
-                }
-                volume.check_parent(&path).await?;
-                // Every new file becomes an object (empty or not) when it is closed.
-                budget.create_object().map_err(|_| ErrorCode::Quota)?;
-                volume.forget_dirs_under(&path);
-                // A new file: it reaches the store, empty or not, when the guest closes or
-                // syncs it.
-                FileState {
-                    spool: Some(Spool::Memory(Vec::new())),
-                    dirty: true,
-                    modified: Some(SystemTime::now()),
-                    ..FileState::default()
-                }
+                return Ok(Handle::Dir(Dir::new(self.volume().clone(), path)));
             }
         };
+        if directory || names_dir {
+            return Err(ErrorCode::NotDirectory.into());
+        }
+        if create && exclusive {
+            return Err(ErrorCode::Exist.into());
+        }
+        let mut state = FileState {
+            stored_size: Some(size),
+            modified: Some(modified),
+            memory_object: self.volume().kept_content(&path, size),
+            local_reader,
+            ..FileState::default()
+        };
+        if truncate && write {
+            state.spool = Some(Spool::Memory(Vec::new()));
+            state.dirty = true;
+            state.modified = Some(SystemTime::now());
+        }
+        Ok(self.open_file(path, state, options, budget, memory))
+    }
+
+    /// A handle on a new open file at `path` in `state`, which every handle of the run on
+    /// `path` shares from now on.
+    fn open_file(
+        &self,
+        path: RelPath,
+        state: FileState,
+        options: OpenOptions,
+        budget: &Arc<WriteBudget>,
+        memory: &Arc<BufferMemory>,
+    ) -> Handle {
+        let volume = self.volume();
         let file = Arc::new(OpenFile::new(
             volume.clone(),
             path.clone(),
@@ -220,7 +348,7 @@ impl Dir {
             state,
         ));
         volume.add_live(&path, &file);
-        Ok(Handle::File(File::new(file, read, write)))
+        Handle::File(File::new(file, options.read, options.write))
     }
 
     /// Creates the directory `path`: writes its marker.
@@ -568,6 +696,16 @@ impl Dir {
         Ok(self.volume().metadata_hash(&path))
     }
 
+    /// [`Dir::metadata_hash_at`] with no wait: `None` if it would wait.
+    pub fn metadata_hash_at_now(&self, path: &str) -> Option<FsResult<MetadataHash>> {
+        let (path, _) = now!(self.volume().resolve_now(self.path(), path));
+        match now!(self.volume().lookup_now(&path)) {
+            // The async way says why (`no-entry` or `not-directory`).
+            Entry::Missing => None,
+            _ => Some(Ok(self.volume().metadata_hash(&path))),
+        }
+    }
+
     /// The directory's entries, a page at a time, each page's memory taken from `memory`
     /// (see [`Listing`]).
     pub async fn list(&self, memory: Arc<BufferMemory>) -> FsResult<Listing> {
@@ -585,6 +723,23 @@ impl Dir {
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(entries)
     }
+}
+
+/// A handle on a file the run has open already (its truncation, if asked, is the caller's).
+fn open_live(open: Arc<OpenFile>, options: OpenOptions, names_dir: bool) -> FsResult<Handle> {
+    check_live_open(options, names_dir)?;
+    Ok(Handle::File(File::new(open, options.read, options.write)))
+}
+
+/// Whether a file the run has open may be opened with `options`.
+fn check_live_open(options: OpenOptions, names_dir: bool) -> FsResult<()> {
+    if options.directory || names_dir {
+        return Err(ErrorCode::NotDirectory.into());
+    }
+    if options.create && options.exclusive {
+        return Err(ErrorCode::Exist.into());
+    }
+    Ok(())
 }
 
 /// Deletes the stored object at `path` (directly on a local store, removing the directories

@@ -663,6 +663,18 @@ impl OpenFile {
         (state.size(), state.modified)
     }
 
+    /// [`OpenFile::size_and_modified`], or `None` while a call holds the file.
+    pub(super) fn size_and_modified_now(&self) -> Option<(u64, Option<SystemTime>)> {
+        let state = self.state.try_lock().ok()?;
+        Some((state.size(), state.modified))
+    }
+
+    /// Whether a commit would store nothing (no new content), found with no wait: `false`
+    /// while a call holds the file.
+    pub(super) fn nothing_to_commit_now(&self) -> bool {
+        self.state.try_lock().is_ok_and(|state| !state.dirty)
+    }
+
     /// Shrinks or extends (with zeros) to `size`, counting growth against the write budget.
     pub(super) async fn set_size(&self, size: u64) -> FsResult<()> {
         let mut state = self.state.lock().await;

@@ -69,8 +69,16 @@ impl Handle {
     /// `stat`: directories have size 0 and no times; a file is as this handle sees it.
     pub async fn stat(&self) -> Stat {
         match self {
-            Handle::Dir(dir) => Stat::dir(dir.volume().time_set(dir.path())),
+            Handle::Dir(dir) => dir.stat(),
             Handle::File(file) => file.stat().await,
+        }
+    }
+
+    /// [`Handle::stat`] with no wait: `None` while a call holds the file.
+    pub fn stat_now(&self) -> Option<Stat> {
+        match self {
+            Handle::Dir(dir) => Some(dir.stat()),
+            Handle::File(file) => file.stat_now(),
         }
     }
 
@@ -206,6 +214,18 @@ impl File {
     pub async fn stat(&self) -> Stat {
         let (size, modified) = self.open.size_and_modified().await;
         Stat::file(size, modified)
+    }
+
+    /// [`File::stat`] with no wait: `None` while a call holds the file.
+    pub fn stat_now(&self) -> Option<Stat> {
+        let (size, modified) = self.open.size_and_modified_now()?;
+        Some(Stat::file(size, modified))
+    }
+
+    /// Whether closing the handle would store nothing (its file holds no new content), found
+    /// with no wait: `false` while a call holds the file.
+    pub(super) fn nothing_to_commit_now(&self) -> bool {
+        self.open.nothing_to_commit_now()
     }
 
     /// Uploads what the handle wrote, now.

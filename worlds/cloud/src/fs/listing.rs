@@ -17,7 +17,7 @@ use worldhost_store::{EntryKind, LIST_PAGE, LocalDir, names_nothing};
 
 use super::error::{ErrorCode, FsResult, spool_error, store_error};
 use super::held::BufferMemory;
-use super::path::{RelPath, is_reserved};
+use super::path::{RelPath, is_reserved, key_name};
 use super::volume::Volume;
 use super::{Dir, DirEntry, Kind};
 
@@ -88,38 +88,59 @@ impl Listing {
 
     /// The next entry; `None` once every one was given.
     pub async fn next(&mut self) -> FsResult<Option<DirEntry>> {
-        if self.ready.is_empty() {
-            self.fill().await?;
+        if let Some(next) = self.next_now() {
+            return next;
         }
+        self.fill().await?;
         Ok(self.ready.pop_front())
+    }
+
+    /// [`Listing::next`] with no wait: `None` if the next page needs a store request.
+    pub fn next_now(&mut self) -> Option<FsResult<Option<DirEntry>>> {
+        now!(self.fill_now());
+        Some(Ok(self.ready.pop_front()))
     }
 
     /// Fetches pages until one has an entry to give, or the listing ends.
     async fn fill(&mut self) -> FsResult<()> {
-        while self.ready.is_empty() {
-            let page = match &mut self.source {
-                Source::Done => return Ok(()),
-                Source::Local(dir) => {
-                    let page = local_page(dir, &self.given)?;
-                    if page.len() < LIST_PAGE {
-                        self.source = Source::Done;
-                    }
-                    page
-                }
-                Source::Store { next } => {
-                    let (page, more) = store_page(&self.volume, &self.path, next.take()).await?;
-                    self.source = match more {
-                        Some(token) => Source::Store { next: Some(token) },
-                        None => Source::Done,
-                    };
-                    page.into_iter()
-                        .filter(|entry| !self.given.contains(&entry.name))
-                        .collect()
-                }
+        loop {
+            let next = match (self.fill_now(), &mut self.source) {
+                (Some(filled), _) => return filled,
+                (None, Source::Store { next }) => next.take(),
+                // `fill_now` waits for nothing else.
+                (None, _) => return Ok(()),
             };
+            let (page, more) = store_page(&self.volume, &self.path, next).await?;
+            self.source = match more {
+                Some(token) => Source::Store { next: Some(token) },
+                None => Source::Done,
+            };
+            let page = page
+                .into_iter()
+                .filter(|entry| !self.given.contains(&entry.name))
+                .collect();
             self.hold(page)?;
         }
-        Ok(())
+    }
+
+    /// [`Listing::fill`] as far as it goes with no wait: done if an entry is ready or the
+    /// listing ended, `None` when a store's page must be fetched.
+    fn fill_now(&mut self) -> Option<FsResult<()>> {
+        while self.ready.is_empty() {
+            let page = match &mut self.source {
+                Source::Done => break,
+                Source::Store { .. } => return None,
+                Source::Local(dir) => match local_page(dir, &self.given) {
+                    Ok(page) => page,
+                    Err(error) => return Some(Err(error)),
+                },
+            };
+            if page.len() < LIST_PAGE {
+                self.source = Source::Done;
+            }
+            now!(Some(self.hold(page)));
+        }
+        Some(Ok(()))
     }
 
     /// Makes `page` the page being read (sorted), charging its memory in place of the last's.
@@ -197,27 +218,25 @@ async fn store_page(
         .listed
         .common_prefixes
         .iter()
-        .filter(|key| !is_reserved(key.filename().unwrap_or_default()))
-        .map(|key| DirEntry {
-            name: RelPath::from_key(key).name().to_owned(),
+        .map(key_name)
+        .filter(|name| !is_reserved(name))
+        .map(|name| DirEntry {
+            name: name.to_owned(),
             kind: Kind::Dir,
         });
-    let files = page
+    let files: Vec<_> = page
         .listed
         .objects
         .iter()
-        .filter(|meta| !is_reserved(meta.location.filename().unwrap_or_default()))
+        .filter(|meta| !is_reserved(key_name(&meta.location)))
         // A console's `dir/` placeholder is the directory itself, not a file in it.
         .filter(|meta| prefix.as_ref() != Some(&meta.location))
-        .map(|meta| {
-            // Listed: a lookup of it in this run needs no request.
-            let file = RelPath::from_key(&meta.location);
-            let e_tag = meta.e_tag.as_deref();
-            volume.listed_file(&file, meta.size, meta.last_modified.into(), e_tag);
-            DirEntry {
-                name: file.name().to_owned(),
-                kind: Kind::File,
-            }
-        });
+        .collect();
+    // Listed: a lookup of any of them in this run needs no request.
+    volume.listed_files(&files);
+    let files = files.iter().map(|meta| DirEntry {
+        name: key_name(&meta.location).to_owned(),
+        kind: Kind::File,
+    });
     Ok((dirs.chain(files).collect(), page.next))
 }

@@ -16,6 +16,18 @@
 //! ([`path::DIR_MARKER`]) so it survives empty, and markers never show up in listings. See
 //! `worlds/cloud/README.md` for every operation's semantics.
 
+/// In a `*_now` function (which answers `None` when the call would wait), the value of another
+/// such call's `Option<FsResult<T>>`: its `None` or its error is returned at once.
+macro_rules! now {
+    ($call:expr) => {
+        match $call? {
+            Ok(value) => value,
+            Err(error) => return Some(Err(error)),
+        }
+    };
+}
+pub(crate) use now;
+
 mod ctx;
 mod dir;
 mod error;

@@ -28,6 +28,13 @@ pub struct RelPath {
     key: Key,
 }
 
+/// Maps of paths are searched by key too (a listed object's key needs no copy to be found).
+impl std::borrow::Borrow<Key> for RelPath {
+    fn borrow(&self) -> &Key {
+        &self.key
+    }
+}
+
 impl RelPath {
     /// The mount root.
     pub fn root() -> RelPath {
@@ -92,12 +99,12 @@ impl RelPath {
                     if name.len() > MAX_NAME {
                         return Err(ErrorCode::NameTooLong);
                     }
-                    let part =
-                        PathPart::parse(name).map_err(|_| ErrorCode::IllegalByteSequence)?;
+                    let part = PathPart::parse(name).map_err(|_| ErrorCode::IllegalByteSequence)?;
                     if is_host_name(name) {
                         return Err(ErrorCode::Access);
                     }
-                    key = key.join(part);
+                    // `extend` appends the checked part as it is (`join` formats it).
+                    key.extend([part]);
                 }
             }
         }
@@ -135,7 +142,7 @@ impl RelPath {
 
     /// The last segment (the file or directory's own name); empty for the root.
     pub fn name(&self) -> &str {
-        self.key.filename().unwrap_or_default()
+        key_name(&self.key)
     }
 
     /// Whether `self` is `other` or lies below it.
@@ -156,6 +163,13 @@ impl RelPath {
     pub fn from_key(key: &Key) -> RelPath {
         RelPath { key: key.clone() }
     }
+}
+
+/// The last part of `key` (its own name); empty for the root. Split at the `/` character,
+/// which is quicker than object_store's `filename` (it searches for a one-byte string).
+pub fn key_name(key: &Key) -> &str {
+    let key = key.as_ref();
+    key.rsplit_once('/').map_or(key, |(_, name)| name)
 }
 
 /// A resolved path, with the checks that make its resolution match a real filesystem's.

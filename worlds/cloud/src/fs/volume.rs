@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
 use super::error::{ErrorCode, FsError, FsResult, is_not_found, store_error};
 use super::file::OpenFile;
@@ -46,6 +46,8 @@ pub struct Volume {
     memory_spools: Arc<BufferMemory>,
     /// The mount's URL as text, which names it in metadata hashes and messages.
     url: String,
+    /// A hasher that has hashed `url`: each metadata hash goes on from it.
+    url_hashed: std::hash::DefaultHasher,
     /// The run's open files by path: one [`OpenFile`] per path, shared by every handle on it
     /// (as an inode is), alive while a handle or stream holds it. Unlinked files leave it.
     live: Mutex<HashMap<RelPath, Weak<OpenFile>>>,
@@ -118,6 +120,24 @@ impl Known {
         self.files.insert(path.clone(), file);
     }
 
+    /// Records a listed file, updating its record in place if it has one.
+    fn listed(&mut self, meta: &ObjectMeta) {
+        let modified = meta.last_modified.into();
+        let Some(file) = self.files.get_mut(&meta.location) else {
+            let path = RelPath::from_key(&meta.location);
+            return self.record(&path, meta.size, modified, None);
+        };
+        let unchanged = file.content.as_ref().is_some_and(|kept| {
+            kept.e_tag.is_some() && kept.e_tag == meta.e_tag && file.size == meta.size
+        });
+        if !unchanged {
+            self.content_bytes -= file.kept_len();
+            file.content = None;
+        }
+        file.size = meta.size;
+        file.modified = modified;
+    }
+
     /// Forgets `path` (a file, or with `kind` a directory and everything below it: a pass
     /// over what is known, so only for directories); with `appeared`, something new lies there
     /// that the run did not record, so the directories above are no longer known whole.
@@ -180,11 +200,14 @@ impl Volume {
         memory_spools: Arc<BufferMemory>,
     ) -> Arc<Volume> {
         let url = mount.url.to_string();
+        let mut url_hashed = std::hash::DefaultHasher::new();
+        url.hash(&mut url_hashed);
         Arc::new(Volume {
             mount,
             known_dirs,
             memory_spools,
             url,
+            url_hashed,
             live: Mutex::default(),
             times: Mutex::default(),
             known: Mutex::default(),
@@ -221,27 +244,16 @@ impl Volume {
         self.known_now().files.contains_key(path)
     }
 
-    /// Records that a listing showed the file `path`: its content, if kept, stays only if
-    /// the listed entity tag is the one the run stored.
-    pub(super) fn listed_file(
-        &self,
-        path: &RelPath,
-        size: u64,
-        modified: SystemTime,
-        e_tag: Option<&str>,
-    ) {
+    /// Records the files a listing showed, so a lookup of any of them needs no request. A
+    /// file's kept content stays only if the listing shows the entity tag the run stored.
+    pub(super) fn listed_files(&self, listed: &[&ObjectMeta]) {
         if self.is_local() {
             return;
         }
         let mut known = self.known_now();
-        let kept = match known.files.get(path) {
-            Some(KnownFile {
-                content: Some(kept),
-                ..
-            }) if kept.e_tag.is_some() && kept.e_tag.as_deref() == e_tag => Some(kept.clone()),
-            _ => None,
-        };
-        known.record(path, size, modified, kept);
+        for meta in listed {
+            known.listed(meta);
+        }
     }
 
     /// The content the run stored at `path`, if it kept it and it is `size` bytes long.
@@ -527,51 +539,76 @@ impl Volume {
     /// Looks up what `path` names: an object, a directory (a marker or any key below it), or
     /// nothing.
     pub async fn lookup(&self, path: &RelPath) -> FsResult<Entry> {
-        if path.is_root() {
-            return Ok(Entry::Dir);
+        if let Some(entry) = self.lookup_now(path) {
+            return entry;
         }
+        // Waits on a file a call holds, or on the store.
         if let Some(file) = self.live(path) {
             let (size, modified) = file.size_and_modified().await;
-            let modified = modified.unwrap_or_else(SystemTime::now);
-            return Ok(Entry::File { size, modified });
+            return Ok(live_entry(size, modified));
         }
-        let entry = self.lookup_stored(path).await?;
-        Ok(match entry {
+        let entry = self.ask_store(path).await?;
+        Ok(self.as_run_sees(path, entry))
+    }
+
+    /// [`Volume::lookup`] with no wait: `None` if it needs a store request, or a file the
+    /// run has open there is busy.
+    pub fn lookup_now(&self, path: &RelPath) -> Option<FsResult<Entry>> {
+        if path.is_root() {
+            return Some(Ok(Entry::Dir));
+        }
+        if let Some(file) = self.live(path) {
+            let (size, modified) = file.size_and_modified_now()?;
+            return Some(Ok(live_entry(size, modified)));
+        }
+        let entry = now!(self.stored_now(path));
+        Some(Ok(self.as_run_sees(path, entry)))
+    }
+
+    /// What the store holds at `path` as the run sees it: with the time the guest set, and
+    /// a directory whose stored objects are gone still holding the run's open files.
+    fn as_run_sees(&self, path: &RelPath, entry: Entry) -> Entry {
+        match entry {
             Entry::File { size, modified } => Entry::File {
                 size,
                 modified: self.time_set(path).unwrap_or(modified),
             },
-            // A directory whose stored objects are gone still holds the run's open files.
             Entry::Missing if self.holds_live(path) => Entry::Dir,
             entry => entry,
-        })
+        }
     }
 
-    /// What the store holds at `path`, regardless of the run's open files.
-    async fn lookup_stored(&self, path: &RelPath) -> FsResult<Entry> {
+    /// What the store holds at `path` (regardless of the run's open files) if that is known
+    /// without a request: always on a local store (one `stat`), and for what the run stored,
+    /// listed or made elsewhere.
+    fn stored_now(&self, path: &RelPath) -> Option<FsResult<Entry>> {
         if let Some(root) = self.local_root() {
-            let entry = local::lookup(root, path)?;
-            if entry == Entry::Dir {
+            let entry = local::lookup(root, path);
+            if let Ok(Entry::Dir) = entry {
                 self.remember_dir(path);
             }
-            return Ok(entry);
+            return Some(entry);
         }
+        let known = self.known_now();
+        if let Some(file) = known.files.get(path) {
+            let (size, modified) = (file.size, file.modified);
+            return Some(Ok(Entry::File { size, modified }));
+        }
+        if known.made_dirs.contains(path) {
+            return Some(Ok(Entry::Dir));
+        }
+        if path
+            .parent()
+            .is_some_and(|dir| known.made_dirs.contains(&dir))
         {
-            let known = self.known_now();
-            if let Some(file) = known.files.get(path) {
-                let (size, modified) = (file.size, file.modified);
-                return Ok(Entry::File { size, modified });
-            }
-            if known.made_dirs.contains(path) {
-                return Ok(Entry::Dir);
-            }
-            if path
-                .parent()
-                .is_some_and(|dir| known.made_dirs.contains(&dir))
-            {
-                return Ok(Entry::Missing);
-            }
+            return Some(Ok(Entry::Missing));
         }
+        None
+    }
+
+    /// Asks the store what `path` names: a HEAD, and if no object is there, whether any key
+    /// lies below it.
+    async fn ask_store(&self, path: &RelPath) -> FsResult<Entry> {
         let key = path.key_ref();
         match self.mount.store.head(key).await {
             Ok(meta) => {
@@ -626,8 +663,8 @@ impl Volume {
     /// A hash that names `path` in this mount, the same for every handle and every run.
     pub fn metadata_hash(&self, path: &RelPath) -> MetadataHash {
         let hash = |salt: u8| {
-            let mut hasher = std::hash::DefaultHasher::new();
-            (salt, &self.url, path.key_ref().as_ref()).hash(&mut hasher);
+            let mut hasher = self.url_hashed.clone();
+            (salt, path.key_ref().as_ref()).hash(&mut hasher);
             hasher.finish()
         };
         MetadataHash {
@@ -635,6 +672,12 @@ impl Volume {
             upper: hash(1),
         }
     }
+}
+
+/// A file the run has open, as a lookup gives it (a new file not yet stored has the time now).
+fn live_entry(size: u64, modified: Option<SystemTime>) -> Entry {
+    let modified = modified.unwrap_or_else(SystemTime::now);
+    Entry::File { size, modified }
 }
 
 /// Moves the entries of `map` at `from` or below it to the same place under `to`, after taking

@@ -14,7 +14,7 @@ use super::bindings::wasi::filesystem::types::{
 };
 use super::streams::{DeniedStream, FileInputStream, FileOutputStream, StreamCode};
 use crate::CloudFsView;
-use crate::fs::{self, Dir, FsError, Handle, Kind};
+use crate::fs::{self, Dir, FsError, Handle, Kind, now};
 
 type FsResult<T> = Result<T, FsError>;
 
@@ -103,6 +103,26 @@ fn descriptor_stat(stat: fs::Stat) -> DescriptorStat {
     }
 }
 
+fn directory_entry(entry: fs::DirEntry) -> DirectoryEntry {
+    DirectoryEntry {
+        type_: descriptor_type(entry.kind),
+        name: entry.name,
+    }
+}
+
+/// What `open-at`'s flags ask of the core's open.
+fn open_options(oflags: OpenFlags, flags: DescriptorFlags) -> fs::OpenOptions {
+    fs::OpenOptions {
+        create: oflags.contains(OpenFlags::CREATE),
+        exclusive: oflags.contains(OpenFlags::EXCLUSIVE),
+        truncate: oflags.contains(OpenFlags::TRUNCATE),
+        directory: oflags.contains(OpenFlags::DIRECTORY),
+        read: flags.contains(DescriptorFlags::READ),
+        write: flags.contains(DescriptorFlags::WRITE),
+        mutate_directory: flags.contains(DescriptorFlags::MUTATE_DIRECTORY),
+    }
+}
+
 fn hash_value(hash: fs::MetadataHash) -> MetadataHashValue {
     MetadataHashValue {
         lower: hash.lower,
@@ -139,6 +159,79 @@ impl CloudFsView<'_> {
         };
         let read = file.read_now(len, offset)?;
         Some(read.map(|(bytes, at_end)| (bytes.into_vec(), at_end)))
+    }
+
+    /// `stat` without waiting, or `None` if it would wait: see [`super::ready_calls`].
+    pub(super) fn stat_now(&self, fd: &Resource<Descriptor>) -> Option<FsResult<DescriptorStat>> {
+        let stat = now!(Some(self.handle(fd))).stat_now()?;
+        Some(Ok(descriptor_stat(stat)))
+    }
+
+    /// `stat-at` without waiting, or `None` if it would wait: see [`super::ready_calls`].
+    pub(super) fn stat_at_now(
+        &self,
+        fd: &Resource<Descriptor>,
+        flags: PathFlags,
+        path: &str,
+    ) -> Option<FsResult<DescriptorStat>> {
+        let dir = now!(Some(self.handle(fd).and_then(Handle::as_dir)));
+        let follow = flags.contains(PathFlags::SYMLINK_FOLLOW);
+        let stat = now!(dir.stat_at_now(path, follow));
+        Some(Ok(descriptor_stat(stat)))
+    }
+
+    /// `metadata-hash-at` without waiting, or `None` if it would wait: see
+    /// [`super::ready_calls`].
+    pub(super) fn metadata_hash_at_now(
+        &self,
+        fd: &Resource<Descriptor>,
+        path: &str,
+    ) -> Option<FsResult<MetadataHashValue>> {
+        let dir = now!(Some(self.handle(fd).and_then(Handle::as_dir)));
+        let hash = now!(dir.metadata_hash_at_now(path));
+        Some(Ok(hash_value(hash)))
+    }
+
+    /// `open-at` without waiting, or `None` if it would wait (or changes something): see
+    /// [`super::ready_calls`].
+    pub(super) fn open_at_now(
+        &mut self,
+        fd: &Resource<Descriptor>,
+        path: &str,
+        oflags: OpenFlags,
+        flags: DescriptorFlags,
+    ) -> Option<FsResult<Resource<Descriptor>>> {
+        let dir = now!(Some(self.handle(fd).and_then(Handle::as_dir)));
+        let (budget, memory) = (self.ctx.write_budget(), self.ctx.buffer_memory());
+        let handle = now!(dir.open_now(budget, memory, path, open_options(oflags, flags)));
+        Some(
+            self.table
+                .push(Descriptor::new(handle, flags))
+                .map_err(FsError::from),
+        )
+    }
+
+    /// `read-directory-entry` without waiting, or `None` if it would wait (the next page of
+    /// a store's listing): see [`super::ready_calls`].
+    pub(super) fn read_directory_entry_now(
+        &mut self,
+        stream: &Resource<DirectoryEntryStream>,
+    ) -> Option<FsResult<Option<DirectoryEntry>>> {
+        let listing = &mut now!(Some(self.table.get_mut(stream).map_err(FsError::from))).0;
+        let entry = now!(listing.next_now());
+        Some(Ok(entry.map(directory_entry)))
+    }
+
+    /// Drops a descriptor, closing its file: the file handle if its close still has to
+    /// store what it wrote (a wait on the store), else `None`, all done.
+    pub(super) fn drop_now(
+        &mut self,
+        fd: Resource<Descriptor>,
+    ) -> wasmtime::Result<Option<fs::File>> {
+        match self.table.delete(fd)?.handle {
+            Handle::File(file) => Ok(self.ctx.close_now(file).err()),
+            Handle::Dir(_) => Ok(None),
+        }
     }
 
     /// `unlink-file-at` without waiting, or `None` if it would wait: see
@@ -349,15 +442,7 @@ impl types::HostDescriptor for CloudFsView<'_> {
         oflags: OpenFlags,
         flags: DescriptorFlags,
     ) -> FsResult<Resource<Descriptor>> {
-        let options = fs::OpenOptions {
-            create: oflags.contains(OpenFlags::CREATE),
-            exclusive: oflags.contains(OpenFlags::EXCLUSIVE),
-            truncate: oflags.contains(OpenFlags::TRUNCATE),
-            directory: oflags.contains(OpenFlags::DIRECTORY),
-            read: flags.contains(DescriptorFlags::READ),
-            write: flags.contains(DescriptorFlags::WRITE),
-            mutate_directory: flags.contains(DescriptorFlags::MUTATE_DIRECTORY),
-        };
+        let options = open_options(oflags, flags);
         let handle = self.dir(&fd)?.open_at(self.ctx, &path, options).await?;
         Ok(self.table.push(Descriptor::new(handle, flags))?)
     }
@@ -424,8 +509,7 @@ impl types::HostDescriptor for CloudFsView<'_> {
     }
 
     async fn drop(&mut self, fd: Resource<Descriptor>) -> wasmtime::Result<()> {
-        let descriptor = self.table.delete(fd)?;
-        if let Handle::File(file) = descriptor.handle {
+        if let Some(file) = self.drop_now(fd)? {
             // Closing commits; a commit that fails stops the run.
             self.ctx.close(file).await?;
         }
@@ -439,10 +523,7 @@ impl types::HostDirectoryEntryStream for CloudFsView<'_> {
         stream: Resource<DirectoryEntryStream>,
     ) -> FsResult<Option<DirectoryEntry>> {
         let entry = self.table.get_mut(&stream)?.0.next().await?;
-        Ok(entry.map(|entry| DirectoryEntry {
-            type_: descriptor_type(entry.kind),
-            name: entry.name,
-        }))
+        Ok(entry.map(directory_entry))
     }
 
     fn drop(&mut self, stream: Resource<DirectoryEntryStream>) -> wasmtime::Result<()> {

@@ -8,5 +8,6 @@ mod names;
 mod ops;
 mod posix;
 mod props;
+mod ready;
 mod streams;
 mod support;
