@@ -1,4 +1,5 @@
-//! `input-stream.read` and `blocking-read` handing the guest the stream's `Bytes` as they are.
+//! `input-stream.read` and `blocking-read` handing the guest the stream's `Bytes` as they are,
+//! and a `blocking-read` with bytes at hand answered without a future.
 //!
 //! wasmtime-wasi-io's own turn what a stream read into a `Vec<u8>` before it is copied into
 //! the guest's memory: free when the stream made the bytes afresh (a local file's `pread`),
@@ -33,6 +34,17 @@ pub fn shadow_reads<T: WasiView + 'static>(linker: &mut Linker<T>) -> Result<()>
     streams.func_wrap_async(
         "[method]input-stream.blocking-read",
         |mut store, (stream, len): (Resource<DynInputStream>, u64)| {
+            // Bytes at hand (a stored object's body being read through) are what the blocking
+            // read would give: answered without a future. Nothing yet: wait for some.
+            let table = store.data_mut().ctx().table;
+            let ready = match table.get_mut(&stream) {
+                Ok(input) => input.read(clamp(len)),
+                Err(error) => return Box::new(std::future::ready(Err(error.into()))),
+            };
+            if !matches!(&ready, Ok(bytes) if bytes.is_empty()) {
+                let answer = answer(table, ready).map(|read| (read,));
+                return Box::new(std::future::ready(answer));
+            }
             Box::new(async move {
                 let table = store.data_mut().ctx().table;
                 let read = table.get_mut(&stream)?.blocking_read(clamp(len)).await;
