@@ -55,6 +55,23 @@ macro_rules! wit_error_code {
     }};
 }
 
+/// `open-at`'s flags as the core's open options: `wasi:filesystem` 0.2 and 0.3 name them alike
+/// (`$oflags` is an `open-flags`, `$flags` a `descriptor-flags`, of either version).
+macro_rules! open_options {
+    ($oflags:expr, $flags:expr) => {{
+        let (oflags, flags) = ($oflags, $flags);
+        $crate::fs::OpenOptions {
+            create: oflags.contains(OpenFlags::CREATE),
+            exclusive: oflags.contains(OpenFlags::EXCLUSIVE),
+            truncate: oflags.contains(OpenFlags::TRUNCATE),
+            directory: oflags.contains(OpenFlags::DIRECTORY),
+            read: flags.contains(DescriptorFlags::READ),
+            write: flags.contains(DescriptorFlags::WRITE),
+            mutate_directory: flags.contains(DescriptorFlags::MUTATE_DIRECTORY),
+        }
+    }};
+}
+
 mod bindings;
 mod blob;
 mod blobstore;

@@ -159,20 +159,12 @@ impl Dir {
             }
             return open_live(open, options, names_dir);
         }
-        let (entry, local_reader) = match self.open_local_to_read(&path, options, names_dir)? {
+        let found = match self.open_local_to_read(&path, options, names_dir)? {
             Some(found) => found,
             None => (volume.lookup(&path).await?, None),
         };
-        if !matches!(entry, Entry::Missing) {
-            return self.open_found(
-                path,
-                names_dir,
-                entry,
-                local_reader,
-                options,
-                budget,
-                memory,
-            );
+        if !matches!(found.0, Entry::Missing) {
+            return self.open_found(path, names_dir, found, options, (budget, memory));
         }
         if !create {
             return Err(volume.missing(&path).await);
@@ -191,7 +183,7 @@ impl Dir {
             modified: Some(SystemTime::now()),
             ..FileState::default()
         };
-        Ok(self.open_file(path, state, options, budget, memory))
+        Ok(self.open_file(path, state, options, (budget, memory)))
     }
 
     /// [`Dir::open_within`] with no wait, for an open that changes nothing (no create,
@@ -214,24 +206,16 @@ impl Dir {
         if let Some(open) = volume.live(&path) {
             return Some(open_live(open, options, names_dir));
         }
-        let (entry, local_reader) = match self.open_local_to_read(&path, options, names_dir) {
+        let found = match self.open_local_to_read(&path, options, names_dir) {
             Ok(Some(found)) => found,
             Ok(None) => (now!(volume.lookup_now(&path)), None),
             Err(error) => return Some(Err(error)),
         };
-        if matches!(entry, Entry::Missing) {
+        if matches!(found.0, Entry::Missing) {
             // The async way says why (`no-entry` or `not-directory`).
             return None;
         }
-        Some(self.open_found(
-            path,
-            names_dir,
-            entry,
-            local_reader,
-            options,
-            budget,
-            memory,
-        ))
+        Some(self.open_found(path, names_dir, found, options, (budget, memory)))
     }
 
     /// `not-permitted` for an open that would change a read-only mount.
@@ -275,18 +259,15 @@ impl Dir {
         }))
     }
 
-    /// The handle for an open of `path`, which exists as `entry` (a directory or a file;
-    /// `local_reader` if it was opened already).
-    #[allow(clippy::too_many_arguments)]
+    /// The handle for an open of `path`, found to be a directory or a file (with the file
+    /// opened already, on a local store), with the run's write budget and buffer memory.
     fn open_found(
         &self,
         path: RelPath,
         names_dir: bool,
-        entry: Entry,
-        local_reader: Option<std::fs::File>,
+        (entry, local_reader): (Entry, Option<std::fs::File>),
         options: OpenOptions,
-        budget: &Arc<WriteBudget>,
-        memory: &Arc<BufferMemory>,
+        run: RunAllowance<'_>,
     ) -> FsResult<Handle> {
         let OpenOptions {
             create,
@@ -326,7 +307,7 @@ impl Dir {
             state.dirty = true;
             state.modified = Some(SystemTime::now());
         }
-        Ok(self.open_file(path, state, options, budget, memory))
+        Ok(self.open_file(path, state, options, run))
     }
 
     /// A handle on a new open file at `path` in `state`, which every handle of the run on
@@ -336,8 +317,7 @@ impl Dir {
         path: RelPath,
         state: FileState,
         options: OpenOptions,
-        budget: &Arc<WriteBudget>,
-        memory: &Arc<BufferMemory>,
+        (budget, memory): RunAllowance<'_>,
     ) -> Handle {
         let volume = self.volume();
         let file = Arc::new(OpenFile::new(
@@ -724,6 +704,9 @@ impl Dir {
         Ok(entries)
     }
 }
+
+/// The run's write budget and buffer memory, which a new open file draws on.
+type RunAllowance<'a> = (&'a Arc<WriteBudget>, &'a Arc<BufferMemory>);
 
 /// A handle on a file the run has open already (its truncation, if asked, is the caller's).
 fn open_live(open: Arc<OpenFile>, options: OpenOptions, names_dir: bool) -> FsResult<Handle> {

@@ -110,19 +110,6 @@ fn directory_entry(entry: fs::DirEntry) -> DirectoryEntry {
     }
 }
 
-/// What `open-at`'s flags ask of the core's open.
-fn open_options(oflags: OpenFlags, flags: DescriptorFlags) -> fs::OpenOptions {
-    fs::OpenOptions {
-        create: oflags.contains(OpenFlags::CREATE),
-        exclusive: oflags.contains(OpenFlags::EXCLUSIVE),
-        truncate: oflags.contains(OpenFlags::TRUNCATE),
-        directory: oflags.contains(OpenFlags::DIRECTORY),
-        read: flags.contains(DescriptorFlags::READ),
-        write: flags.contains(DescriptorFlags::WRITE),
-        mutate_directory: flags.contains(DescriptorFlags::MUTATE_DIRECTORY),
-    }
-}
-
 fn hash_value(hash: fs::MetadataHash) -> MetadataHashValue {
     MetadataHashValue {
         lower: hash.lower,
@@ -203,7 +190,7 @@ impl CloudFsView<'_> {
     ) -> Option<FsResult<Resource<Descriptor>>> {
         let dir = now!(Some(self.handle(fd).and_then(Handle::as_dir)));
         let (budget, memory) = (self.ctx.write_budget(), self.ctx.buffer_memory());
-        let handle = now!(dir.open_now(budget, memory, path, open_options(oflags, flags)));
+        let handle = now!(dir.open_now(budget, memory, path, open_options!(oflags, flags)));
         Some(
             self.table
                 .push(Descriptor::new(handle, flags))
@@ -442,7 +429,7 @@ impl types::HostDescriptor for CloudFsView<'_> {
         oflags: OpenFlags,
         flags: DescriptorFlags,
     ) -> FsResult<Resource<Descriptor>> {
-        let options = open_options(oflags, flags);
+        let options = open_options!(oflags, flags);
         let handle = self.dir(&fd)?.open_at(self.ctx, &path, options).await?;
         Ok(self.table.push(Descriptor::new(handle, flags))?)
     }

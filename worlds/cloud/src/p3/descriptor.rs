@@ -331,15 +331,7 @@ impl<U> types::HostDescriptorWithStore<U> for CloudFs {
         oflags: OpenFlags,
         flags: DescriptorFlags,
     ) -> FsResult<Resource<Descriptor>> {
-        let options = fs::OpenOptions {
-            create: oflags.contains(OpenFlags::CREATE),
-            exclusive: oflags.contains(OpenFlags::EXCLUSIVE),
-            truncate: oflags.contains(OpenFlags::TRUNCATE),
-            directory: oflags.contains(OpenFlags::DIRECTORY),
-            read: flags.contains(DescriptorFlags::READ),
-            write: flags.contains(DescriptorFlags::WRITE),
-            mutate_directory: flags.contains(DescriptorFlags::MUTATE_DIRECTORY),
-        };
+        let options = open_options!(oflags, flags);
         let (budget, memory) = store.with(|mut access| {
             let ctx = &access.get().ctx;
             (ctx.write_budget().clone(), ctx.buffer_memory().clone())
