@@ -591,6 +591,16 @@ impl OpenFile {
         Ok(self.read_at(&mut state, offset, len).await?.into_bytes())
     }
 
+    /// [`OpenFile::read`] without waiting, or `None` if that would wait (for the file's lock,
+    /// or a store request).
+    pub fn read_now(&self, offset: u64, len: u64) -> Option<FsResult<Bytes>> {
+        let mut state = self.state.try_lock().ok()?;
+        Some(
+            self.read_ready(&mut state, offset, len)?
+                .map(ReadBytes::into_bytes),
+        )
+    }
+
     /// Makes the file ready for writes (its spool made, with the stored content unless the
     /// handle truncated it).
     pub async fn prepare_write(&self) -> FsResult<()> {

@@ -26,6 +26,15 @@ const STREAMED_BODY_HOLD: u64 = 1 << 20;
 /// How much a write may hand over at once.
 pub(crate) const WRITE_BUDGET: usize = 1 << 20;
 
+/// What a read of a local file asks for: what the guest asks for (the page cache is a local
+/// file's window), within bounds.
+fn local_len(want: u64) -> u64 {
+    match want {
+        0 => FIRST_READ_WINDOW,
+        want => want.min(MAX_READ_WINDOW),
+    }
+}
+
 fn failed(error: impl std::fmt::Display) -> StreamError {
     StreamError::LastOperationFailed(wasmtime::format_err!("{error}"))
 }
@@ -79,15 +88,11 @@ impl FileInputStream {
 
     /// Fetches the next window into the buffer (at least `want` bytes if the file has them).
     async fn fill(&mut self, want: u64) -> StreamResult<()> {
-        if !self.buffer.is_empty() || self.at_end {
+        if self.fill_now(want)? {
             return Ok(());
         }
         let len = if self.file.volume().is_local() {
-            // What the guest asks for (the page cache is a local file's window).
-            match want {
-                0 => FIRST_READ_WINDOW,
-                want => want.min(MAX_READ_WINDOW),
-            }
+            local_len(want)
         } else {
             if self.position > self.start && !self.streamed {
                 // Read on past the first window: the rest in one request.
@@ -106,11 +111,28 @@ impl FileInputStream {
             }
             self.window_len(want)
         };
-        let bytes = self
-            .file
-            .read(self.position, len)
-            .await
-            .map_err(stream_error)?;
+        let bytes = self.file.read(self.position, len).await;
+        self.hold(bytes)
+    }
+
+    /// [`FileInputStream::fill`] when that needs no wait: a local file's `pread` (the file not
+    /// busy with another call), or bytes at hand. `false` if it would wait.
+    fn fill_now(&mut self, want: u64) -> StreamResult<bool> {
+        if !self.buffer.is_empty() || self.at_end {
+            return Ok(true);
+        }
+        if !self.file.volume().is_local() {
+            return Ok(false);
+        }
+        match self.file.read_now(self.position, local_len(want)) {
+            Some(bytes) => self.hold(bytes).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// Keeps what a read of the file at the stream's position gave, for the guest to take.
+    fn hold(&mut self, bytes: Result<Bytes, FsError>) -> StreamResult<()> {
+        let bytes = bytes.map_err(stream_error)?;
         self.position += bytes.len() as u64;
         self.at_end = bytes.is_empty();
         self.buffer = bytes;
@@ -195,7 +217,11 @@ impl Drop for FileInputStream {
 #[async_trait::async_trait]
 impl InputStream for FileInputStream {
     fn read(&mut self, size: usize) -> StreamResult<Bytes> {
-        // Non-blocking: hand over what `ready` fetched (nothing yet means "not ready").
+        // Non-blocking: hand over what `ready` fetched, or a local file's bytes, read now
+        // (nothing yet means "not ready").
+        if self.failure.is_none() {
+            self.fill_now(size as u64)?;
+        }
         self.take(size)
     }
 
