@@ -17,7 +17,7 @@ use super::held::BufferMemory;
 use super::listing::Listing;
 use super::path::{DIR_MARKER, RelPath, is_host_name};
 use super::spool::Spool;
-use super::volume::{Entry, Volume};
+use super::volume::{Entry, KeptContent, Volume};
 use super::{DirEntry, Kind, MetadataHash, OpenOptions, Stat, local};
 
 /// A directory handle: a volume and a directory's path in it (which may not exist any more).
@@ -295,10 +295,16 @@ impl Dir {
         if create && exclusive {
             return Err(ErrorCode::Exist.into());
         }
+        // What the run stored there, if it kept the content: read without a GET.
+        let (memory_object, local_reader) = match self.volume().kept_content(&path, size) {
+            Some(KeptContent::Bytes(bytes)) => (Some(bytes), local_reader),
+            Some(KeptContent::Staged { file, .. }) => (None, file.try_clone().ok()),
+            None => (None, local_reader),
+        };
         let mut state = FileState {
             stored_size: Some(size),
             modified: Some(modified),
-            memory_object: self.volume().kept_content(&path, size),
+            memory_object,
             local_reader,
             ..FileState::default()
         };

@@ -23,7 +23,7 @@ use super::error::{FsError, FsResult, spool_error, store_error};
 use super::held::BufferMemory;
 use super::path::RelPath;
 use super::spool::{Spool, SpoolPolicy, StagedAt, io_to_store, read_exact_at};
-use super::volume::{KEEP_CONTENT_MAX, Kept, Volume};
+use super::volume::{KEEP_CONTENT_MAX, Kept, KeptContent, Volume};
 
 /// Staged content beyond this size moves from memory to a temporary file.
 pub const MEMORY_SPOOL_LIMIT: u64 = 8 << 20;
@@ -77,7 +77,8 @@ pub(super) struct FileState {
     pub charged: u64,
     /// The last commit's failure, reported again by flush so it is never lost silently.
     pub failed: Option<String>,
-    /// On a local-directory store, the stored file opened for reading.
+    /// On a local-directory store, the stored file opened for reading; on a cloud store, the
+    /// staged copy of the stored object the run kept from its own upload (no GET to read it).
     pub local_reader: Option<std::fs::File>,
     /// On an in-memory store, the stored object as first read (the store's own bytes, not a
     /// copy): later reads slice it, and it stays what the handle reads until the handle's own
@@ -234,6 +235,7 @@ impl OpenFile {
         let state = self.state.lock().await;
         let from_store = state.spool.is_none()
             && state.memory_object.is_none()
+            && state.local_reader.is_none()
             && !self.volume.is_local()
             && !self.volume.in_memory();
         let size = match state.stored_size {
@@ -288,7 +290,8 @@ impl OpenFile {
                 .read_at(offset, end - offset)
                 .map(ReadBytes::Shared)
                 .map_err(spool_error),
-            None if self.volume.is_local() => {
+            // A local store's file, or the staged copy kept of what this run stored.
+            None if state.local_reader.is_some() || self.volume.is_local() => {
                 let reader = match &mut state.local_reader {
                     Some(reader) => reader,
                     empty => match self.open_local() {
@@ -384,6 +387,7 @@ impl OpenFile {
                 state.stored_size = Some(*size);
                 // What the handle reads from now on is what it just stored.
                 state.memory_object = None;
+                state.local_reader = None;
                 state.failed = None;
                 self.volume.mount().stats.wrote(*size);
                 let modified = state.modified.unwrap_or_else(SystemTime::now);
@@ -448,7 +452,8 @@ impl OpenFile {
                         // A small file's content, for the volume to keep (no copy).
                         if size <= KEEP_CONTENT_MAX && !self.volume.in_memory() {
                             let e_tag = put.e_tag;
-                            state.kept = Some(Kept { bytes, e_tag });
+                            let content = KeptContent::Bytes(bytes);
+                            state.kept = Some(Kept { content, e_tag });
                         }
                         Ok(size)
                     }
@@ -511,36 +516,59 @@ impl OpenFile {
                 staged: None,
             }) => {
                 let size = *len;
-                if size <= UPLOAD_PART_SIZE as u64 {
+                let put = if size <= UPLOAD_PART_SIZE as u64 {
                     let bytes = read_exact_at(file, 0, size).map_err(io_to_store)?;
-                    store.put(key, PutPayload::from(bytes)).await?;
-                    return Ok(size);
-                }
-                // Aborted on an error, and when dropped (a run stopped by a limit).
-                let upload = store.put_multipart(key).await?;
-                let mut writer = worldhost_store::Upload::new(upload, UPLOAD_PART_SIZE);
-                let mut offset = 0;
-                while offset < size {
-                    let chunk_len = (size - offset).min(1 << 20);
-                    let chunk = match read_exact_at(file, offset, chunk_len) {
-                        Ok(chunk) => chunk,
-                        Err(e) => {
-                            let _ = writer.abort().await;
-                            return Err(io_to_store(e));
-                        }
-                    };
-                    if let Err(e) = writer.wait_for_capacity(UPLOAD_CONCURRENCY).await {
-                        let _ = writer.abort().await;
-                        return Err(e);
+                    store.put(key, PutPayload::from(bytes)).await?
+                } else {
+                    upload_in_parts(store, key, file, size).await?
+                };
+                if closing && !self.volume.in_memory() {
+                    // The staged copy (an unlinked temporary file) stays for reads of what was
+                    // just stored, while the volume has room for it: read back, it needs no GET.
+                    if let Ok(copy) = file.try_clone() {
+                        let file = Arc::new(copy);
+                        let content = KeptContent::Staged { file, len: size };
+                        state.kept = Some(Kept {
+                            content,
+                            e_tag: put.e_tag,
+                        });
                     }
-                    writer.put(chunk);
-                    offset += chunk_len;
                 }
-                writer.finish().await?;
                 Ok(size)
             }
         }
     }
+}
+
+/// Uploads the first `size` bytes of `file` to `key` as a multipart upload, a part at a time
+/// read from the file, with [`UPLOAD_CONCURRENCY`] parts in flight. Aborted on an error, and
+/// when dropped (a run stopped by a limit).
+async fn upload_in_parts(
+    store: &dyn object_store::ObjectStore,
+    key: &object_store::path::Path,
+    file: &std::fs::File,
+    size: u64,
+) -> object_store::Result<object_store::PutResult> {
+    let upload = store.put_multipart(key).await?;
+    let mut writer = worldhost_store::Upload::new(upload, UPLOAD_PART_SIZE);
+    let mut offset = 0;
+    while offset < size {
+        let chunk_len = (size - offset).min(1 << 20);
+        let chunk = match read_exact_at(file, offset, chunk_len) {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                let _ = writer.abort().await;
+                return Err(io_to_store(e));
+            }
+        };
+        if let Err(e) = writer.wait_for_capacity(UPLOAD_CONCURRENCY).await {
+            let _ = writer.abort().await;
+            return Err(e);
+        }
+        writer.put(chunk);
+        offset += chunk_len;
+    }
+    writer.finish().await
 }
 
 /// What streams and handles ask of an open file (each takes the file's lock itself).

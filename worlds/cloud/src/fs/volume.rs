@@ -68,56 +68,100 @@ pub struct Volume {
 struct Known {
     files: HashMap<RelPath, KnownFile>,
     made_dirs: HashSet<RelPath>,
-    /// Bytes of content the known files keep, at most [`KNOWN_CONTENT`].
+    /// Bytes of content the known files keep in memory, at most [`KNOWN_CONTENT`].
     content_bytes: u64,
+    /// Bytes of staged copies the known files keep on disk, at most [`KNOWN_STAGED`].
+    staged_bytes: u64,
 }
 
-/// A file the run stored or listed: its size and time, and for a small file the run wrote,
-/// its content, so that reading it back needs no GET.
+/// A file the run stored or listed: its size and time, and for a file the run wrote, its
+/// content while there is room to keep it, so that reading it back needs no GET.
 struct KnownFile {
     size: u64,
     modified: SystemTime,
     content: Option<Kept>,
 }
 
-/// The content of a small file as the run stored it, and the store's entity tag for it: a
-/// listing that shows another tag means the object changed, and the content is dropped.
+/// The content of a file as the run stored it, and the store's entity tag for it: a listing
+/// that shows another tag means the object changed, and the content is dropped.
 #[derive(Clone)]
 pub(super) struct Kept {
-    pub bytes: Bytes,
+    pub content: KeptContent,
     pub e_tag: Option<String>,
+}
+
+/// Where kept content is: a small file's bytes in host memory, or a larger file's staged
+/// copy, the unlinked temporary file its upload was read from (host disk, never memory).
+#[derive(Clone)]
+pub(super) enum KeptContent {
+    Bytes(Bytes),
+    Staged { file: Arc<std::fs::File>, len: u64 },
+}
+
+impl KeptContent {
+    fn len(&self) -> u64 {
+        match self {
+            KeptContent::Bytes(bytes) => bytes.len() as u64,
+            KeptContent::Staged { len, .. } => *len,
+        }
+    }
 }
 
 /// Files [`Known`] holds at most; past it, it starts again empty.
 const KNOWN_FILES: usize = 10_000;
-/// A file the run writes keeps its content for reads only up to this size, and all kept
-/// content of a volume (a mount in one run) stays under [`KNOWN_CONTENT`]: host memory the
-/// guest cannot grow past it.
+/// A file the run writes keeps its content in memory for reads only up to this size, and all
+/// kept content of a volume (a mount in one run) stays under [`KNOWN_CONTENT`]: host memory
+/// the guest cannot grow past it.
 pub(super) const KEEP_CONTENT_MAX: u64 = 64 << 10;
 const KNOWN_CONTENT: u64 = 16 << 20;
+/// Staged copies (on host disk) a volume keeps of larger files the run stored, in all: what a
+/// guest can hold of the host's temporary directory beyond its open files' staged copies.
+/// Past it, files stored later are read back from the store.
+pub(super) const KNOWN_STAGED: u64 = 1 << 30;
 
 impl Known {
     /// Records the file `path`, keeping `content` while the room for kept content lasts (the
     /// file's earlier record, and its content, gone first).
     fn record(&mut self, path: &RelPath, size: u64, modified: SystemTime, content: Option<Kept>) {
         if let Some(old) = self.files.remove(path) {
-            self.content_bytes -= old.kept_len();
+            self.let_go(old.content.as_ref());
         }
         if self.files.len() >= KNOWN_FILES {
             self.files.clear();
             self.content_bytes = 0;
+            self.staged_bytes = 0;
         }
         let content = content.filter(|kept| {
-            let len = kept.bytes.len() as u64;
-            len == size && len <= KEEP_CONTENT_MAX && self.content_bytes + len <= KNOWN_CONTENT
+            let len = kept.content.len();
+            len == size
+                && match kept.content {
+                    KeptContent::Bytes(_) => {
+                        len <= KEEP_CONTENT_MAX && self.content_bytes + len <= KNOWN_CONTENT
+                    }
+                    KeptContent::Staged { .. } => self.staged_bytes + len <= KNOWN_STAGED,
+                }
         });
         let file = KnownFile {
             size,
             modified,
             content,
         };
-        self.content_bytes += file.kept_len();
+        self.hold(file.content.as_ref());
         self.files.insert(path.clone(), file);
+    }
+
+    /// Counts what `kept` takes of the room for kept content.
+    fn hold(&mut self, kept: Option<&Kept>) {
+        let (memory, staged) = room_taken(kept);
+        self.content_bytes += memory;
+        self.staged_bytes += staged;
+    }
+
+    /// Gives back the room `kept` took (its file is forgotten, or its content is).
+    fn let_go(&mut self, kept: Option<&Kept>) {
+        let (memory, staged) = room_taken(kept);
+        self.content_bytes -= memory;
+        self.staged_bytes -= staged;
     }
 
     /// Records a listed file, updating its record in place if it has one.
@@ -130,12 +174,12 @@ impl Known {
         let unchanged = file.content.as_ref().is_some_and(|kept| {
             kept.e_tag.is_some() && kept.e_tag == meta.e_tag && file.size == meta.size
         });
-        if !unchanged {
-            self.content_bytes -= file.kept_len();
-            file.content = None;
-        }
         file.size = meta.size;
         file.modified = modified;
+        if !unchanged {
+            let dropped = file.content.take();
+            self.let_go(dropped.as_ref());
+        }
     }
 
     /// Forgets `path` (a file, or with `kind` a directory and everything below it: a pass
@@ -145,19 +189,22 @@ impl Known {
         match kind {
             Kind::File => {
                 if let Some(file) = self.files.remove(path) {
-                    self.content_bytes -= file.kept_len();
+                    self.let_go(file.content.as_ref());
                 }
             }
             Kind::Dir => {
-                let mut dropped = 0;
+                let (mut memory, mut staged) = (0, 0);
                 self.files.retain(|known, file| {
                     let keep = !known.starts_with(path);
                     if !keep {
-                        dropped += file.kept_len();
+                        let (in_memory, on_disk) = room_taken(file.content.as_ref());
+                        memory += in_memory;
+                        staged += on_disk;
                     }
                     keep
                 });
-                self.content_bytes -= dropped;
+                self.content_bytes -= memory;
+                self.staged_bytes -= staged;
                 self.made_dirs.retain(|made| !made.starts_with(path));
             }
         }
@@ -171,11 +218,13 @@ impl Known {
     }
 }
 
-impl KnownFile {
-    fn kept_len(&self) -> u64 {
-        self.content
-            .as_ref()
-            .map_or(0, |kept| kept.bytes.len() as u64)
+/// What kept content takes of a volume's room for it: (bytes of host memory, bytes of staged
+/// copies on disk).
+fn room_taken(kept: Option<&Kept>) -> (u64, u64) {
+    match kept.map(|kept| &kept.content) {
+        Some(KeptContent::Bytes(bytes)) => (bytes.len() as u64, 0),
+        Some(KeptContent::Staged { len, .. }) => (0, *len),
+        None => (0, 0),
     }
 }
 
@@ -257,10 +306,10 @@ impl Volume {
     }
 
     /// The content the run stored at `path`, if it kept it and it is `size` bytes long.
-    pub(super) fn kept_content(&self, path: &RelPath, size: u64) -> Option<Bytes> {
+    pub(super) fn kept_content(&self, path: &RelPath, size: u64) -> Option<KeptContent> {
         let known = self.known_now();
         let kept = known.files.get(path)?.content.as_ref()?;
-        (kept.bytes.len() as u64 == size).then(|| kept.bytes.clone())
+        (kept.content.len() == size).then(|| kept.content.clone())
     }
 
     /// Records that the run made the directory `path`, empty. On a local store this only

@@ -13,9 +13,9 @@ use crate::fs::{ErrorCode, FsError, OpenFile, StoredBody};
 /// reader that goes on past it gets the rest of the object by one GET, read as the guest reads
 /// ([`OpenFile::stored_body`]). Should that GET not fit the run's buffer memory, fail, end
 /// early or the file change under it, ranged reads take over, each doubling the window up to
-/// [`MAX_READ_WINDOW`]. A local file is read
-/// as asked (the page cache is its window): one `pread` into a buffer that goes to the guest
-/// whole, as wasmtime's own file streams do.
+/// [`MAX_READ_WINDOW`]. A local file, or a staged copy the run kept of what it stored, is
+/// read as asked (the page cache is its window): one `pread` into a buffer that goes to the
+/// guest whole, as wasmtime's own file streams do. So is an in-memory object once fetched.
 const FIRST_READ_WINDOW: u64 = 64 << 10;
 const MAX_READ_WINDOW: u64 = 8 << 20;
 /// What an open GET of the rest of an object counts against the run's buffer memory: about
@@ -26,8 +26,8 @@ const STREAMED_BODY_HOLD: u64 = 1 << 20;
 /// How much a write may hand over at once.
 pub(crate) const WRITE_BUDGET: usize = 1 << 20;
 
-/// What a read of a local file asks for: what the guest asks for (the page cache is a local
-/// file's window), within bounds.
+/// What a read of content at hand asks for (a local file, whose window is the page cache, or
+/// a copy the host holds): what the guest asks for, within bounds.
 fn local_len(want: u64) -> u64 {
     match want {
         0 => FIRST_READ_WINDOW,
@@ -115,14 +115,13 @@ impl FileInputStream {
         self.hold(bytes)
     }
 
-    /// [`FileInputStream::fill`] when that needs no wait: a local file's `pread` (the file not
-    /// busy with another call), or bytes at hand. `false` if it would wait.
+    /// [`FileInputStream::fill`] when that needs no wait: bytes at hand, or content the file
+    /// reads without a store request (a local file's `pread`, a kept copy, an in-memory
+    /// object already fetched), read as asked, the file not busy with another call. `false` if
+    /// it would wait.
     fn fill_now(&mut self, want: u64) -> StreamResult<bool> {
         if !self.buffer.is_empty() || self.at_end {
             return Ok(true);
-        }
-        if !self.file.volume().is_local() {
-            return Ok(false);
         }
         match self.file.read_now(self.position, local_len(want)) {
             Some(bytes) => self.hold(bytes).map(|()| true),

@@ -3,6 +3,7 @@
 //! paths and operation sequences, on `InMemory`, a local directory and a prefixed store.
 
 mod files;
+mod kept;
 mod links;
 mod names;
 mod ops;
