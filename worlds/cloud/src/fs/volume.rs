@@ -127,9 +127,9 @@ impl Known {
             self.let_go(old.content.as_ref());
         }
         if self.files.len() >= KNOWN_FILES {
-            self.files.clear();
-            self.content_bytes = 0;
-            self.staged_bytes = 0;
+            // Everything, the directories made too: knowing every name in one rests on the
+            // records of the files stored there.
+            *self = Known::default();
         }
         let content = content.filter(|kept| {
             let len = kept.content.len();

@@ -608,3 +608,24 @@ async fn a_directory_holding_the_hosts_folders_is_not_renamed() {
         assert_eq!(fs.kind("moved/sub").await, Ok(Kind::Dir), "{backend:?}");
     }
 }
+
+/// The run remembers at most 10,000 files, then starts again: a directory it made is then no
+/// longer one whose every name it knows, so the files it stored there before still exist.
+#[tokio::test]
+async fn files_stored_before_the_run_forgets_them_still_exist() {
+    for backend in [Backend::Memory, Backend::PrefixedMemory] {
+        let mut fs = Fs::new(backend);
+        fs.mkdir("d").await.unwrap();
+        for i in 0..10_001 {
+            fs.write_file(&format!("d/f{i}"), b"x").await.unwrap();
+        }
+        for i in [0, 5_000, 10_000] {
+            assert_eq!(
+                fs.kind(&format!("d/f{i}")).await,
+                Ok(Kind::File),
+                "{backend:?} {i}"
+            );
+        }
+        assert_eq!(fs.kind("d/none").await, Err(NoEntry));
+    }
+}
