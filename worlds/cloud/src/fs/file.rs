@@ -522,9 +522,11 @@ impl OpenFile {
                 } else {
                     upload_in_parts(store, key, file, size).await?
                 };
-                if closing && !self.volume.in_memory() {
+                if closing && size > MEMORY_SPOOL_LIMIT && !self.volume.in_memory() {
                     // The staged copy (an unlinked temporary file) stays for reads of what was
                     // just stored, while the volume has room for it: read back, it needs no GET.
+                    // Only past the memory staging size, so the room bounds the descriptors
+                    // kept open too (1 GiB: at most 128), however a guest truncates its files.
                     if let Ok(copy) = file.try_clone() {
                         let file = Arc::new(copy);
                         let content = KeptContent::Staged { file, len: size };

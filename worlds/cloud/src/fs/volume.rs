@@ -116,7 +116,8 @@ pub(super) const KEEP_CONTENT_MAX: u64 = 64 << 10;
 const KNOWN_CONTENT: u64 = 16 << 20;
 /// Staged copies (on host disk) a volume keeps of larger files the run stored, in all: what a
 /// guest can hold of the host's temporary directory beyond its open files' staged copies.
-/// Past it, files stored later are read back from the store.
+/// Past it, files stored later are read back from the store. Only copies past the memory
+/// staging size (8 MiB) are kept, so this bounds the descriptors they hold too (128).
 pub(super) const KNOWN_STAGED: u64 = 1 << 30;
 
 impl Known {

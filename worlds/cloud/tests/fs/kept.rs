@@ -1,4 +1,4 @@
-//! A file larger than the memory a handle stages in (a staged copy on disk) that the run
+//! A file larger than the memory a handle stages in (8 MiB: a staged copy on disk) that the run
 //! stored on a cloud store keeps its staged copy: reading it back, whole, by ranges or
 //! through a stream, and writing into it again, need no GET, until a listing shows that
 //! another writer replaced the object.
@@ -87,4 +87,19 @@ async fn a_listing_that_shows_the_stored_object_keeps_the_staged_copy() {
     assert!(cloud.fs.names(".").await.contains(&"big".to_owned()));
     assert!(streamed(&mut cloud, "big").await == content(0));
     assert_eq!(cloud.gets(), 0);
+}
+
+/// A staged copy is kept only past the memory staging size, so that the room for kept copies
+/// bounds the descriptors they hold: a file staged on disk, then cut short, is read from the
+/// store.
+#[tokio::test]
+async fn a_file_cut_short_after_it_was_staged_on_disk_keeps_no_copy() {
+    let mut cloud = CloudLike::new();
+    let handle = cloud.fs.open("cut", create_write()).await.unwrap();
+    let file = file_of(handle);
+    file.write(&content(0), 0).await.unwrap();
+    file.set_size(10).await.unwrap();
+    cloud.fs.ctx.close(file).await.unwrap();
+    assert!(cloud.fs.read_file("cut").await.unwrap() == content(0)[..10]);
+    assert_eq!(cloud.gets(), 1);
 }
