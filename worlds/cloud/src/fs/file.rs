@@ -385,9 +385,16 @@ impl OpenFile {
                 state.dirty = false;
                 state.charged = 0;
                 state.stored_size = Some(*size);
-                // What the handle reads from now on is what it just stored.
+                // What the handle reads from now on is what it just stored: its staged copy
+                // if it keeps one, else the store.
                 state.memory_object = None;
-                state.local_reader = None;
+                state.local_reader = match &state.kept {
+                    Some(Kept {
+                        content: KeptContent::Staged { file, .. },
+                        ..
+                    }) => file.try_clone().ok(),
+                    _ => None,
+                };
                 state.failed = None;
                 self.volume.mount().stats.wrote(*size);
                 let modified = state.modified.unwrap_or_else(SystemTime::now);
@@ -534,6 +541,10 @@ impl OpenFile {
                             content,
                             e_tag: put.e_tag,
                         });
+                        // The copy is what the store holds now: a later write through this
+                        // file stages afresh (from the copy), never into it.
+                        state.spool = None;
+                        self.policy.release_all();
                     }
                 }
                 Ok(size)
