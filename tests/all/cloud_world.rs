@@ -598,3 +598,42 @@ fn console_folder_placeholders_are_directories() {
     assert_eq!(run(&["ls", "data/pictures"]).success(), "a.jpg\n");
     assert_eq!(server.objects().text("pictures/a.jpg"), "jpeg");
 }
+
+/// `WORLDHOST_LOG=trace` shows every filesystem call, those answered without a future too
+/// (`worlds/cloud/src/p2/ready_calls.rs` and `stream_reads.rs` define them over the
+/// bindings', which trace each call).
+#[test]
+fn trace_logging_shows_calls_answered_on_the_spot() {
+    let store = tempfile::tempdir().unwrap();
+    fs::write(store.path().join("hello.txt"), "hi").unwrap();
+    let mount = file_url(store.path());
+    let ran = cloud_probe(&[mount], &["read", "hello.txt"], |command| {
+        command.env("WORLDHOST_LOG", "trace");
+    });
+    assert_eq!(ran.stdout, "hi", "{ran:#?}");
+    for function in [
+        "[method]descriptor.open-at",
+        "[method]descriptor.stat",
+        "[method]input-stream.blocking-read",
+    ] {
+        let lines: Vec<_> = ran
+            .stderr
+            .lines()
+            .filter(|line| line.contains(&format!("function=\"{function}\"")))
+            .collect();
+        assert!(
+            lines.iter().any(|line| line.contains(" call "))
+                && lines
+                    .iter()
+                    .any(|line| line.contains(" return result=Ok(Ok(")),
+            "no call and return of {function} in the trace:\n{}",
+            ran.stderr
+        );
+    }
+    // A stream read's bytes are shown by their count.
+    assert!(
+        ran.stderr.contains("return result=Ok(Ok(2))"),
+        "{}",
+        ran.stderr
+    );
+}

@@ -6,6 +6,7 @@ pub mod descriptor;
 pub mod ready_calls;
 pub mod stream_reads;
 pub mod streams;
+mod traced;
 
 use wasmtime::component::Resource;
 

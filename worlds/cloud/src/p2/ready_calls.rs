@@ -12,6 +12,7 @@
 //! [`crate::fs::Dir::stat_at_now`], answers `None` when the call would wait).
 
 use anyhow::Result;
+use tracing::Instrument;
 use wasmtime::component::{Linker, Resource, ResourceType};
 
 use super::bindings::wasi::filesystem::types::{
@@ -19,6 +20,7 @@ use super::bindings::wasi::filesystem::types::{
     PathFlags,
 };
 use super::descriptor::{Descriptor, DirectoryEntryStream};
+use super::traced;
 use crate::fs::FsError;
 use crate::{CloudFsState, CloudFsView};
 
@@ -27,20 +29,31 @@ use crate::{CloudFsState, CloudFsView};
 const TYPES: &str = "wasi:filesystem/types@0.2.12";
 
 /// Defines the function `$name` over the binding's: `$now` gives the answer if it has it
-/// (`Some`) with no future built; otherwise the binding's `$later` runs, as a future.
+/// (`Some`) with no future built; otherwise the binding's `$later` runs, as a future. Either
+/// way traced as the binding traces it, the answer by `$trace`.
 macro_rules! ready_or_later {
-    ($types:ident, $name:literal, |$fs:ident, $($arg:ident: $ty:ty),*| $now:expr, $later:path) => {
+    ($types:ident, $name:literal, |$fs:ident, $($arg:ident: $ty:ty),*| $now:expr, $later:path, $trace:path) => {
         $types.func_wrap_async($name, |mut store, ($($arg,)*): ($($ty,)*)| {
+            let span = traced::span("types", $name);
+            let entered = span.enter();
+            tracing::trace!($($arg = ?$arg,)* "call");
             let mut $fs = store.data_mut().cloud_fs();
             if let Some(answered) = $now {
                 let answer = answer(&mut $fs, answered);
+                $trace(&answer);
                 return Box::new(std::future::ready(answer));
             }
-            Box::new(async move {
-                let mut fs = store.data_mut().cloud_fs();
-                let answered = $later(&mut fs, $($arg),*).await;
-                answer(&mut fs, answered)
-            })
+            drop(entered);
+            Box::new(
+                async move {
+                    let mut fs = store.data_mut().cloud_fs();
+                    let answered = $later(&mut fs, $($arg),*).await;
+                    let answer = answer(&mut fs, answered);
+                    $trace(&answer);
+                    answer
+                }
+                .instrument(span),
+            )
         })?;
     };
 }
@@ -53,33 +66,38 @@ pub fn shadow_ready_calls<T: CloudFsState + 'static>(linker: &mut Linker<T>) -> 
         types,
         "[method]descriptor.read",
         |fs, fd: Resource<Descriptor>, len: u64, offset: u64| fs.read_now(&fd, len, offset),
-        HostDescriptor::read
+        HostDescriptor::read,
+        returned_read
     );
     ready_or_later!(
         types,
         "[method]descriptor.unlink-file-at",
         |fs, fd: Resource<Descriptor>, path: String| fs.unlink_file_now(&fd, &path),
-        HostDescriptor::unlink_file_at
+        HostDescriptor::unlink_file_at,
+        traced::returned
     );
     ready_or_later!(
         types,
         "[method]descriptor.stat",
         |fs, fd: Resource<Descriptor>| fs.stat_now(&fd),
-        HostDescriptor::stat
+        HostDescriptor::stat,
+        traced::returned
     );
     ready_or_later!(
         types,
         "[method]descriptor.stat-at",
         |fs, fd: Resource<Descriptor>, flags: PathFlags, path: String| fs
             .stat_at_now(&fd, flags, &path),
-        HostDescriptor::stat_at
+        HostDescriptor::stat_at,
+        traced::returned
     );
     ready_or_later!(
         types,
         "[method]descriptor.metadata-hash-at",
         |fs, fd: Resource<Descriptor>, flags: PathFlags, path: String| fs
             .metadata_hash_at_now(&fd, &path),
-        HostDescriptor::metadata_hash_at
+        HostDescriptor::metadata_hash_at,
+        traced::returned
     );
     ready_or_later!(
         types,
@@ -90,13 +108,15 @@ pub fn shadow_ready_calls<T: CloudFsState + 'static>(linker: &mut Linker<T>) -> 
          path: String,
          oflags: OpenFlags,
          flags: DescriptorFlags| fs.open_at_now(&fd, &path, oflags, flags),
-        HostDescriptor::open_at
+        HostDescriptor::open_at,
+        traced::returned
     );
     ready_or_later!(
         types,
         "[method]directory-entry-stream.read-directory-entry",
         |fs, stream: Resource<DirectoryEntryStream>| fs.read_directory_entry_now(&stream),
-        HostDirectoryEntryStream::read_directory_entry
+        HostDirectoryEntryStream::read_directory_entry,
+        traced::returned
     );
     // Dropping a descriptor closes its file: a wait only if the close stores something.
     types.resource_async(
@@ -127,4 +147,9 @@ fn answer<R>(
         Ok(value) => Ok((Ok(value),)),
         Err(error) => Ok((Err(fs.convert_error_code(error)?),)),
     }
+}
+
+/// The `return` event of a `read`: the bytes by their length.
+fn returned_read(answer: &wasmtime::Result<(Result<(Vec<u8>, bool), ErrorCode>,)>) {
+    traced::returned_as(answer, |(bytes, end)| (bytes.len(), *end));
 }

@@ -10,10 +10,13 @@
 
 use anyhow::Result;
 use bytes::Bytes;
+use tracing::Instrument;
 use wasmtime::component::{Linker, Resource, ResourceTable};
 use wasmtime_wasi::WasiView;
 use wasmtime_wasi_io::bindings::wasi::io::streams::StreamError as WitStreamError;
 use wasmtime_wasi_io::streams::{DynInputStream, StreamError};
+
+use super::traced;
 
 /// The one version of `wasi:io/streams` wasmtime-wasi-io 48 defines (semver matching serves
 /// it to guests importing older 0.2 versions, so shadowing it covers them all).
@@ -26,14 +29,21 @@ pub fn shadow_reads<T: WasiView + 'static>(linker: &mut Linker<T>) -> Result<()>
     streams.func_wrap(
         "[method]input-stream.read",
         |mut store, (stream, len): (Resource<DynInputStream>, u64)| {
+            let _span = traced::span("streams", "[method]input-stream.read").entered();
+            tracing::trace!(self_ = ?stream, len, "call");
             let table = store.data_mut().ctx().table;
             let read = table.get_mut(&stream)?.read(clamp(len));
-            Ok((answer(table, read)?,))
+            let answer = answer(table, read).map(|read| (read,));
+            traced::returned_as(&answer, Bytes::len);
+            Ok(answer?)
         },
     )?;
     streams.func_wrap_async(
         "[method]input-stream.blocking-read",
         |mut store, (stream, len): (Resource<DynInputStream>, u64)| {
+            let span = traced::span("streams", "[method]input-stream.blocking-read");
+            let entered = span.enter();
+            tracing::trace!(self_ = ?stream, len, "call");
             // Bytes at hand (a stored object's body being read through) are what the blocking
             // read would give: answered without a future. Nothing yet: wait for some.
             let table = store.data_mut().ctx().table;
@@ -43,13 +53,20 @@ pub fn shadow_reads<T: WasiView + 'static>(linker: &mut Linker<T>) -> Result<()>
             };
             if !matches!(&ready, Ok(bytes) if bytes.is_empty()) {
                 let answer = answer(table, ready).map(|read| (read,));
+                traced::returned_as(&answer, Bytes::len);
                 return Box::new(std::future::ready(answer));
             }
-            Box::new(async move {
-                let table = store.data_mut().ctx().table;
-                let read = table.get_mut(&stream)?.blocking_read(clamp(len)).await;
-                Ok((answer(store.data_mut().ctx().table, read)?,))
-            })
+            drop(entered);
+            Box::new(
+                async move {
+                    let table = store.data_mut().ctx().table;
+                    let read = table.get_mut(&stream)?.blocking_read(clamp(len)).await;
+                    let answer = answer(store.data_mut().ctx().table, read).map(|read| (read,));
+                    traced::returned_as(&answer, Bytes::len);
+                    answer
+                }
+                .instrument(span),
+            )
         },
     )?;
     linker.allow_shadowing(false);
