@@ -308,6 +308,10 @@ impl Volume {
 
     /// The content the run stored at `path`, if it kept it and it is `size` bytes long.
     pub(super) fn kept_content(&self, path: &RelPath, size: u64) -> Option<KeptContent> {
+        if self.is_local() {
+            // A local store's files are read where they are: nothing is kept.
+            return None;
+        }
         let known = self.known_now();
         let kept = known.files.get(path)?.content.as_ref()?;
         (kept.content.len() == size).then(|| kept.content.clone())
