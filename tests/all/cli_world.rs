@@ -518,3 +518,26 @@ fn symlinks_out_of_a_preopened_directory_are_refused() {
         }
     }
 }
+
+/// `WORLDHOST_LOG=trace` shows the filesystem calls this world defines over wasmtime-wasi's
+/// (its in-place streams and listings), as wasmtime-wasi's bindings trace their own.
+#[test]
+fn trace_logging_shows_the_calls_this_world_defines() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("note.txt"), "hello").unwrap();
+    let mount = format!("{}::out", dir.path().display());
+    let wasm = probe(Target::P2);
+    let traced = |args: &[&str]| {
+        let mut command = host();
+        command.env("WORLDHOST_LOG", "trace");
+        command.args(["run", "--dir", &mount]).arg(&wasm).args(args);
+        command.ran()
+    };
+    let ran = traced(&["read", "out/note.txt"]);
+    assert_eq!(ran.success(), "hello");
+    ran.traced("[method]descriptor.read-via-stream");
+    let ran = traced(&["ls", "out"]);
+    assert_eq!(ran.success(), "note.txt\n");
+    ran.traced("[method]descriptor.read-directory");
+    ran.traced("[method]directory-entry-stream.read-directory-entry");
+}

@@ -318,6 +318,26 @@ where
 }
 
 impl Ran {
+    /// Asserts that the host's trace (`WORLDHOST_LOG=trace`) shows a call of `function` and
+    /// its successful return, as every binding traces them.
+    #[track_caller]
+    pub fn traced(&self, function: &str) {
+        let span = format!("function=\"{function}\"");
+        let lines: Vec<_> = self
+            .stderr
+            .lines()
+            .filter(|line| line.contains(&span))
+            .collect();
+        assert!(
+            lines.iter().any(|line| line.contains(" call"))
+                && lines
+                    .iter()
+                    .any(|line| line.contains(" return result=Ok(Ok(")),
+            "no call and return of {function} in the trace:\n{}",
+            self.stderr
+        );
+    }
+
     /// Asserts a clean exit 0 and returns stdout.
     #[track_caller]
     pub fn success(&self) -> &str {

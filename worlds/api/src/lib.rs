@@ -19,6 +19,7 @@ use wasmtime_wasi::{WasiCtxBuilder, WasiView};
 use worldhost_store::{Mount, StoreUrl};
 
 pub mod http;
+pub mod traced;
 
 /// Whether `linker`'s engine runs WASI 0.3 guests, and so takes their imports: the plugin
 /// engine has no concurrency support (plugins are WASI 0.2 components; without it a call is

@@ -32,6 +32,7 @@ use wasmtime_wasi::p2::{
 use worldhost_world_api::{FsCalls, WorldHost};
 
 use crate::answer;
+use worldhost_world_api::traced;
 
 /// What `check-write` permits at once, and the most one read returns: wasmtime-wasi's own
 /// figures for file streams.
@@ -43,14 +44,18 @@ pub fn shadow<T: WorldHost<()>>(types: &mut LinkerInstance<'_, T>) -> Result<()>
     types.func_wrap(
         "[method]descriptor.read-via-stream",
         |mut store, (fd, offset): (Resource<Descriptor>, u64)| {
+            let _span = traced::span("types", "[method]descriptor.read-via-stream").entered();
+            tracing::trace!(self_ = ?fd, offset, "call");
             let in_place = store.data_mut().guest().fs_calls == FsCalls::InPlace;
             let mut view = store.data_mut().filesystem();
             if !in_place {
-                return answer(HostDescriptor::read_via_stream(&mut view, fd, offset));
+                return traced::returned(answer(HostDescriptor::read_via_stream(
+                    &mut view, fd, offset,
+                )));
             }
             // As wasmtime-wasi: a directory is `is-directory` (POSIX `EISDIR` on read); no
             // permission is checked here.
-            answer(push_stream(
+            traced::returned(answer(push_stream(
                 &mut view,
                 &fd,
                 ErrorCode::IsDirectory,
@@ -62,20 +67,24 @@ pub fn shadow<T: WorldHost<()>>(types: &mut LinkerInstance<'_, T>) -> Result<()>
                     });
                     Ok(stream)
                 },
-            ))
+            )))
         },
     )?;
     types.func_wrap(
         "[method]descriptor.write-via-stream",
         |mut store, (fd, offset): (Resource<Descriptor>, u64)| {
+            let _span = traced::span("types", "[method]descriptor.write-via-stream").entered();
+            tracing::trace!(self_ = ?fd, offset, "call");
             let in_place = store.data_mut().guest().fs_calls == FsCalls::InPlace;
             let mut view = store.data_mut().filesystem();
             if !in_place {
-                return answer(HostDescriptor::write_via_stream(&mut view, fd, offset));
+                return traced::returned(answer(HostDescriptor::write_via_stream(
+                    &mut view, fd, offset,
+                )));
             }
             // As wasmtime-wasi: a directory is a bad descriptor here, a file not writable
             // under its preopen's permissions is refused.
-            answer(push_stream(
+            traced::returned(answer(push_stream(
                 &mut view,
                 &fd,
                 ErrorCode::BadDescriptor,
@@ -90,7 +99,7 @@ pub fn shadow<T: WorldHost<()>>(types: &mut LinkerInstance<'_, T>) -> Result<()>
                     });
                     Ok(stream)
                 },
-            ))
+            )))
         },
     )?;
     Ok(())

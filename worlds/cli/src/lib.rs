@@ -14,8 +14,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use tracing::Instrument;
 use wasmtime::component::{Linker, LinkerInstance};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+use worldhost_world_api::traced;
 use worldhost_world_api::{InstanceLimits, MountEntry, MountSource, World, WorldHost};
 
 mod in_place;
@@ -157,14 +159,22 @@ fn refuse_escaping_symlinks<T: WorldHost<()>>(types: &mut LinkerInstance<'_, T>)
     types.func_wrap_async(
         "[method]descriptor.symlink-at",
         |mut store, (fd, target, link): (Resource<Descriptor>, String, String)| {
-            Box::new(async move {
-                if symlink_escapes(&link, &target) {
-                    tracing::debug!(%link, %target, "refused a symlink out of its directory");
-                    return Ok((Err(ErrorCode::NotPermitted),));
+            let span = traced::span("types", "[method]descriptor.symlink-at");
+            span.in_scope(
+                || tracing::trace!(self_ = ?fd, old_path = ?target, new_path = ?link, "call"),
+            );
+            Box::new(
+                async move {
+                    if symlink_escapes(&link, &target) {
+                        tracing::debug!(%link, %target, "refused a symlink out of its directory");
+                        return traced::returned(Ok((Err(ErrorCode::NotPermitted),)));
+                    }
+                    let mut view = store.data_mut().filesystem();
+                    let linked = HostDescriptor::symlink_at(&mut view, fd, target, link).await;
+                    traced::returned(answer(linked))
                 }
-                let mut view = store.data_mut().filesystem();
-                answer(HostDescriptor::symlink_at(&mut view, fd, target, link).await)
-            })
+                .instrument(span),
+            )
         },
     )?;
     Ok(())
@@ -181,7 +191,13 @@ fn refuse_escaping_symlinks_p3<T: WorldHost<()>>(types: &mut LinkerInstance<'_, 
     types.func_wrap_concurrent(
         "[method]descriptor.symlink-at",
         |store: &Accessor<T>, (fd, target, link): (Resource<Descriptor>, String, String)| {
-            Box::pin(async move {
+            let span = traced::span("types", "[method]descriptor.symlink-at");
+            span.in_scope(
+                || tracing::trace!(self_ = ?fd, old_path = ?target, new_path = ?link, "call"),
+            );
+            Box::pin(
+                async move {
+                    traced::returned(async move {
                 if symlink_escapes(&link, &target) {
                     tracing::debug!(%link, %target, "refused a p3 symlink out of its directory");
                     return Ok((Err(ErrorCode::NotPermitted),));
@@ -191,7 +207,10 @@ fn refuse_escaping_symlinks_p3<T: WorldHost<()>>(types: &mut LinkerInstance<'_, 
                     Ok(()) => Ok((Ok(()),)),
                     Err(error) => Ok((Err(error.downcast()?),)),
                 }
-            })
+            }.await)
+                }
+                .instrument(span),
+            )
         },
     )?;
     Ok(())

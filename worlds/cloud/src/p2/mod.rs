@@ -6,7 +6,6 @@ pub mod descriptor;
 pub mod ready_calls;
 pub mod stream_reads;
 pub mod streams;
-mod traced;
 
 use wasmtime::component::Resource;
 

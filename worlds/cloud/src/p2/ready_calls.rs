@@ -20,9 +20,9 @@ use super::bindings::wasi::filesystem::types::{
     PathFlags,
 };
 use super::descriptor::{Descriptor, DirectoryEntryStream};
-use super::traced;
 use crate::fs::FsError;
 use crate::{CloudFsState, CloudFsView};
+use worldhost_world_api::traced::{self, Answer};
 
 /// The version our `wasi:filesystem` 0.2 bindings define (semver matching serves it to guests
 /// importing older 0.2 versions, so shadowing it covers them all).
@@ -39,8 +39,7 @@ macro_rules! ready_or_later {
             tracing::trace!($($arg = ?$arg,)* "call");
             let mut $fs = store.data_mut().cloud_fs();
             if let Some(answered) = $now {
-                let answer = answer(&mut $fs, answered);
-                $trace(&answer);
+                let answer = $trace(answer(&mut $fs, answered));
                 return Box::new(std::future::ready(answer));
             }
             drop(entered);
@@ -48,9 +47,7 @@ macro_rules! ready_or_later {
                 async move {
                     let mut fs = store.data_mut().cloud_fs();
                     let answered = $later(&mut fs, $($arg),*).await;
-                    let answer = answer(&mut fs, answered);
-                    $trace(&answer);
-                    answer
+                    $trace(answer(&mut fs, answered))
                 }
                 .instrument(span),
             )
@@ -150,6 +147,6 @@ fn answer<R>(
 }
 
 /// The `return` event of a `read`: the bytes by their length.
-fn returned_read(answer: &wasmtime::Result<(Result<(Vec<u8>, bool), ErrorCode>,)>) {
-    traced::returned_as(answer, |(bytes, end)| (bytes.len(), *end));
+fn returned_read(answer: Answer<(Vec<u8>, bool), ErrorCode>) -> Answer<(Vec<u8>, bool), ErrorCode> {
+    traced::returned_as(answer, |(bytes, end)| (bytes.len(), *end))
 }

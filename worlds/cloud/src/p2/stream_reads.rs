@@ -16,7 +16,7 @@ use wasmtime_wasi::WasiView;
 use wasmtime_wasi_io::bindings::wasi::io::streams::StreamError as WitStreamError;
 use wasmtime_wasi_io::streams::{DynInputStream, StreamError};
 
-use super::traced;
+use worldhost_world_api::traced;
 
 /// The one version of `wasi:io/streams` wasmtime-wasi-io 48 defines (semver matching serves
 /// it to guests importing older 0.2 versions, so shadowing it covers them all).
@@ -33,9 +33,7 @@ pub fn shadow_reads<T: WasiView + 'static>(linker: &mut Linker<T>) -> Result<()>
             tracing::trace!(self_ = ?stream, len, "call");
             let table = store.data_mut().ctx().table;
             let read = table.get_mut(&stream)?.read(clamp(len));
-            let answer = answer(table, read).map(|read| (read,));
-            traced::returned_as(&answer, Bytes::len);
-            Ok(answer?)
+            traced::returned_as(answer(table, read).map(|read| (read,)), Bytes::len)
         },
     )?;
     streams.func_wrap_async(
@@ -53,8 +51,7 @@ pub fn shadow_reads<T: WasiView + 'static>(linker: &mut Linker<T>) -> Result<()>
             };
             if !matches!(&ready, Ok(bytes) if bytes.is_empty()) {
                 let answer = answer(table, ready).map(|read| (read,));
-                traced::returned_as(&answer, Bytes::len);
-                return Box::new(std::future::ready(answer));
+                return Box::new(std::future::ready(traced::returned_as(answer, Bytes::len)));
             }
             drop(entered);
             Box::new(
@@ -62,8 +59,7 @@ pub fn shadow_reads<T: WasiView + 'static>(linker: &mut Linker<T>) -> Result<()>
                     let table = store.data_mut().ctx().table;
                     let read = table.get_mut(&stream)?.blocking_read(clamp(len)).await;
                     let answer = answer(store.data_mut().ctx().table, read).map(|read| (read,));
-                    traced::returned_as(&answer, Bytes::len);
-                    answer
+                    traced::returned_as(answer, Bytes::len)
                 }
                 .instrument(span),
             )
