@@ -23,13 +23,14 @@ use std::sync::Arc;
 use anyhow::Result;
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 use tracing::Instrument;
+use wasmtime::StoreContextMut;
 use wasmtime::component::{LinkerInstance, Resource, ResourceType};
 use wasmtime_wasi::filesystem::WasiFilesystemView;
 use wasmtime_wasi::p2::bindings::filesystem::types::{
     Descriptor, DescriptorType, DirectoryEntry, ErrorCode,
 };
 use worldhost_world_api::WorldHost;
-use worldhost_world_api::traced;
+use worldhost_world_api::traced::{self, Answer};
 
 /// A page ends after this many entries...
 const PAGE_ENTRIES: usize = 256;
@@ -209,76 +210,77 @@ pub fn shadow<T: WorldHost<()>>(types: &mut LinkerInstance<'_, T>) -> Result<()>
     )?;
     types.func_wrap_async(
         "[method]descriptor.read-directory",
-        |mut store, (fd,): (Resource<Descriptor>,)| {
+        |store, (fd,): (Resource<Descriptor>,)| {
             let span = traced::span("types", "[method]descriptor.read-directory");
             span.in_scope(|| tracing::trace!(self_ = ?fd, "call"));
             Box::new(
-                async move {
-                    traced::returned(
-                        async {
-                            let dir = match store.data_mut().filesystem().table.get(&fd)? {
-                                Descriptor::Dir(d) => Arc::clone(&d.dir),
-                                Descriptor::File(_) => return Ok((Err(ErrorCode::NotDirectory),)),
-                            };
-                            let fs_calls = store.data_mut().guest().fs_calls;
-                            let listing = match fs_calls.run(move || Listing::open(dir)).await {
-                                Ok(listing) => listing,
-                                Err(code) => return Ok((Err(code),)),
-                            };
-                            let stream = store.data_mut().filesystem().table.push(listing)?;
-                            Ok((Ok(stream),))
-                        }
-                        .await,
-                    )
-                }
-                .instrument(span),
+                async move { traced::returned(read_directory(store, fd).await) }.instrument(span),
             )
         },
     )?;
     types.func_wrap_async(
         "[method]directory-entry-stream.read-directory-entry",
-        |mut store, (stream,): (Resource<Listing>,)| {
+        |store, (stream,): (Resource<Listing>,)| {
             let span = traced::span(
                 "types",
                 "[method]directory-entry-stream.read-directory-entry",
             );
             span.in_scope(|| tracing::trace!(self_ = ?stream, "call"));
             Box::new(
-                async move {
-                    traced::returned(
-                        async {
-                            loop {
-                                let listing =
-                                    store.data_mut().filesystem().table.get_mut(&stream)?;
-                                if let Some(entry) = listing.next_entry() {
-                                    return Ok((entry,));
-                                }
-                                let (dir, cookie) = listing.page_source();
-                                let fs_calls = store.data_mut().guest().fs_calls;
-                                let page = fs_calls
-                                    .run(move || {
-                                        read_page(&dir, cookie).unwrap_or_else(|code| {
-                                            let page = Page {
-                                                error: Some(code),
-                                                ..Page::default()
-                                            };
-                                            (page, None)
-                                        })
-                                    })
-                                    .await;
-                                let listing =
-                                    store.data_mut().filesystem().table.get_mut(&stream)?;
-                                listing.set_page(page);
-                            }
-                        }
-                        .await,
-                    )
-                }
-                .instrument(span),
+                async move { traced::returned(read_directory_entry(store, stream).await) }
+                    .instrument(span),
             )
         },
     )?;
     Ok(())
+}
+
+/// `read-directory`: a listing of the directory `fd` names, opened as the run's `fs_calls`
+/// says (in place or on tokio's blocking pool).
+async fn read_directory<T: WorldHost<()>>(
+    mut store: StoreContextMut<'_, T>,
+    fd: Resource<Descriptor>,
+) -> Answer<Resource<Listing>, ErrorCode> {
+    let dir = match store.data_mut().filesystem().table.get(&fd)? {
+        Descriptor::Dir(d) => Arc::clone(&d.dir),
+        Descriptor::File(_) => return Ok((Err(ErrorCode::NotDirectory),)),
+    };
+    let fs_calls = store.data_mut().guest().fs_calls;
+    let listing = match fs_calls.run(move || Listing::open(dir)).await {
+        Ok(listing) => listing,
+        Err(code) => return Ok((Err(code),)),
+    };
+    let stream = store.data_mut().filesystem().table.push(listing)?;
+    Ok((Ok(stream),))
+}
+
+/// `read-directory-entry`: the listing's next entry, reading its next page when the last is
+/// spent.
+async fn read_directory_entry<T: WorldHost<()>>(
+    mut store: StoreContextMut<'_, T>,
+    stream: Resource<Listing>,
+) -> Answer<Option<DirectoryEntry>, ErrorCode> {
+    loop {
+        let listing = store.data_mut().filesystem().table.get_mut(&stream)?;
+        if let Some(entry) = listing.next_entry() {
+            return Ok((entry,));
+        }
+        let (dir, cookie) = listing.page_source();
+        let fs_calls = store.data_mut().guest().fs_calls;
+        let page = fs_calls
+            .run(move || {
+                read_page(&dir, cookie).unwrap_or_else(|code| {
+                    let page = Page {
+                        error: Some(code),
+                        ..Page::default()
+                    };
+                    (page, None)
+                })
+            })
+            .await;
+        let listing = store.data_mut().filesystem().table.get_mut(&stream)?;
+        listing.set_page(page);
+    }
 }
 
 #[cfg(test)]
