@@ -7,9 +7,19 @@
 
 use std::fmt::Debug;
 
+use tracing::Instrument;
+
 /// The span of one call of `function` in the interface `module`.
 pub fn span(module: &'static str, function: &'static str) -> tracing::Span {
     tracing::trace_span!("wit-bindgen import", module, function)
+}
+
+/// `call`, run within `span`, its outcome traced by a `return` event there.
+pub fn later<R: Debug, E: Debug>(
+    span: tracing::Span,
+    call: impl Future<Output = Answer<R, E>>,
+) -> impl Future<Output = Answer<R, E>> {
+    async move { returned(call.await) }.instrument(span)
 }
 
 /// A call's outcome, `answer`, after its `return` event.

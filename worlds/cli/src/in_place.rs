@@ -29,10 +29,9 @@ use wasmtime_wasi::p2::bindings::filesystem::types::{Descriptor, ErrorCode, Host
 use wasmtime_wasi::p2::{
     DynInputStream, DynOutputStream, InputStream, OutputStream, Pollable, StreamError, StreamResult,
 };
-use worldhost_world_api::{FsCalls, WorldHost};
+use worldhost_world_api::{FsCalls, WorldHost, traced};
 
 use crate::answer;
-use worldhost_world_api::traced;
 
 /// What `check-write` permits at once, and the most one read returns: wasmtime-wasi's own
 /// figures for file streams.

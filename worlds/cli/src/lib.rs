@@ -14,7 +14,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use tracing::Instrument;
 use wasmtime::component::{Linker, LinkerInstance};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use worldhost_world_api::traced;
@@ -163,18 +162,14 @@ fn refuse_escaping_symlinks<T: WorldHost<()>>(types: &mut LinkerInstance<'_, T>)
             span.in_scope(
                 || tracing::trace!(self_ = ?fd, old_path = ?target, new_path = ?link, "call"),
             );
-            Box::new(
-                async move {
-                    if symlink_escapes(&link, &target) {
-                        tracing::debug!(%link, %target, "refused a symlink out of its directory");
-                        return traced::returned(Ok((Err(ErrorCode::NotPermitted),)));
-                    }
-                    let mut view = store.data_mut().filesystem();
-                    let linked = HostDescriptor::symlink_at(&mut view, fd, target, link).await;
-                    traced::returned(answer(linked))
+            Box::new(traced::later(span, async move {
+                if symlink_escapes(&link, &target) {
+                    tracing::debug!(%link, %target, "refused a symlink out of its directory");
+                    return Ok((Err(ErrorCode::NotPermitted),));
                 }
-                .instrument(span),
-            )
+                let mut view = store.data_mut().filesystem();
+                answer(HostDescriptor::symlink_at(&mut view, fd, target, link).await)
+            }))
         },
     )?;
     Ok(())
@@ -195,9 +190,7 @@ fn refuse_escaping_symlinks_p3<T: WorldHost<()>>(types: &mut LinkerInstance<'_, 
             span.in_scope(
                 || tracing::trace!(self_ = ?fd, old_path = ?target, new_path = ?link, "call"),
             );
-            Box::pin(
-                async move {
-                    traced::returned(async move {
+            Box::pin(traced::later(span, async move {
                 if symlink_escapes(&link, &target) {
                     tracing::debug!(%link, %target, "refused a p3 symlink out of its directory");
                     return Ok((Err(ErrorCode::NotPermitted),));
@@ -207,10 +200,7 @@ fn refuse_escaping_symlinks_p3<T: WorldHost<()>>(types: &mut LinkerInstance<'_, 
                     Ok(()) => Ok((Ok(()),)),
                     Err(error) => Ok((Err(error.downcast()?),)),
                 }
-            }.await)
-                }
-                .instrument(span),
-            )
+            }))
         },
     )?;
     Ok(())

@@ -22,7 +22,6 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
-use tracing::Instrument;
 use wasmtime::StoreContextMut;
 use wasmtime::component::{LinkerInstance, Resource, ResourceType};
 use wasmtime_wasi::filesystem::WasiFilesystemView;
@@ -213,9 +212,7 @@ pub fn shadow<T: WorldHost<()>>(types: &mut LinkerInstance<'_, T>) -> Result<()>
         |store, (fd,): (Resource<Descriptor>,)| {
             let span = traced::span("types", "[method]descriptor.read-directory");
             span.in_scope(|| tracing::trace!(self_ = ?fd, "call"));
-            Box::new(
-                async move { traced::returned(read_directory(store, fd).await) }.instrument(span),
-            )
+            Box::new(traced::later(span, read_directory(store, fd)))
         },
     )?;
     types.func_wrap_async(
@@ -226,10 +223,7 @@ pub fn shadow<T: WorldHost<()>>(types: &mut LinkerInstance<'_, T>) -> Result<()>
                 "[method]directory-entry-stream.read-directory-entry",
             );
             span.in_scope(|| tracing::trace!(self_ = ?stream, "call"));
-            Box::new(
-                async move { traced::returned(read_directory_entry(store, stream).await) }
-                    .instrument(span),
-            )
+            Box::new(traced::later(span, read_directory_entry(store, stream)))
         },
     )?;
     Ok(())
