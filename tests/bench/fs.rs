@@ -446,6 +446,19 @@ fn compare_worlds(wasm: &Path, wasmtime: &Path) {
             "MISS"
         }
     );
+    // The checksum row's reach: the guest's checksum costs what it costs (its time is the
+    // difference between the two reads), so even a read as fast as native read(2) (one copy,
+    // with no guest behind it) would give wasmtime's time over native plus that checksum.
+    let (wasmtime_read, memory_checked) =
+        (best(&times[0]["seq-read"]), best(&times[2]["seq-read"]));
+    let checksum = memory_checked.saturating_sub(memory_read);
+    println!(
+        "memory: seq-read (with the checksum) at {:.2}x wasmtime; with its read as fast as \
+         native read(2) it would be {:.2}x (the guest's checksum: {} ms)",
+        wasmtime_read as f64 / memory_checked.max(1) as f64,
+        wasmtime_read as f64 / (native + checksum).max(1) as f64,
+        ms(checksum)
+    );
     if let Some(b) = backends.iter().position(|b| b.name == "memory: before") {
         let before_read = best(&times[b]["seq-read-raw"]);
         println!(
@@ -634,6 +647,7 @@ fn s3_floor(wasm: &Path) {
         BTreeMap::<String, Vec<u64>>::new(),
     );
     let (mut host_requests, mut plain_requests) = (Vec::new(), Vec::new());
+    let mut multiparts = Vec::new();
     for round in 0..rounds {
         // In turn: which of the two goes first alternates, as moto's state grows.
         for host_turn in [round % 2 == 0, round % 2 != 0] {
@@ -659,6 +673,7 @@ fn s3_floor(wasm: &Path) {
                     plain.entry(name.to_owned()).or_default().push(micros);
                 }
                 plain_requests = server.requests().split_off(before);
+                multiparts.push(rt.block_on(plain_multipart(&*store, &prefix)));
             }
         }
     }
@@ -681,6 +696,19 @@ fn s3_floor(wasm: &Path) {
             if speed >= 1.0 { "PASS" } else { "MISS" }
         );
     }
+    let (multipart, complete, host_write) = (
+        best(&multiparts.iter().map(|m| m.0).collect::<Vec<_>>()),
+        best(&multiparts.iter().map(|m| m.1).collect::<Vec<_>>()),
+        best(&host["seq-write"]),
+    );
+    println!(
+        "the plain client's 64 MiB as a multipart upload (8 MiB parts, two in flight, as the \
+         host uploads on close): {} ms, {} ms of it the completing request alone; host \
+         seq-write at {:.2}x of it",
+        ms(multipart),
+        ms(complete),
+        multipart as f64 / host_write.max(1) as f64
+    );
     println!(
         "requests of one run: host {}, plain {}",
         request_mix(&host_requests),
@@ -788,4 +816,31 @@ async fn plain_client_all(
     store.delete(&big).await.unwrap();
     timed("remove", started);
     times
+}
+
+/// The plain client's 64 MiB as a multipart upload under `PREFIX/`, as the host uploads a
+/// large file on close (8 MiB parts, two in flight): the microseconds of the whole upload and
+/// of its completing request alone. Not a workload of fs-bench: it shows what a multipart
+/// upload costs on this server, next to the one PUT of `seq-write`.
+async fn plain_multipart(store: &dyn object_store::ObjectStore, prefix: &str) -> (u64, u64) {
+    use futures::{StreamExt, TryStreamExt};
+    use object_store::{ObjectStoreExt, PutPayload};
+    const PART: usize = 8 << 20;
+    let key = object_store::path::Path::from(format!("{prefix}/multipart.bin"));
+    let started = std::time::Instant::now();
+    let mut upload = store.put_multipart(&key).await.unwrap();
+    let parts: Vec<_> = (0..8)
+        .map(|_| upload.put_part(PutPayload::from(vec![7u8; PART])))
+        .collect();
+    futures::stream::iter(parts)
+        .buffer_unordered(2)
+        .try_collect::<Vec<()>>()
+        .await
+        .unwrap();
+    let completing = std::time::Instant::now();
+    upload.complete().await.unwrap();
+    let complete = completing.elapsed().as_micros() as u64;
+    let whole = started.elapsed().as_micros() as u64;
+    store.delete(&key).await.unwrap();
+    (whole, complete)
 }
