@@ -738,6 +738,9 @@ fn request_mix(requests: &[String]) -> String {
     format!("{} ({})", requests.len(), mix.join(", "))
 }
 
+/// The size of `fs-bench all`'s big file, as the plain client writes it.
+const BIG: usize = 64 << 20;
+
 /// What `fs-bench all` does, as a plain client would do it under `PREFIX/`: each workload's
 /// microseconds, in fs-bench's order and names. The contents are the same sizes; the data is
 /// not checked (fs-bench checks the host's).
@@ -747,7 +750,6 @@ async fn plain_client_all(
 ) -> Vec<(&'static str, u64)> {
     use object_store::path::Path as Key;
     use object_store::{ObjectStoreExt, PutPayload};
-    const BIG: usize = 64 << 20;
     const RANDOM_READS: usize = 2_000;
     const RANDOM_LEN: u64 = 4 << 10;
     const SMALL_FILES: usize = 1_000;
@@ -819,18 +821,18 @@ async fn plain_client_all(
 }
 
 /// The plain client's 64 MiB as a multipart upload under `PREFIX/`, as the host uploads a
-/// large file on close (8 MiB parts, two in flight): the microseconds of the whole upload and
-/// of its completing request alone. Not a workload of fs-bench: it shows what a multipart
-/// upload costs on this server, next to the one PUT of `seq-write`.
+/// large file on close (parts of the host's size, two in flight): the microseconds of the
+/// whole upload and of its completing request alone. Not a workload of fs-bench: it shows
+/// what a multipart upload costs on this server, next to the one PUT of `seq-write`.
 async fn plain_multipart(store: &dyn object_store::ObjectStore, prefix: &str) -> (u64, u64) {
     use futures::{StreamExt, TryStreamExt};
     use object_store::{ObjectStoreExt, PutPayload};
-    const PART: usize = 8 << 20;
+    use worldhost_world_cloud::fs::UPLOAD_PART_SIZE;
     let key = object_store::path::Path::from(format!("{prefix}/multipart.bin"));
     let started = std::time::Instant::now();
     let mut upload = store.put_multipart(&key).await.unwrap();
-    let parts: Vec<_> = (0..8)
-        .map(|_| upload.put_part(PutPayload::from(vec![7u8; PART])))
+    let parts: Vec<_> = (0..BIG / UPLOAD_PART_SIZE)
+        .map(|_| upload.put_part(PutPayload::from(vec![7u8; UPLOAD_PART_SIZE])))
         .collect();
     futures::stream::iter(parts)
         .buffer_unordered(2)
